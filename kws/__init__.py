@@ -1,0 +1,1 @@
+"""kws: keyword-spotting reference pipeline."""

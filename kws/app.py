@@ -1,0 +1,37 @@
+"""The `kws` command: a Hydra app over conf/config.yaml that runs the chosen stages."""
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+from .config import register_configs
+from .errors import KwsError
+from .pipeline import REPORT, ordered_stages, run_pipeline, summary_lines
+
+log = logging.getLogger("kws")
+# conf/ sits beside the package in the repository (the package is installed editable).
+CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "conf")
+register_configs()
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")
+def main(cfg: DictConfig) -> None:
+    run_dir = Path(HydraConfig.get().runtime.output_dir)
+    try:
+        report = run_pipeline(cfg, run_dir)
+        stages = ordered_stages(list(cfg.stages))
+    except KwsError as exc:
+        log.error("%s", exc)
+        print(f"kws: error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    print("\n".join(summary_lines(report, stages)))
+    print(f"run directory: {run_dir}  (report: {run_dir / REPORT})")
+
+
+if __name__ == "__main__":
+    main()

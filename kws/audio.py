@@ -1,0 +1,85 @@
+"""Reading clips: any WAV soundfile reads → int16 mono at the target rate, fitted to a fixed length."""
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import librosa
+import numpy as np
+import soundfile as sf
+
+
+class UnreadableClip(Exception):
+    """One clip that cannot be used; the data stage skips it (or stops, with data.strict=true)."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path, self.reason = path, reason
+
+
+def _wav_truncation(path: Path) -> str | None:
+    """Return why a RIFF/WAVE file is cut short, or None. libsndfile reads such files silently."""
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return None                      # not plain RIFF: leave it to libsndfile
+        offset = 12
+        while offset + 8 <= size:
+            f.seek(offset)
+            chunk_id, chunk_size = struct.unpack("<4sI", f.read(8))
+            if chunk_id == b"data":
+                available = size - offset - 8
+                if available < chunk_size:
+                    return (f"truncated: header declares {chunk_size} bytes of audio, "
+                            f"file holds {available}")
+                return None
+            offset += 8 + chunk_size + (chunk_size & 1)
+    return None
+
+
+def read_clip(path: str | Path, *, sample_rate: int, n_samples: int) -> np.ndarray:
+    """Read one clip as int16 [n_samples]: channels averaged, resampled, padded or centre-cropped.
+
+    Raises UnreadableClip for empty, corrupt, truncated or silent-length files.
+    """
+    path = Path(path)
+    if path.stat().st_size == 0:
+        raise UnreadableClip(path, "empty file (0 bytes)")
+    try:
+        truncated = _wav_truncation(path)
+        if truncated:
+            raise UnreadableClip(path, truncated)
+        data, rate = sf.read(path, dtype="int16", always_2d=True)
+    except (sf.SoundFileError, RuntimeError, ValueError, struct.error) as exc:
+        raise UnreadableClip(path, f"not a readable audio file ({exc})") from None
+    if data.shape[0] == 0 or data.shape[1] == 0:
+        raise UnreadableClip(path, "no audio samples")
+    if rate < 4000:
+        raise UnreadableClip(path, f"sample rate {rate} Hz is too low to resample to {sample_rate} Hz")
+    mono = data.astype(np.int32).mean(axis=1) if data.shape[1] > 1 else data[:, 0]
+    if rate != sample_rate:
+        resampled = librosa.resample(mono.astype(np.float32) / 32768.0, orig_sr=rate,
+                                     target_sr=sample_rate, res_type="soxr_hq")
+        mono = np.round(resampled * 32768.0)
+    clip = np.clip(np.round(mono), -32768, 32767).astype(np.int16)
+    return fit_length(clip, n_samples)
+
+
+def fit_length(clip: np.ndarray, n_samples: int) -> np.ndarray:
+    """Zero-pad at the end (as Speech Commands' own loader does) or crop around the centre."""
+    if len(clip) >= n_samples:
+        start = (len(clip) - n_samples) // 2
+        return clip[start:start + n_samples]
+    return np.pad(clip, (0, n_samples - len(clip)))
+
+
+def read_long(path: str | Path, *, sample_rate: int) -> np.ndarray:
+    """Read a long recording (background noise) whole, as int16 mono at `sample_rate`."""
+    path = Path(path)
+    try:
+        info = sf.info(path)
+    except (sf.SoundFileError, RuntimeError, ValueError) as exc:
+        raise UnreadableClip(path, f"not a readable audio file ({exc})") from None
+    n_out = int(round(info.frames * sample_rate / info.samplerate)) if info.samplerate else 0
+    return read_clip(path, sample_rate=sample_rate, n_samples=n_out)

@@ -1,0 +1,92 @@
+"""Structured configs: the schema every YAML file in conf/ is merged into.
+
+A misspelt key or a value of the wrong type fails when Hydra composes the config, naming the key
+(for example ``Key 'kewords' not in 'DataConfig'``), before any stage runs.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import List, Optional
+
+from hydra.core.config_store import ConfigStore
+
+DEFAULT_KEYWORDS = ["yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go"]
+
+# The official archive and its SHA-256 (as listed by TensorFlow Datasets' speech_commands checksums).
+SPEECH_COMMANDS_URL = "http://download.tensorflow.org/data/speech_commands_v0.02.tar.gz"
+
+
+@dataclass
+class PathsConfig:
+    # Generated data (synthetic speech, downloads, feature caches) lives here, shared across runs.
+    cache_dir: str = "${oc.env:KWS_CACHE_DIR,'~/.cache/kws'}"
+
+
+@dataclass
+class AugmentConfig:
+    """Training-clip augmentation, drawn from the seed (see kws.augment)."""
+    enabled: bool = True
+    time_shift_ms: float = 100.0          # uniform shift in [-t, +t], zero-filled
+    noise_prob: float = 0.8               # chance a clip gets background noise
+    snr_db_min: float = 5.0
+    snr_db_max: float = 25.0
+    gain_db_min: float = -6.0
+    gain_db_max: float = 6.0
+
+
+@dataclass
+class SyntheticConfig:
+    """Offline TTS data set made with eSpeak NG (see kws.synthetic)."""
+    accents: List[str] = field(default_factory=lambda: [
+        "en-us", "en", "en-gb-scotland", "en-gb-x-rp", "en-029", "en-us-nyc",
+        "en-gb-x-gbclan", "en-gb-x-gbcwmd"])
+    # eSpeak variants whose output is reproducible (f2, f3, f5 add breath noise that is not).
+    variants: List[str] = field(default_factory=lambda: [
+        "m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8", "f1", "f4", "Annie", "linda", "anika",
+        "aunty"])
+    unknown_words: List[str] = field(default_factory=lambda: [
+        "bed", "bird", "cat", "dog", "eight", "five", "four", "happy", "house", "marvin", "nine",
+        "one", "seven", "sheila", "six", "three", "tree", "two", "wow", "zero", "backward",
+        "forward", "follow", "learn", "visual", "yellow", "note", "dawn", "often", "stock"])
+    takes_per_keyword: int = 1            # utterances of each keyword per speaker
+    unknown_per_speaker: int = 3          # unknown-word utterances per speaker
+    rate_wpm_min: int = 120
+    rate_wpm_max: int = 210
+    pitch_min: int = 25                   # eSpeak pitch, 0..99
+    pitch_max: int = 75
+    noise_seconds: float = 30.0           # length of each generated background-noise file
+    babble_voices: int = 6
+
+
+@dataclass
+class DataConfig:
+    source: str = "synthetic"             # synthetic | speech_commands
+    root: Optional[str] = None            # Speech Commands folder (source=speech_commands)
+    keywords: List[str] = field(default_factory=lambda: list(DEFAULT_KEYWORDS))
+    unknown_share: float = 0.1            # share of each split that is _unknown_ (capped by supply)
+    silence_share: float = 0.1            # share of each split that is _silence_
+    validation_percent: float = 10.0
+    testing_percent: float = 10.0
+    split_salt: str = "kws"               # "" reproduces the official hash split (see speech_commands)
+    sample_rate: int = 16000
+    clip_ms: int = 1000
+    strict: bool = False                  # true: the first unreadable clip is an error, not a skip
+    download: bool = False                # fetch the archive into `root` if it is not there
+    url: str = SPEECH_COMMANDS_URL
+    sha256: Optional[str] = None          # checked after download when set
+    example_spectrograms: int = 4
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
+
+
+@dataclass
+class KwsConfig:
+    seed: int = 0
+    stages: List[str] = field(default_factory=lambda: ["data"])
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+
+
+def register_configs() -> None:
+    cs = ConfigStore.instance()
+    cs.store(name="kws_schema", node=KwsConfig)

@@ -1,0 +1,101 @@
+import json
+
+import numpy as np
+import pytest
+
+from conftest import compose_cfg
+from kws import data as data_stage
+from kws.pipeline import run_pipeline
+from kws.speech_commands import SPLITS, hash_split, scan
+
+
+def test_speaker_hash_split_is_stable_and_salted():
+    assert hash_split("0c540988", 10, 10) == hash_split("0c540988", 10, 10)
+    splits = {hash_split(f"{i:08x}", 10, 10, salt="kws") for i in range(200)}
+    assert splits == set(SPLITS)
+
+
+def test_synthetic_run_has_every_class_in_every_split_and_no_shared_speaker(tiny_cfg, tmp_path):
+    report = run_pipeline(tiny_cfg, tmp_path)["data"]
+    assert report["speaker_overlap"] == 0
+    for split in SPLITS:
+        assert all(n > 0 for n in report["counts"][split].values()), report["counts"][split]
+    assert report["skipped_clips"] == 0
+    saved = json.loads((tmp_path / "report.json").read_text())
+    assert saved["data"]["counts"] == report["counts"]
+    for split in SPLITS:
+        clips = data_stage.load_split(tmp_path, split)
+        assert clips["audio"].dtype == np.int16 and clips["audio"].shape[1] == 16000
+        assert len(clips["label"]) == sum(report["counts"][split].values())
+    speakers = [set(data_stage.load_split(tmp_path, s)["speaker"]) - {""} for s in SPLITS]
+    assert not (speakers[0] & speakers[1]) and not (speakers[0] & speakers[2]) \
+        and not (speakers[1] & speakers[2])
+    for png in ("class_counts.png", "spectrograms.png"):
+        assert (tmp_path / "data" / png).stat().st_size > 1000
+
+
+def test_unchanged_stage_is_skipped_and_changed_config_reruns(tiny_cfg, tmp_path, cache_dir):
+    run_pipeline(tiny_cfg, tmp_path)
+    mtime = (tmp_path / "data" / "train.npz").stat().st_mtime_ns
+    again = run_pipeline(tiny_cfg, tmp_path)
+    assert again["data"].get("skipped") is True
+    assert (tmp_path / "data" / "train.npz").stat().st_mtime_ns == mtime
+    from conftest import TINY_SYNTHETIC
+    changed = compose_cfg(TINY_SYNTHETIC + [f"paths.cache_dir={cache_dir}",
+                                            "data.silence_share=0.2"])
+    rerun = run_pipeline(changed, tmp_path)
+    assert "skipped" not in rerun["data"]
+
+
+def test_synthetic_generation_is_deterministic(tiny_cfg, cache_dir, tmp_path):
+    from kws import synthetic
+    first = synthetic.ensure_dataset(tiny_cfg.data, 0, cache_dir)
+    again = synthetic.ensure_dataset(tiny_cfg.data, 0, tmp_path / "other_cache")
+    files = sorted(p.relative_to(first) for p in first.rglob("*.wav"))
+    assert files == sorted(p.relative_to(again) for p in again.rglob("*.wav"))
+    assert len(files) > 100
+    for rel in files:
+        assert (first / rel).read_bytes() == (again / rel).read_bytes(), rel
+    other_seed = synthetic.ensure_dataset(tiny_cfg.data, 1, cache_dir)
+    assert other_seed != first
+    assert (other_seed / files[0]).read_bytes() != (first / files[0]).read_bytes()
+
+
+def test_synthetic_speakers_are_voices(tiny_cfg, cache_dir):
+    from kws import synthetic
+    root = synthetic.ensure_dataset(tiny_cfg.data, 0, cache_dir)
+    refs, noise = scan(root, list(tiny_cfg.data.keywords), 20, 20, "kws")
+    speakers = {r.speaker for r in refs}
+    assert len(speakers) == 3 * 5
+    assert {p.stem for p in noise} == {"white_noise", "pink_noise", "brown_noise", "babble"}
+
+
+def test_lists_decide_the_split_when_present(layout):
+    refs, noise = scan(layout, ["yes", "no"], 10, 10)
+    by_speaker = {}
+    for r in refs:
+        by_speaker.setdefault(r.speaker, set()).add(r.split)
+    assert all(len(s) == 1 for s in by_speaker.values())
+    assert by_speaker["00000000"] == {"validation"} and by_speaker["00000004"] == {"test"}
+    assert by_speaker["0000000a"] == {"train"}
+    assert {r.label for r in refs if r.path.parent.name == "cat"} == {"_unknown_"}
+    assert len(noise) == 3
+
+
+def test_real_subset_split_by_speaker(shared_subset, tmp_path):
+    cfg = compose_cfg(["data=speech_commands", f"data.root={shared_subset}", "stages=[data]"])
+    report = run_pipeline(cfg, tmp_path)["data"]
+    assert report["speaker_overlap"] == 0
+    assert report["skipped_clips"] == 0
+    for split in SPLITS:
+        assert len(report["counts"][split]) == 12
+        assert all(n > 0 for n in report["counts"][split].values()), (split, report["counts"])
+    assert sum(report["speakers"].values()) >= 170
+
+
+def test_custom_keyword_list_makes_other_words_unknown(shared_subset, tmp_path):
+    cfg = compose_cfg(["data=speech_commands", f"data.root={shared_subset}",
+                       "data.keywords=[yes,no]"])
+    report = run_pipeline(cfg, tmp_path)["data"]
+    assert report["labels"] == ["_silence_", "_unknown_", "yes", "no"]
+    assert report["speaker_overlap"] == 0
