@@ -80,11 +80,32 @@ class DataConfig:
 
 
 @dataclass
+class FeaturesConfig:
+    """Fixed-point MFCC front end (kws.mfcc_fixed) and its float reference (kws.features)."""
+    kind: str = "mfcc"                    # mfcc | logmel (log-mel bands, no DCT)
+    window_ms: float = 30.0               # periodic Hann window
+    stride_ms: float = 20.0
+    fft_len: int = 512
+    n_mels: int = 40
+    fmin: float = 20.0
+    fmax: float = 4000.0
+    n_coeffs: int = 10                    # DCT-II outputs (kind=mfcc)
+    log_floor: float = 1e-6               # ln(max(mel power, floor)); signal as int16/32768
+    out_scale: float = 1.0                # int8 output q means (q - out_zero_point) * out_scale
+    out_zero_point: int = 0
+    verify_c: bool = True                 # build the C front end and compare every frame
+    sanitize: bool = False                # ... with ASan+UBSan (slower; the tests turn it on)
+    cmsis_peer: bool = True               # measure CMSIS-DSP arm_mfcc_q15 when cmsisdsp is installed
+    fidelity_every: int = 1               # SNR over every n-th clip (1 = all)
+
+
+@dataclass
 class KwsConfig:
     seed: int = 0
     stages: List[str] = field(default_factory=lambda: ["data"])
     paths: PathsConfig = field(default_factory=PathsConfig)
     data: DataConfig = field(default_factory=DataConfig)
+    features: FeaturesConfig = field(default_factory=FeaturesConfig)
 
 
 def register_configs() -> None:
