@@ -102,7 +102,7 @@ class FeaturesConfig:
 @dataclass
 class KwsConfig:
     seed: int = 0
-    stages: List[str] = field(default_factory=lambda: ["data"])
+    stages: List[str] = field(default_factory=lambda: ["data", "features"])
     paths: PathsConfig = field(default_factory=PathsConfig)
     data: DataConfig = field(default_factory=DataConfig)
     features: FeaturesConfig = field(default_factory=FeaturesConfig)

@@ -25,7 +25,7 @@ from .io import read_json, write_json
 
 log = logging.getLogger(__name__)
 
-STAGE_ORDER = ("data",)
+STAGE_ORDER = ("data", "features")
 REPORT = "report.json"
 STAMPS = ".stage_stamps.json"
 

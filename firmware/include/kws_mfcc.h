@@ -27,8 +27,8 @@ typedef struct {
     int32_t out_shift;
     int32_t out_zero_point;
     const int16_t *window_q15;         /* [window_len] */
-    const int32_t *fft_twiddle_q30;    /* [fft_len/4][2] re, im */
-    const int32_t *split_twiddle_q30;  /* [fft_len/2 + 1][2] re, im */
+    const int32_t *fft_twiddle_q15;    /* [fft_len/4][2] re, im; Q15 in [-32768, 32768] */
+    const int32_t *split_twiddle_q15;  /* [fft_len/2 + 1][2] re, im; Q15 in [-32768, 32768] */
     const uint16_t *bitrev;            /* [fft_len/2] */
     const int16_t *mel_first_bin;      /* [n_mels] */
     const int16_t *mel_n_bins;         /* [n_mels] */

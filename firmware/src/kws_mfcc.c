@@ -77,11 +77,11 @@ static void complex_fft(const kws_mfcc_tables_t *t, kws_mfcc_cell_t *work)
             kws_mfcc_cell_t *a = work + g * 2 * half;
             kws_mfcc_cell_t *b = a + half;
             for (j = 0; j < half; j++) {
-                const int32_t wr = t->fft_twiddle_q30[2 * j * groups];
-                const int32_t wi = t->fft_twiddle_q30[2 * j * groups + 1];
+                const int32_t wr = t->fft_twiddle_q15[2 * j * groups];
+                const int32_t wi = t->fft_twiddle_q15[2 * j * groups + 1];
                 const int64_t br = b[j].c.re, bi = b[j].c.im;
-                const int32_t tr = (int32_t)round_shift64(br * wr - bi * wi, 30);
-                const int32_t ti = (int32_t)round_shift64(br * wi + bi * wr, 30);
+                const int32_t tr = (int32_t)((br * wr - bi * wi) >> 15);   /* floor */
+                const int32_t ti = (int32_t)((br * wi + bi * wr) >> 15);
                 const int32_t ar = a[j].c.re, ai = a[j].c.im;
                 a[j].c.re = ar + tr;
                 a[j].c.im = ai + ti;
@@ -100,9 +100,9 @@ static int64_t split_power(const kws_mfcc_tables_t *t, int32_t k, kws_mfcc_cell_
     const int64_t b_re = zb.c.re, b_im = -(int64_t)zb.c.im;
     const int64_t e_re = a_re + b_re, e_im = a_im + b_im;
     const int64_t d_re = a_re - b_re, d_im = a_im - b_im;
-    const int64_t sr = t->split_twiddle_q30[2 * k], si = t->split_twiddle_q30[2 * k + 1];
-    const int64_t t_re = round_shift64(d_re * sr - d_im * si, 30);
-    const int64_t t_im = round_shift64(d_re * si + d_im * sr, 30);
+    const int64_t sr = t->split_twiddle_q15[2 * k], si = t->split_twiddle_q15[2 * k + 1];
+    const int64_t t_re = (d_re * sr - d_im * si) >> 15;   /* floor */
+    const int64_t t_im = (d_re * si + d_im * sr) >> 15;
     const int64_t x_re = round_shift64(e_re + t_im, 1);
     const int64_t x_im = round_shift64(e_im - t_re, 1);
     const int64_t power = x_re * x_re + x_im * x_im;

@@ -1,0 +1,159 @@
+"""The fixed-point front end: golden (numpy) == C, exactly, on every frame we can think of."""
+import numpy as np
+import pytest
+
+from conftest import compose_cfg
+from kws.cbuild import build_mfcc_tool, run_mfcc_tool
+from kws.errors import KwsError
+from kws.features import cached_features, float_features, float_log_mel, snr_db
+from kws.mfcc_fixed import log_mel, mfcc_clips, mfcc_frames, frame_clips
+from kws.mfcc_tables import make_tables, write_c_tables
+from kws.signals import adversarial_signals
+
+
+def _tables(*overrides):
+    return make_tables(compose_cfg(list(overrides)).features, 16000)
+
+
+@pytest.fixture(scope="module")
+def default_tool(tmp_path_factory):
+    """The default tables and the C harness built with ASan + UBSan."""
+    t = _tables()
+    out = tmp_path_factory.mktemp("mfcc_c")
+    write_c_tables(t, out)
+    return t, build_mfcc_tool(out, out, sanitize=True)
+
+
+def _speechlike(n, seed=0, length=16000):
+    """Harmonic bursts with a varying pitch over noise: a stand-in for speech."""
+    rng = np.random.default_rng(seed)
+    time = np.arange(length) / 16000
+    clips = []
+    for _ in range(n):
+        f0 = rng.uniform(90, 250)
+        env = np.exp(-((time - rng.uniform(0.3, 0.7)) / 0.15) ** 2)
+        x = sum(np.sin(2 * np.pi * f0 * h * time * (1 + 0.1 * time)) / h for h in range(1, 12))
+        x = x * env * 10 ** rng.uniform(-3, -0.3) * 32767 / 3 + rng.normal(0, 20, length)
+        clips.append(np.clip(np.round(x), -32768, 32767))
+    return np.array(clips, dtype=np.int16)
+
+
+def test_adversarial_signals_are_bit_exact_under_sanitizers(default_tool):
+    t, tool = default_tool
+    signals = adversarial_signals(16000, 16000, np.random.default_rng(0), speech=_speechlike(3))
+    clips = np.stack(list(signals.values()))
+    golden = mfcc_clips(clips, t)
+    c_out = run_mfcc_tool(tool, clips, t.frames_per_clip, t.n_out)
+    for i, name in enumerate(signals):
+        assert np.array_equal(golden[i], c_out[i]), name
+    # The extremes land where they should: silence on the floor, no wrap-around anywhere.
+    silence = golden[list(signals).index("silence")]
+    assert np.all(silence[:, 0] == -128)
+    assert golden.dtype == np.int8
+
+
+def test_streaming_in_any_chunk_size_equals_whole_clip(default_tool):
+    t, tool = default_tool
+    clips = _speechlike(4, seed=1)
+    whole = run_mfcc_tool(tool, clips, t.frames_per_clip, t.n_out)
+    assert np.array_equal(whole, mfcc_clips(clips, t))
+    for chunk in (1, 7, 160, 320, 481, 16000):
+        assert np.array_equal(run_mfcc_tool(tool, clips, t.frames_per_clip, t.n_out, chunk),
+                              whole), chunk
+
+
+def test_synthetic_clips_are_bit_exact(default_tool, tiny_cfg, tmp_path):
+    from kws.pipeline import run_pipeline
+    from kws import data as data_stage
+    run_pipeline(compose_cfg([f"paths.cache_dir={tiny_cfg.paths.cache_dir}",
+                              *[o for o in __import__("conftest").TINY_SYNTHETIC],
+                              "stages=[data]"]), tmp_path)
+    t, tool = default_tool
+    clips = data_stage.load_split(tmp_path, "train")["audio"]
+    assert np.array_equal(run_mfcc_tool(tool, clips, t.frames_per_clip, t.n_out),
+                          mfcc_clips(clips, t))
+
+
+@pytest.mark.parametrize("overrides", [
+    ["features=logmel"],
+    ["features.window_ms=40", "features.fft_len=1024", "features.n_mels=32",
+     "features.n_coeffs=13"],
+    ["features.window_ms=25", "features.stride_ms=10", "features.fft_len=512",
+     "features.n_mels=64", "features.fmax=8000", "features.n_coeffs=20"],
+    ["features.window_ms=16", "features.fft_len=256", "features.n_mels=20", "features.fmin=0"],
+])
+def test_other_settings_are_bit_exact_and_faithful(overrides, tmp_path):
+    t = _tables(*overrides)
+    write_c_tables(t, tmp_path)
+    tool = build_mfcc_tool(tmp_path, tmp_path, sanitize=True)
+    signals = adversarial_signals(16000, 16000, np.random.default_rng(2))
+    clips = np.concatenate([_speechlike(3, seed=3), np.stack(list(signals.values()))])
+    golden = mfcc_clips(clips, t)
+    assert golden.shape == (len(clips), t.frames_per_clip, t.n_out)
+    assert np.array_equal(run_mfcc_tool(tool, clips, t.frames_per_clip, t.n_out), golden)
+    speech = _speechlike(3, seed=3)
+    lm = log_mel(frame_clips(speech, t).reshape(-1, t.window_len), t) / 2048.0
+    reference = float_log_mel(speech, t).reshape(-1, t.n_mels)
+    assert snr_db(reference, lm) > 60
+
+
+def test_golden_log_mel_is_close_to_float_before_int8(default_tool):
+    t, _ = default_tool
+    clips = _speechlike(6, seed=4)
+    golden = log_mel(frame_clips(clips, t).reshape(-1, t.window_len), t) / 2048.0
+    reference = float_log_mel(clips, t).reshape(-1, t.n_mels)
+    assert snr_db(reference, golden) > 70
+    assert np.abs(golden - reference).max() < 0.05       # nats
+
+
+def test_int8_output_error_is_half_a_step(default_tool):
+    t, _ = default_tool
+    clips = _speechlike(6, seed=5)
+    q = mfcc_clips(clips, t)
+    reference = float_features(clips, t)
+    inside = (q > -128) & (q < 127)
+    error = (q.astype(float) - t.out_zero_point) * t.out_scale - reference
+    assert np.abs(error[inside]).max() <= 0.5 * t.out_scale + 0.03
+
+
+def test_threads_do_not_change_the_result(default_tool):
+    t, _ = default_tool
+    frames = frame_clips(_speechlike(40, seed=6), t)
+    assert np.array_equal(mfcc_frames(frames, t, threads=1), mfcc_frames(frames, t, threads=2))
+
+
+def test_feature_cache_returns_the_same_integers(default_tool, tmp_path):
+    t, _ = default_tool
+    clips = _speechlike(3, seed=7)
+    first = cached_features(clips, t, tmp_path)
+    assert len(list((tmp_path / "features").glob("*.npy"))) == 1
+    assert np.array_equal(cached_features(clips, t, tmp_path), first)
+    other = _tables("features.n_coeffs=12")
+    assert cached_features(clips, other, tmp_path).shape[-1] == 12
+    assert len(list((tmp_path / "features").glob("*.npy"))) == 2
+
+
+@pytest.mark.parametrize("override, message", [
+    ("features.fft_len=500", "power of two"),
+    ("features.window_ms=40", "must be in"),
+    ("features.n_coeffs=50", "n_coeffs"),
+    ("features.fmax=9000", "fmax"),
+    ("features.kind=mel", "expected 'mfcc' or 'logmel'"),
+    ("features.out_scale=0", "out_scale"),
+])
+def test_bad_feature_settings_name_the_key(override, message):
+    with pytest.raises(KwsError, match=message):
+        _tables(override)
+
+
+def test_features_stage_on_real_subset_is_bit_exact(shared_subset, tmp_path):
+    from kws.pipeline import run_pipeline
+    cfg = compose_cfg(["data=speech_commands", f"data.root={shared_subset}",
+                       "features.sanitize=true", f"paths.cache_dir={tmp_path / 'cache'}"])
+    report = run_pipeline(cfg, tmp_path / "run")["features"]
+    assert report["bitexact_frames"] == report["total_frames"] >= 179_000
+    assert report["c_sanitized"] is True
+    assert report["snr_db"] > 35
+    assert (tmp_path / "run" / "features" / "mfcc_compare.png").exists()
+    if report.get("cmsis_q15_snr_db") is not None:
+        assert report["snr_db"] > report["cmsis_q15_snr_db"]
