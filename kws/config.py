@@ -100,12 +100,59 @@ class FeaturesConfig:
 
 
 @dataclass
+class BlockConfig:
+    channels: int = 64
+    stride: List[int] = field(default_factory=lambda: [1, 1])
+
+
+@dataclass
+class ModelConfig:
+    """A DS-CNN (kws.models): first conv, depthwise-separable blocks, pool, classifier."""
+    name: str = "student"
+    first_channels: int = 64
+    first_kernel: List[int] = field(default_factory=lambda: [10, 4])
+    first_stride: List[int] = field(default_factory=lambda: [2, 1])
+    blocks: List[BlockConfig] = field(default_factory=list)
+    dropout: float = 0.2
+
+
+@dataclass
+class TrainConfig:
+    """Training of teacher and student (kws.train): AdamW, linear warm-up then cosine decay."""
+    epochs: int = 20
+    batch_size: int = 64
+    lr: float = 3e-3
+    weight_decay: float = 1e-2
+    warmup_epochs: int = 1
+    label_smoothing: float = 0.05
+    augment: bool = True                  # new augmentation draw (seed, epoch) every epoch
+    device: str = "auto"                  # auto: CUDA when present, else CPU
+    threads: int = 0                      # CPU threads for torch; 0 = one per core
+    resume: bool = False                  # continue from the stage's last checkpoint
+    tensorboard: bool = True              # also log to TensorBoard when it is installed
+
+
+@dataclass
+class DistillConfig:
+    """Student training: (1 - alpha) * CE(labels) + alpha * T^2 * KL(teacher_T || student_T)."""
+    enabled: bool = True
+    temperature: float = 4.0
+    alpha: float = 0.7
+    epochs: Optional[int] = None          # default: train.epochs
+    teacher_dir: Optional[str] = None     # a run directory whose teacher/ to use; default: this run
+
+
+@dataclass
 class KwsConfig:
     seed: int = 0
-    stages: List[str] = field(default_factory=lambda: ["data", "features"])
+    stages: List[str] = field(default_factory=lambda: ["data", "features", "teacher", "student"])
     paths: PathsConfig = field(default_factory=PathsConfig)
     data: DataConfig = field(default_factory=DataConfig)
     features: FeaturesConfig = field(default_factory=FeaturesConfig)
+    teacher_model: ModelConfig = field(default_factory=ModelConfig)
+    student_model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    distill: DistillConfig = field(default_factory=DistillConfig)
 
 
 def register_configs() -> None:

@@ -141,11 +141,17 @@ def load_noise(run_dir: Path, split: str) -> list[np.ndarray]:
         return [f[k] for k in sorted(f.files)]
 
 
-def load_labels(run_dir: Path) -> list[str]:
-    meta = read_json(run_dir / "data" / "labels.json")
+def read_json_meta(run_dir: Path) -> dict:
+    """data/labels.json: labels, sample_rate, clip_samples."""
+    meta = read_json(Path(run_dir) / "data" / "labels.json")
     if meta is None:
-        raise KwsError(f"{run_dir / 'data' / 'labels.json'} is missing: run the data stage first")
-    return meta["labels"]
+        raise KwsError(f"{Path(run_dir) / 'data' / 'labels.json'} is missing: "
+                       "run the data stage first")
+    return meta
+
+
+def load_labels(run_dir: Path) -> list[str]:
+    return read_json_meta(run_dir)["labels"]
 
 
 # ---------------------------------------------------------------- selection and loading

@@ -184,10 +184,7 @@ def cmsis_peer_snr(clips: np.ndarray, t: MfccTables) -> dict:
 
 def run(cfg, run_dir: Path) -> dict:
     f = cfg.features
-    meta = read_json(Path(run_dir) / "data" / "labels.json")
-    if meta is None:
-        raise KwsError(f"{run_dir}/data/labels.json is missing: run the data stage first")
-    t = make_tables(f, meta["sample_rate"])
+    t = make_tables(f, data_stage.read_json_meta(run_dir)["sample_rate"])
     out = Path(run_dir) / "features"
     cache_dir = Path(cfg.paths.cache_dir).expanduser()
     c_files = write_c_tables(t, out)

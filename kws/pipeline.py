@@ -25,9 +25,11 @@ from .io import read_json, write_json
 
 log = logging.getLogger(__name__)
 
-STAGE_ORDER = ("data", "features")
+STAGE_ORDER = ("data", "features", "teacher", "student")
 REPORT = "report.json"
 STAMPS = ".stage_stamps.json"
+# train.* keys that change how a stage runs but not what it computes: not in its fingerprint.
+RUNTIME_ONLY = ("resume", "device", "threads", "tensorboard")
 
 
 def stage_module(name: str):
@@ -44,12 +46,18 @@ def ordered_stages(requested) -> list[str]:
 
 def fingerprint(cfg, name: str, stamps: dict) -> str:
     module = stage_module(name)
-    config = {key: OmegaConf.to_container(cfg[key], resolve=True) if OmegaConf.is_config(cfg[key])
-              else cfg[key] for key in module.CONFIG_KEYS}
+    config = {key: _plain(OmegaConf.select(cfg, key)) for key in module.CONFIG_KEYS}
+    if isinstance(config.get("train"), dict):
+        for key in RUNTIME_ONLY:
+            config["train"].pop(key, None)
     upstream = [stamps.get(s) for s in STAGE_ORDER[:STAGE_ORDER.index(name)]]
     outside = module.input_fingerprint(cfg) if hasattr(module, "input_fingerprint") else ""
     blob = json.dumps([name, config, upstream, outside], sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _plain(value):
+    return OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
 
 
 def run_pipeline(cfg, run_dir: Path) -> dict:
