@@ -16,6 +16,7 @@ import io
 import logging
 import math
 import os
+import pickle
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -163,9 +164,9 @@ def train_model(cfg, run_dir: Path, name: str, model_cfg, epochs: int,
             loss.backward()
             optimizer.step()
             schedule.step()
-            loss_sum += float(loss) * len(idx)
+            loss_sum += float(loss.detach()) * len(idx)
             correct += int((logits.argmax(1) == y).sum())
-            bar.set_postfix(loss=f"{float(loss):.3f}")
+            bar.set_postfix(loss=f"{float(loss.detach()):.3f}")
         val_logits = predict(model, ds.val_x, device)
         row = {"epoch": epoch + 1, "train_loss": round(loss_sum / len(order), 5),
                "train_acc": round(correct / len(order), 5),
@@ -229,7 +230,7 @@ def _load_checkpoint(path: Path, model, optimizer, schedule) -> dict:
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         schedule.load_state_dict(ckpt["schedule"])
-    except (RuntimeError, KeyError, EOFError) as exc:
+    except (RuntimeError, KeyError, EOFError, ValueError, pickle.UnpicklingError) as exc:
         raise KwsError(f"{path}: cannot resume from this checkpoint ({exc}); "
                        "delete it or set train.resume=false") from None
     return ckpt["state"]

@@ -1,0 +1,104 @@
+"""Teacher/student training: presets, reports, distillation, and kill-then-resume."""
+import csv
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from omegaconf import OmegaConf
+
+from conftest import ROOT, TINY_SYNTHETIC, compose_cfg
+from kws.models import build_model, count_macs, count_params
+from kws.pipeline import run_pipeline
+
+# Small models and few epochs: the point is the machinery, not the accuracy.
+TINY_TRAINING = ["model@teacher_model=student", "teacher_model.first_channels=24",
+                 "teacher_model.blocks=[{channels:24,stride:[2,2]},{channels:24,stride:[1,1]}]",
+                 "student_model.first_channels=8",
+                 "student_model.blocks=[{channels:8,stride:[2,2]}]",
+                 "train.batch_size=32", "train.threads=1", "train.tensorboard=false"]
+
+
+def _preset(name):
+    return OmegaConf.load(ROOT / "conf" / "model" / f"{name}.yaml")
+
+
+def test_presets_have_the_published_sizes():
+    dscnn_s = build_model(_preset("dscnn_s"), 12)
+    assert count_params(dscnn_s) == 22_604                     # Hello Edge DS-CNN-S, BN folded
+    assert count_macs(dscnn_s, (49, 10)) == 2_656_768          # 2.66 M MACs
+    assert 400_000 < count_params(build_model(_preset("dscnn_l"), 12)) < 420_000
+    student = build_model(_preset("student"), 12)
+    assert count_params(student) <= 25_000
+    assert count_macs(student, (49, 10)) < count_macs(dscnn_s, (49, 10))
+    out = student(torch.zeros(3, 1, 49, 10))
+    assert out.shape == (3, 12)
+
+
+def test_teacher_and_student_report_and_artifacts(cache_dir, tmp_path):
+    cfg = compose_cfg(TINY_SYNTHETIC + TINY_TRAINING + [f"paths.cache_dir={cache_dir}",
+                                                        "train.epochs=2"])
+    report = run_pipeline(cfg, tmp_path)
+    for name in ("teacher", "student"):
+        entry = report[name]
+        for key in ("params", "macs", "val_acc", "test_acc", "epochs", "train_seconds"):
+            assert key in entry, (name, key)
+        assert entry["epochs"] == 2 and 0 <= entry["test_acc"] <= 1
+        rows = list(csv.DictReader(open(tmp_path / name / "metrics.csv")))
+        assert [int(r["epoch"]) for r in rows] == [1, 2]
+        assert (tmp_path / name / "confusion_test.png").stat().st_size > 1000
+    assert report["student"]["distilled"] is True
+    assert report["student"]["teacher"]["params"] == report["teacher"]["params"]
+    assert report["student"]["params"] < report["teacher"]["params"]
+
+
+def _kws(args, cwd):
+    return subprocess.Popen([sys.executable, "-m", "kws.app", *args], cwd=cwd,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def test_training_killed_mid_run_resumes_to_the_same_weights(cache_dir, tmp_path):
+    common = TINY_SYNTHETIC + TINY_TRAINING + [f"paths.cache_dir={cache_dir}",
+                                               "stages=[data,features,teacher]",
+                                               "train.epochs=4"]
+    killed, reference = tmp_path / "killed", tmp_path / "reference"
+    proc = _kws(common + [f"hydra.run.dir={killed}"], ROOT)
+    metrics = killed / "teacher" / "metrics.csv"
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None:
+        if metrics.exists() and len(metrics.read_text().splitlines()) >= 2:   # epoch 1 done
+            proc.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.05)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.read()
+    interrupted = torch.load(killed / "teacher" / "last.pt", weights_only=False)["state"]
+    assert 1 <= interrupted["epoch"] < 4
+
+    resumed = _kws(common + [f"hydra.run.dir={killed}", "train.resume=true"], ROOT)
+    assert resumed.wait(timeout=600) == 0, resumed.stderr.read()
+    full = _kws(common + [f"hydra.run.dir={reference}"], ROOT)
+    assert full.wait(timeout=600) == 0, full.stderr.read()
+
+    a = torch.load(killed / "teacher" / "last.pt", weights_only=False)
+    b = torch.load(reference / "teacher" / "last.pt", weights_only=False)
+    assert a["state"]["epoch"] == b["state"]["epoch"] == 4
+    for key in b["model"]:
+        assert torch.equal(a["model"][key], b["model"][key]), key
+    assert [r["val_acc"] for r in a["state"]["history"]] == \
+        [r["val_acc"] for r in b["state"]["history"]]
+
+
+def test_resume_from_a_broken_checkpoint_is_a_clear_error(cache_dir, tmp_path):
+    from kws.errors import KwsError
+    cfg = compose_cfg(TINY_SYNTHETIC + TINY_TRAINING + [f"paths.cache_dir={cache_dir}",
+                                                        "stages=[data,features]"])
+    run_pipeline(cfg, tmp_path)
+    (tmp_path / "teacher").mkdir()
+    (tmp_path / "teacher" / "last.pt").write_bytes(b"not a checkpoint")
+    cfg = compose_cfg(TINY_SYNTHETIC + TINY_TRAINING + [f"paths.cache_dir={cache_dir}",
+                                                        "stages=[teacher]", "train.resume=true"])
+    with pytest.raises(KwsError, match="cannot resume"):
+        run_pipeline(cfg, tmp_path)
