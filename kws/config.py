@@ -61,6 +61,7 @@ class SyntheticConfig:
 @dataclass
 class DataConfig:
     source: str = "synthetic"             # synthetic | speech_commands
+    seed: int = 0                         # the data set's own seed (synthesis, unknown/silence picks)
     root: Optional[str] = None            # Speech Commands folder (source=speech_commands)
     keywords: List[str] = field(default_factory=lambda: list(DEFAULT_KEYWORDS))
     unknown_share: float = 0.1            # share of each split that is _unknown_ (capped by supply)

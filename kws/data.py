@@ -25,7 +25,7 @@ from .io import read_json, save_figure, save_npz, write_json, write_text
 from .speech_commands import SILENCE, SPLITS, UNKNOWN, ClipRef, labels_for, scan
 
 log = logging.getLogger(__name__)
-CONFIG_KEYS = ("seed", "data")
+CONFIG_KEYS = ("data",)
 NOISE_SPLIT_FRACTIONS = {"train": (0.0, 0.8), "validation": (0.8, 0.9), "test": (0.9, 1.0)}
 
 
@@ -46,7 +46,7 @@ def resolve_root(cfg) -> Path:
     data = cfg.data
     cache_dir = Path(cfg.paths.cache_dir).expanduser()
     if data.source == "synthetic":
-        return synthetic.ensure_dataset(data, cfg.seed, cache_dir)
+        return synthetic.ensure_dataset(data, data.seed, cache_dir)
     if data.source != "speech_commands":
         raise KwsError(f"data.source={data.source!r}: expected 'synthetic' or 'speech_commands'")
     if not data.root:
@@ -85,7 +85,7 @@ def run(cfg, run_dir: Path) -> dict:
 
     noise = _load_noise(noise_paths, data, skipped)
     noise_by_split = {split: _noise_part(noise, split) for split in SPLITS}
-    rng = np.random.default_rng(cfg.seed)
+    rng = np.random.default_rng(data.seed)
     report_counts, report_speakers, speakers_by_split = {}, {}, {}
     manifest = io.StringIO()
     writer = csv.writer(manifest)

@@ -102,3 +102,19 @@ def test_resume_from_a_broken_checkpoint_is_a_clear_error(cache_dir, tmp_path):
                                                         "stages=[teacher]", "train.resume=true"])
     with pytest.raises(KwsError, match="cannot resume"):
         run_pipeline(cfg, tmp_path)
+
+
+def test_kd_ablation_experiment_writes_the_table(cache_dir, tmp_path):
+    import json
+    args = ["experiment=kd_ablation", *TINY_SYNTHETIC, *TINY_TRAINING,
+            f"paths.cache_dir={cache_dir}", "train.epochs=1", f"hydra.sweep.dir={tmp_path}"]
+    proc = subprocess.run([sys.executable, "-m", "kws.app", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads((tmp_path / "kd_ablation.json").read_text())
+    assert sorted((r["seed"], r["distilled"]) for r in result["runs"]) == \
+        [(s, d) for s in (0, 1, 2) for d in (False, True)]
+    assert [row["student"] for row in result["summary"]] == ["distilled", "from scratch"]
+    assert all(row["runs"] == 3 for row in result["summary"])
+    assert "± " in (tmp_path / "kd_ablation.md").read_text()
+    assert sorted(p.name for p in tmp_path.glob("seed*")) == ["seed0", "seed1", "seed2"]
