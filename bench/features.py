@@ -23,9 +23,7 @@ from kws.features import float_features, float_log_mel, snr_db, speed_vs_librosa
 from kws.mfcc_fixed import dequantize, frame_clips, log_mel, mfcc_clips
 from kws.mfcc_tables import make_tables, write_c_tables
 from kws.speech_commands import scan
-
-HERE = Path(__file__).resolve().parent
-DEFAULT_ROOT = HERE.parent.parent / "shared" / "data" / "speech_commands_v0.02_subset"
+from results import DEFAULT_ROOT, HERE, write_section
 
 
 def load_all(root: Path) -> np.ndarray:
@@ -108,20 +106,6 @@ def main() -> None:
     section += [f"| {name} | {value} |" for name, value in rows]
     write_section(HERE / "RESULTS.md", "features", "\n".join(section))
     print("\n".join(section))
-
-
-def write_section(path: Path, name: str, body: str) -> None:
-    """Replace the text between <!-- name:begin --> and <!-- name:end --> (or append it)."""
-    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
-    text = path.read_text() if path.exists() else "# Benchmark results\n"
-    block = f"{begin}\n{body}\n{end}"
-    if begin in text and end in text:
-        text = text[:text.index(begin)] + block + text[text.index(end) + len(end):]
-    else:
-        text = text.rstrip() + "\n\n" + block + "\n"
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
 
 
 if __name__ == "__main__":

@@ -9,13 +9,11 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from .config import register_configs
+from .config import CONFIG_DIR, register_configs
 from .errors import KwsError
 from .pipeline import REPORT, ordered_stages, run_pipeline, summary_lines
 
 log = logging.getLogger("kws")
-# conf/ sits beside the package in the repository (the package is installed editable).
-CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "conf")
 register_configs()
 
 

@@ -6,6 +6,7 @@ A misspelt key or a value of the wrong type fails when Hydra composes the config
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import List, Optional
 
 from hydra.core.config_store import ConfigStore
@@ -156,6 +157,19 @@ class KwsConfig:
     distill: DistillConfig = field(default_factory=DistillConfig)
 
 
+# conf/ sits beside the package in the repository (the package is installed editable).
+CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "conf")
+
+
 def register_configs() -> None:
     cs = ConfigStore.instance()
     cs.store(name="kws_schema", node=KwsConfig)
+
+
+def compose(overrides: list[str] | None = None):
+    """The composed config as the `kws` command would see it, for scripts and tests."""
+    from hydra import compose as hydra_compose, initialize_config_dir
+
+    register_configs()
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        return hydra_compose(config_name="config", overrides=list(overrides or []))

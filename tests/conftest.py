@@ -6,10 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from hydra import compose, initialize_config_dir
-
-from kws.app import CONFIG_DIR
-from kws.config import register_configs
+from kws.config import compose
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_SUBSET = ROOT.parent / "shared" / "data" / "speech_commands_v0.02_subset"
@@ -27,9 +24,7 @@ TINY_SYNTHETIC = [
 
 
 def compose_cfg(overrides: list[str]):
-    register_configs()
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        return compose(config_name="config", overrides=overrides)
+    return compose(overrides)
 
 
 @pytest.fixture(scope="session")
@@ -39,7 +34,7 @@ def cache_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def tiny_cfg(cache_dir):
-    return compose_cfg(TINY_SYNTHETIC + [f"paths.cache_dir={cache_dir}"])
+    return compose_cfg(TINY_SYNTHETIC + [f"paths.cache_dir={cache_dir}", "stages=[data]"])
 
 
 @pytest.fixture

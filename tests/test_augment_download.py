@@ -86,6 +86,7 @@ def test_data_stage_downloads_when_asked(archive, tmp_path):
     from kws.pipeline import run_pipeline
     cfg = compose_cfg(["data=speech_commands", f"data.root={tmp_path / 'sc'}",
                        "data.download=true", f"data.url={archive.as_uri()}",
-                       "data.keywords=[yes,no]", f"paths.cache_dir={tmp_path / 'cache'}"])
+                       "data.keywords=[yes,no]", f"paths.cache_dir={tmp_path / 'cache'}",
+                       "stages=[data]"])
     report = run_pipeline(cfg, tmp_path / "run")["data"]
     assert report["counts"]["train"]["yes"] > 0

@@ -13,7 +13,7 @@ from kws.pipeline import run_pipeline
 
 def _cfg(root, *extra):
     return compose_cfg(["data=speech_commands", f"data.root={root}", "data.keywords=[yes,no]",
-                        *extra])
+                        "stages=[data]", *extra])
 
 
 def _break_clips(layout):
@@ -67,7 +67,7 @@ def test_bad_folders_and_settings_name_the_problem(layout, tmp_path, setup, keyw
         for p in (layout / "no").iterdir():
             p.unlink()
     cfg = compose_cfg(["data=speech_commands", f"data.root={root}",
-                       f"data.keywords={keywords}"])
+                       f"data.keywords={keywords}", "stages=[data]"])
     with pytest.raises(KwsError, match=message):
         run_pipeline(cfg, tmp_path / "run")
 

@@ -19,7 +19,7 @@ def test_speech_commands_without_root_names_the_setting(tmp_path):
     from kws.errors import KwsError
     from kws.pipeline import run_pipeline
     with pytest.raises(KwsError, match="data.root is not set"):
-        run_pipeline(compose_cfg(["data=speech_commands"]), tmp_path)
+        run_pipeline(compose_cfg(["data=speech_commands", "stages=[data]"]), tmp_path)
 
 
 def test_speech_commands_group_takes_root_and_keywords():

@@ -42,7 +42,7 @@ def test_unchanged_stage_is_skipped_and_changed_config_reruns(tiny_cfg, tmp_path
     assert (tmp_path / "data" / "train.npz").stat().st_mtime_ns == mtime
     from conftest import TINY_SYNTHETIC
     changed = compose_cfg(TINY_SYNTHETIC + [f"paths.cache_dir={cache_dir}",
-                                            "data.silence_share=0.2"])
+                                            "data.silence_share=0.2", "stages=[data]"])
     rerun = run_pipeline(changed, tmp_path)
     assert "skipped" not in rerun["data"]
 
@@ -95,7 +95,7 @@ def test_real_subset_split_by_speaker(shared_subset, tmp_path):
 
 def test_custom_keyword_list_makes_other_words_unknown(shared_subset, tmp_path):
     cfg = compose_cfg(["data=speech_commands", f"data.root={shared_subset}",
-                       "data.keywords=[yes,no]"])
+                       "data.keywords=[yes,no]", "stages=[data]"])
     report = run_pipeline(cfg, tmp_path)["data"]
     assert report["labels"] == ["_silence_", "_unknown_", "yes", "no"]
     assert report["speaker_overlap"] == 0

@@ -149,7 +149,8 @@ def test_bad_feature_settings_name_the_key(override, message):
 def test_features_stage_on_real_subset_is_bit_exact(shared_subset, tmp_path):
     from kws.pipeline import run_pipeline
     cfg = compose_cfg(["data=speech_commands", f"data.root={shared_subset}",
-                       "features.sanitize=true", f"paths.cache_dir={tmp_path / 'cache'}"])
+                       "features.sanitize=true", f"paths.cache_dir={tmp_path / 'cache'}",
+                       "stages=[data,features]"])
     report = run_pipeline(cfg, tmp_path / "run")["features"]
     assert report["bitexact_frames"] == report["total_frames"] >= 179_000
     assert report["c_sanitized"] is True
