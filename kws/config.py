@@ -145,9 +145,18 @@ class DistillConfig:
 
 
 @dataclass
+class QuantConfig:
+    """int8 quantisation of the student (kws.quantize): TFLite int8 / CMSIS-NN semantics."""
+    calibration: str = "minmax"           # minmax | percentile
+    percentile: float = 99.99             # used by calibration=percentile
+    calibration_clips: int = 1000         # training clips (un-augmented features) to calibrate on
+
+
+@dataclass
 class KwsConfig:
     seed: int = 0
-    stages: List[str] = field(default_factory=lambda: ["data", "features", "teacher", "student"])
+    stages: List[str] = field(default_factory=lambda: ["data", "features", "teacher", "student",
+                                                                 "quantize"])
     paths: PathsConfig = field(default_factory=PathsConfig)
     data: DataConfig = field(default_factory=DataConfig)
     features: FeaturesConfig = field(default_factory=FeaturesConfig)
@@ -155,6 +164,7 @@ class KwsConfig:
     student_model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     distill: DistillConfig = field(default_factory=DistillConfig)
+    quant: QuantConfig = field(default_factory=QuantConfig)
 
 
 # conf/ sits beside the package in the repository (the package is installed editable).

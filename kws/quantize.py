@@ -1,0 +1,100 @@
+"""Stage `quantize`: the student as an int8 network, scored by the golden model.
+
+Reads:  student/best.pt, features/ (train for calibration, test for scoring, quant.json)
+Writes: quantize/model_int8.npz   every layer's integer parameters (the export stage's input)
+        quantize/layers.json      layer list: kind, shapes, scales, zero points, SQNR
+The int8 accuracy reported is the golden model's (kws.golden), never a fake-quant estimate.
+Per-layer SQNR of int8 against float activations says which layer loses what.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from . import data as data_stage
+from .features import load_features, load_quant
+from .golden import AvgPool, Conv, Dense, QuantParams, run_network
+from .io import save_npz, write_json
+from .ptq import activation_ranges, convert, dequantize_output, float_forward, fold
+from .train import dequantize_tensor, load_trained
+
+CONFIG_KEYS = ("quant", "student_model")
+
+
+def run(cfg, run_dir: Path) -> dict:
+    labels = data_stage.load_labels(run_dir)
+    quant = load_quant(run_dir)
+    model = load_trained(run_dir, "student", cfg.student_model, len(labels))
+    layers = fold(model)
+    train, test = load_features(run_dir, "train"), load_features(run_dir, "test")
+    picks = np.random.default_rng(cfg.seed).permutation(len(train["label"]))
+    calibration = train["features"][np.sort(picks[:cfg.quant.calibration_clips])]
+    to_float = lambda q: dequantize_tensor(q, quant["scale"], quant["zero_point"])  # noqa: E731
+    ranges = activation_ranges(layers, to_float(calibration), cfg.quant.calibration,
+                               cfg.quant.percentile)
+    golden = convert(layers, ranges, QuantParams(quant["scale"], quant["zero_point"]))
+
+    x_int8 = test["features"][..., None]                        # NHWC [N, frames, coeffs, 1]
+    int8_outputs = run_network(golden, x_int8, keep=True)
+    float_outputs = [o.numpy() for o in float_forward(layers, to_float(test["features"]))]
+    truth = test["label"].astype(np.int64)
+    float_pred = float_outputs[-1].argmax(1)
+    int8_pred = int8_outputs[-1].astype(np.int32).argmax(1)
+    out = Path(run_dir) / "quantize"
+    per_layer = _per_layer_report(golden, int8_outputs, float_outputs)
+    save_npz(out / "model_int8.npz", **_flatten(golden))
+    write_json(out / "layers.json", per_layer)
+    return {"float_test_acc": round(float(np.mean(float_pred == truth)), 4),
+            "ptq_int8_test_acc": round(float(np.mean(int8_pred == truth)), 4),
+            "float_int8_argmax_agreement": round(float(np.mean(float_pred == int8_pred)), 4),
+            "calibration": cfg.quant.calibration,
+            "calibration_clips": int(len(calibration)),
+            "sqnr_db": {row["name"]: row["sqnr_db"] for row in per_layer},
+            "weights_bytes": int(sum(l.weights.size for l in golden if hasattr(l, "weights"))),
+            "bias_bytes": int(sum(4 * l.bias.size for l in golden if hasattr(l, "bias")))}
+
+
+def sqnr_db(reference: np.ndarray, test: np.ndarray) -> float:
+    noise = np.sum((test - reference) ** 2)
+    return float("inf") if noise == 0 else float(10 * np.log10(np.sum(reference**2) / noise))
+
+
+def _nchw_to_nhwc(x: np.ndarray) -> np.ndarray:
+    return np.transpose(x, (0, 2, 3, 1)) if x.ndim == 4 else x
+
+
+def _per_layer_report(golden: list, int8_outputs: list, float_outputs: list) -> list[dict]:
+    rows = []
+    for layer, q, f in zip(golden, int8_outputs, float_outputs):
+        quant = layer.quant if isinstance(layer, AvgPool) else layer.output
+        deq = dequantize_output(q, quant)
+        rows.append({"name": layer.name, "shape": list(q.shape[1:]), "scale": quant.scale,
+                     "zero_point": quant.zero_point,
+                     "sqnr_db": round(sqnr_db(_nchw_to_nhwc(f), deq), 2)})
+    return rows
+
+
+def _flatten(golden: list) -> dict[str, np.ndarray]:
+    arrays = {}
+    for layer in golden:
+        prefix = layer.name
+        if isinstance(layer, (Conv, Dense)):
+            arrays[f"{prefix}/weights"] = layer.weights
+            arrays[f"{prefix}/bias"] = layer.bias
+            arrays[f"{prefix}/multiplier"] = np.atleast_1d(layer.multiplier).astype(np.int32)
+            arrays[f"{prefix}/shift"] = np.atleast_1d(layer.shift).astype(np.int32)
+            arrays[f"{prefix}/io_quant"] = np.array([layer.input.scale, layer.input.zero_point,
+                                                     layer.output.scale, layer.output.zero_point])
+        if isinstance(layer, Conv):
+            arrays[f"{prefix}/stride"] = np.array(layer.stride, dtype=np.int32)
+    return arrays
+
+
+def summarize(entry: dict) -> str:
+    worst = min(entry.get("sqnr_db", {}).items(), key=lambda kv: kv[1], default=("-", 0))
+    return (f"float {entry.get('float_test_acc')}, PTQ int8 (golden) "
+            f"{entry.get('ptq_int8_test_acc')}, argmax agreement "
+            f"{entry.get('float_int8_argmax_agreement')}, lowest SQNR {worst[1]} dB ({worst[0]})")
+
+
