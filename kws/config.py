@@ -150,6 +150,9 @@ class QuantConfig:
     calibration: str = "minmax"           # minmax | percentile
     percentile: float = 99.99             # used by calibration=percentile
     calibration_clips: int = 1000         # training clips (un-augmented features) to calibrate on
+    qat: bool = True                      # fine-tune with fake quantisation after PTQ
+    qat_epochs: int = 3
+    qat_lr: float = 1.0e-4
 
 
 @dataclass

@@ -11,15 +11,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from . import data as data_stage
 from .features import load_features, load_quant
 from .golden import AvgPool, Conv, Dense, QuantParams, run_network
 from .io import save_npz, write_json
 from .ptq import activation_ranges, convert, dequantize_output, float_forward, fold
+from .qat import FakeQuantNet, finetune
 from .train import dequantize_tensor, load_trained
 
-CONFIG_KEYS = ("quant", "student_model")
+CONFIG_KEYS = ("quant", "student_model", "train", "data.augment")
 
 
 def run(cfg, run_dir: Path) -> dict:
@@ -33,26 +35,56 @@ def run(cfg, run_dir: Path) -> dict:
     to_float = lambda q: dequantize_tensor(q, quant["scale"], quant["zero_point"])  # noqa: E731
     ranges = activation_ranges(layers, to_float(calibration), cfg.quant.calibration,
                                cfg.quant.percentile)
-    golden = convert(layers, ranges, QuantParams(quant["scale"], quant["zero_point"]))
-
+    input_quant = QuantParams(quant["scale"], quant["zero_point"])
+    golden = convert(layers, ranges, input_quant)
     x_int8 = test["features"][..., None]                        # NHWC [N, frames, coeffs, 1]
-    int8_outputs = run_network(golden, x_int8, keep=True)
-    float_outputs = [o.numpy() for o in float_forward(layers, to_float(test["features"]))]
     truth = test["label"].astype(np.int64)
-    float_pred = float_outputs[-1].argmax(1)
+    ptq_pred = run_network(golden, x_int8).astype(np.int32).argmax(1)
+    report = {"ptq_int8_test_acc": round(float(np.mean(ptq_pred == truth)), 4)}
+    quantized_layers = layers                  # the float weights the int8 network rounds
+    if cfg.quant.qat:
+        net = FakeQuantNet(layers, ranges, input_quant)
+        report["qat_history"] = finetune(net, cfg, run_dir, cfg.quant.qat_epochs, cfg.quant.qat_lr)
+        quantized_layers = net.to_float_layers()
+        golden = convert(quantized_layers, ranges, input_quant)
+        report.update(_qat_vs_golden(net, golden, to_float(test["features"]), x_int8, truth))
+
+    int8_outputs = run_network(golden, x_int8, keep=True)
+    float_outputs = [o.numpy() for o in float_forward(quantized_layers,
+                                                      to_float(test["features"]))]
+    student_logits = float_forward(layers, to_float(test["features"]))[-1].numpy()
+    float_pred = student_logits.argmax(1)
     int8_pred = int8_outputs[-1].astype(np.int32).argmax(1)
     out = Path(run_dir) / "quantize"
     per_layer = _per_layer_report(golden, int8_outputs, float_outputs)
     save_npz(out / "model_int8.npz", **_flatten(golden))
     write_json(out / "layers.json", per_layer)
-    return {"float_test_acc": round(float(np.mean(float_pred == truth)), 4),
-            "ptq_int8_test_acc": round(float(np.mean(int8_pred == truth)), 4),
-            "float_int8_argmax_agreement": round(float(np.mean(float_pred == int8_pred)), 4),
+    return {"float_test_acc": round(float(np.mean(float_pred == truth)), 4), **report,
+            "int8_test_acc": round(float(np.mean(int8_pred == truth)), 4),
+            "int8_source": "qat" if cfg.quant.qat else "ptq",
+            "float_int8_argmax_agreement": round(float(np.mean(float_outputs[-1].argmax(1)
+                                                               == int8_pred)), 4),
             "calibration": cfg.quant.calibration,
             "calibration_clips": int(len(calibration)),
             "sqnr_db": {row["name"]: row["sqnr_db"] for row in per_layer},
             "weights_bytes": int(sum(l.weights.size for l in golden if hasattr(l, "weights"))),
             "bias_bytes": int(sum(4 * l.bias.size for l in golden if hasattr(l, "bias")))}
+
+
+def _qat_vs_golden(net: FakeQuantNet, golden: list, x_float: torch.Tensor, x_int8: np.ndarray,
+                   truth: np.ndarray) -> dict:
+    """QAT torch model against the golden integers: accuracy, argmax agreement, max LSB gap."""
+    net.eval()
+    with torch.no_grad():
+        fake = net(x_float).numpy()
+    out = golden[-1].output
+    fake_q = np.round(fake / out.scale).astype(np.int64) + out.zero_point
+    golden_q = run_network(golden, x_int8).astype(np.int64)
+    return {"qat_int8_test_acc": round(float(np.mean(golden_q.argmax(1) == truth)), 4),
+            "qat_torch_test_acc": round(float(np.mean(fake.argmax(1) == truth)), 4),
+            "qat_golden_argmax_agreement": round(float(np.mean(fake_q.argmax(1)
+                                                               == golden_q.argmax(1))), 4),
+            "qat_golden_max_logit_diff_lsb": int(np.abs(fake_q - golden_q).max())}
 
 
 def sqnr_db(reference: np.ndarray, test: np.ndarray) -> float:
@@ -93,8 +125,9 @@ def _flatten(golden: list) -> dict[str, np.ndarray]:
 
 def summarize(entry: dict) -> str:
     worst = min(entry.get("sqnr_db", {}).items(), key=lambda kv: kv[1], default=("-", 0))
+    qat = f", QAT int8 {entry['qat_int8_test_acc']}" if "qat_int8_test_acc" in entry else ""
     return (f"float {entry.get('float_test_acc')}, PTQ int8 (golden) "
-            f"{entry.get('ptq_int8_test_acc')}, argmax agreement "
+            f"{entry.get('ptq_int8_test_acc')}{qat}, float/int8 argmax agreement "
             f"{entry.get('float_int8_argmax_agreement')}, lowest SQNR {worst[1]} dB ({worst[0]})")
 
 
