@@ -58,11 +58,12 @@ def requantize(x: np.ndarray, multiplier: int, shift: int) -> np.ndarray:
 
 
 def quantize_multiplier(real: float) -> tuple[int, int]:
-    """A positive real scale as (Q31 multiplier in [2**30, 2**31), shift), as TFLite does."""
+    """A positive real scale as (Q31 multiplier in [2**30, 2**31), shift), as TFLite's
+    QuantizeMultiplier does (std::round: half away from zero)."""
     if real <= 0:
         raise ValueError(f"scale {real} must be > 0")
     mantissa, shift = math.frexp(real)
-    q = round(mantissa * (1 << 31))
+    q = math.floor(mantissa * (1 << 31) + 0.5)
     if q == 1 << 31:
         q //= 2
         shift += 1

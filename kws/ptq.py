@@ -5,6 +5,10 @@ activations per tensor, scale = (max - min) / 255 over a range that includes 0, 
 round(-128 - min / scale); bias int32 at scale input_scale * weight_scale; requantisation
 multiplier = input_scale * weight_scale / output_scale as (Q31, shift). The network's input
 quantisation is the front end's int8 output (features/quant.json).
+
+Scales are float32, as a .tflite file stores them, and multipliers are computed in double from
+those float32 values, as TFLite Micro computes them at load time: so the golden integers and the
+interpreter's are the same.
 """
 from __future__ import annotations
 
@@ -85,9 +89,19 @@ def activation_ranges(layers: list[FloatLayer], x: torch.Tensor, method: str,
     return ranges
 
 
+def f32(x):
+    """Round to float32 (kept as float64 values)."""
+    return np.float32(x).astype(np.float64) if np.ndim(x) else float(np.float32(x))
+
+
+def requant_scale(input_scale: float, weight_scale: float, output_scale: float) -> float:
+    """TFLite's effective output scale: double(in) * double(weight) / double(out), float32 inputs."""
+    return f32(input_scale) * f32(weight_scale) / f32(output_scale)
+
+
 def activation_quant(lo: float, hi: float) -> QuantParams:
     lo, hi = min(lo, 0.0), max(hi, 0.0)
-    scale = max(hi - lo, 1e-8) / 255.0
+    scale = f32(max(hi - lo, 1e-8) / 255.0)
     zero_point = int(np.clip(round(-128 - lo / scale), -128, 127))
     return QuantParams(scale, zero_point)
 
@@ -95,7 +109,7 @@ def activation_quant(lo: float, hi: float) -> QuantParams:
 def quantize_weights(weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Symmetric per-output-channel int8 in [-127, 127]: (q, scale per channel)."""
     flat = weight.reshape(weight.shape[0], -1)
-    scale = np.maximum(np.abs(flat).max(axis=1), 1e-12) / 127.0
+    scale = f32(np.maximum(np.abs(flat).max(axis=1), 1e-12) / 127.0)
     q = np.clip(np.round(flat / scale[:, None]), -127, 127).astype(np.int8)
     return q.reshape(weight.shape), scale
 
@@ -112,17 +126,17 @@ def convert(layers: list[FloatLayer], ranges: list[tuple[float, float]],
         out = activation_quant(lo, hi)
         weight = layer.weight.numpy().astype(np.float64)
         if layer.kind == "dense":
-            scale = max(np.abs(weight).max(), 1e-12) / 127.0
+            scale = f32(max(np.abs(weight).max(), 1e-12) / 127.0)
             q = np.clip(np.round(weight / scale), -127, 127).astype(np.int8)
             bias = np.round(layer.bias.numpy() / (current.scale * scale)).astype(np.int32)
-            multiplier, shift = quantize_multiplier(current.scale * scale / out.scale)
+            multiplier, shift = quantize_multiplier(requant_scale(current.scale, scale, out.scale))
             golden.append(Dense(name, q, bias, multiplier, shift, current, out, float(scale)))
         else:
             nhwc = np.transpose(weight, (0, 2, 3, 1))             # [Cout, kh, kw, Cin or 1]
             q, scale = quantize_weights(nhwc)
             bias = np.round(layer.bias.numpy() / (current.scale * scale)).astype(np.int64)
             bias = np.clip(bias, -2**31, 2**31 - 1).astype(np.int32)
-            mults = [quantize_multiplier(current.scale * s / out.scale) for s in scale]
+            mults = [quantize_multiplier(requant_scale(current.scale, s, out.scale)) for s in scale]
             golden.append(Conv(name, q, bias, np.array([m for m, _ in mults], dtype=np.int32),
                                np.array([s for _, s in mults], dtype=np.int32), layer.stride,
                                layer.kind == "dwconv", current, out, act_min=out.zero_point,

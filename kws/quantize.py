@@ -3,6 +3,8 @@
 Reads:  student/best.pt, features/ (train for calibration, test for scoring, quant.json)
 Writes: quantize/model_int8.npz   every layer's integer parameters (the export stage's input)
         quantize/layers.json      layer list: kind, shapes, scales, zero points, SQNR
+        quantize/student_int8.tflite  the same integers as a TFLite flatbuffer, checked in
+                                  TensorFlow Lite Micro on every test clip
 The int8 accuracy reported is the golden model's (kws.golden), never a fake-quant estimate.
 Per-layer SQNR of int8 against float activations says which layer loses what.
 """
@@ -16,9 +18,10 @@ import torch
 from . import data as data_stage
 from .features import load_features, load_quant
 from .golden import AvgPool, Conv, Dense, QuantParams, run_network
-from .io import save_npz, write_json
+from .io import atomic_path, save_npz, write_json
 from .ptq import activation_ranges, convert, dequantize_output, float_forward, fold
 from .qat import FakeQuantNet, finetune
+from .tflite_export import run_tflm, smallest_arena, to_tflite
 from .train import dequantize_tensor, load_trained
 
 CONFIG_KEYS = ("quant", "student_model", "train", "data.augment")
@@ -59,6 +62,7 @@ def run(cfg, run_dir: Path) -> dict:
     per_layer = _per_layer_report(golden, int8_outputs, float_outputs)
     save_npz(out / "model_int8.npz", **_flatten(golden))
     write_json(out / "layers.json", per_layer)
+    report.update(_tflite(golden, x_int8, int8_outputs[-1], out))
     return {"float_test_acc": round(float(np.mean(float_pred == truth)), 4), **report,
             "int8_test_acc": round(float(np.mean(int8_pred == truth)), 4),
             "int8_source": "qat" if cfg.quant.qat else "ptq",
@@ -69,6 +73,19 @@ def run(cfg, run_dir: Path) -> dict:
             "sqnr_db": {row["name"]: row["sqnr_db"] for row in per_layer},
             "weights_bytes": int(sum(l.weights.size for l in golden if hasattr(l, "weights"))),
             "bias_bytes": int(sum(4 * l.bias.size for l in golden if hasattr(l, "bias")))}
+
+
+def _tflite(golden: list, x_int8: np.ndarray, golden_logits: np.ndarray, out: Path) -> dict:
+    """Write the .tflite, run it in TFLite Micro on every test clip, compare with golden."""
+    model = to_tflite(golden, x_int8.shape[1:3])
+    with atomic_path(out / "student_int8.tflite", suffix=".tflite") as tmp:
+        tmp.write_bytes(model)
+    tflm = run_tflm(model, x_int8)
+    equal = np.all(tflm == golden_logits, axis=1)
+    return {"tflite_bytes": len(model),
+            "golden_vs_tflm_bitexact": round(float(equal.mean()), 6),
+            "tflm_clips": int(len(equal)),
+            "tflm_arena_bytes": smallest_arena(model, x_int8)}
 
 
 def _qat_vs_golden(net: FakeQuantNet, golden: list, x_float: torch.Tensor, x_int8: np.ndarray,
@@ -127,7 +144,8 @@ def summarize(entry: dict) -> str:
     worst = min(entry.get("sqnr_db", {}).items(), key=lambda kv: kv[1], default=("-", 0))
     qat = f", QAT int8 {entry['qat_int8_test_acc']}" if "qat_int8_test_acc" in entry else ""
     return (f"float {entry.get('float_test_acc')}, PTQ int8 (golden) "
-            f"{entry.get('ptq_int8_test_acc')}{qat}, float/int8 argmax agreement "
-            f"{entry.get('float_int8_argmax_agreement')}, lowest SQNR {worst[1]} dB ({worst[0]})")
+            f"{entry.get('ptq_int8_test_acc')}{qat}, lowest SQNR {worst[1]} dB ({worst[0]}), "
+            f"TFLM bit-exact {entry.get('golden_vs_tflm_bitexact')} of "
+            f"{entry.get('tflm_clips')} clips, arena {entry.get('tflm_arena_bytes')} B")
 
 

@@ -94,3 +94,25 @@ def test_qat_model_and_golden_integers_agree(tmp_path, cache_dir):
     assert report["qat_golden_argmax_agreement"] >= 0.9
     assert report["qat_golden_max_logit_diff_lsb"] <= 4
     assert min(report["sqnr_db"].values()) > 15
+
+
+def test_golden_equals_tflite_micro_on_random_networks():
+    """Random weights, zero points and inputs: the interpreter's int8 outputs equal ours."""
+    from kws.ptq import FloatLayer, convert
+    from kws.golden import run_network
+    from kws.tflite_export import run_tflm, to_tflite
+    import torch
+    rng = np.random.default_rng(0)
+    for trial in range(3):
+        c = int(rng.choice([4, 8, 12]))
+        layers = [FloatLayer("conv", torch.randn(c, 1, 5, 3), torch.randn(c), (2, 1)),
+                  FloatLayer("dwconv", torch.randn(c, 1, 3, 3), torch.randn(c), (2, 2)),
+                  FloatLayer("conv", torch.randn(c, c, 1, 1), torch.randn(c), (1, 1)),
+                  FloatLayer("avgpool", None, None),
+                  FloatLayer("dense", torch.randn(5, c), torch.randn(5))]
+        ranges = [(0.0, float(rng.uniform(2, 40))) for _ in range(3)] + [(0.0, 1.0)] + \
+            [(-float(rng.uniform(1, 30)), float(rng.uniform(1, 30)))]
+        golden = convert(layers, ranges, QuantParams(float(rng.uniform(0.05, 1.0)),
+                                                     int(rng.integers(-128, 128))))
+        x = rng.integers(-128, 128, size=(40, 13, 7, 1)).astype(np.int8)
+        assert np.array_equal(run_tflm(to_tflite(golden, (13, 7)), x), run_network(golden, x))
