@@ -156,6 +156,14 @@ class QuantConfig:
 
 
 @dataclass
+class EvalConfig:
+    """Stage evaluate: score a finished run on any folder in the Speech Commands layout."""
+    root: Optional[str] = None            # the folder; every clip in it is a test clip
+    run: Optional[str] = None             # the finished run directory to score
+    name: Optional[str] = None            # report name (default: the folder's name)
+
+
+@dataclass
 class KwsConfig:
     seed: int = 0
     stages: List[str] = field(default_factory=lambda: ["data", "features", "teacher", "student",
@@ -168,6 +176,7 @@ class KwsConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     distill: DistillConfig = field(default_factory=DistillConfig)
     quant: QuantConfig = field(default_factory=QuantConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
 
 
 # conf/ sits beside the package in the repository (the package is installed editable).

@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from omegaconf import OmegaConf
 
 from . import data as data_stage
 from .cbuild import build_mfcc_tool, run_mfcc_tool
@@ -195,7 +196,8 @@ def run(cfg, run_dir: Path) -> dict:
         save_npz(out / f"{split}.npz", features=features[split], label=clips["label"])
     write_json(out / "quant.json", {"scale": t.out_scale, "zero_point": t.out_zero_point,
                                     "frames": t.frames_per_clip, "n_out": t.n_out,
-                                    "kind": t.kind})
+                                    "kind": t.kind, "sample_rate": t.sample_rate,
+                                    "settings": OmegaConf.to_container(f, resolve=True)})
     all_clips = np.concatenate([splits[s]["audio"] for s in SPLITS])
     all_features = np.concatenate([features[s] for s in SPLITS])
     report = {"kind": t.kind, "frames_per_clip": t.frames_per_clip, "n_out": t.n_out,

@@ -17,8 +17,9 @@ import torch
 
 from . import data as data_stage
 from .features import load_features, load_quant
+from .errors import KwsError
 from .golden import AvgPool, Conv, Dense, QuantParams, run_network
-from .io import atomic_path, save_npz, write_json
+from .io import atomic_path, read_json, save_npz, write_json
 from .ptq import activation_ranges, convert, dequantize_output, float_forward, fold
 from .qat import FakeQuantNet, finetune
 from .tflite_export import run_tflm, smallest_arena, to_tflite
@@ -104,6 +105,34 @@ def _qat_vs_golden(net: FakeQuantNet, golden: list, x_float: torch.Tensor, x_int
             "qat_golden_max_logit_diff_lsb": int(np.abs(fake_q - golden_q).max())}
 
 
+def load_golden(run_dir: Path) -> list:
+    """The golden int8 layers the quantize stage wrote (model_int8.npz + layers.json)."""
+    out = Path(run_dir) / "quantize"
+    rows = read_json(out / "layers.json")
+    if rows is None or not (out / "model_int8.npz").exists():
+        raise KwsError(f"{out}: no int8 model: run the quantize stage first")
+    layers = []
+    with np.load(out / "model_int8.npz") as f:
+        for row in rows:
+            name = row["name"]
+            if row["kind"] == "avgpool":
+                layers.append(AvgPool(name, QuantParams(row["scale"], row["zero_point"])))
+                continue
+            in_scale, in_zp, out_scale, out_zp = f[f"{name}/io_quant"]
+            io = QuantParams(float(in_scale), int(in_zp)), QuantParams(float(out_scale),
+                                                                       int(out_zp))
+            if row["kind"] == "dense":
+                layers.append(Dense(name, f[f"{name}/weights"], f[f"{name}/bias"],
+                                    int(f[f"{name}/multiplier"][0]), int(f[f"{name}/shift"][0]),
+                                    *io))
+            else:
+                layers.append(Conv(name, f[f"{name}/weights"], f[f"{name}/bias"],
+                                   f[f"{name}/multiplier"], f[f"{name}/shift"],
+                                   tuple(int(v) for v in f[f"{name}/stride"]),
+                                   row["kind"] == "dwconv", *io, act_min=io[1].zero_point))
+    return layers
+
+
 def sqnr_db(reference: np.ndarray, test: np.ndarray) -> float:
     noise = np.sum((test - reference) ** 2)
     return float("inf") if noise == 0 else float(10 * np.log10(np.sum(reference**2) / noise))
@@ -118,7 +147,9 @@ def _per_layer_report(golden: list, int8_outputs: list, float_outputs: list) -> 
     for layer, q, f in zip(golden, int8_outputs, float_outputs):
         quant = layer.quant if isinstance(layer, AvgPool) else layer.output
         deq = dequantize_output(q, quant)
-        rows.append({"name": layer.name, "shape": list(q.shape[1:]), "scale": quant.scale,
+        kind = layer.name.split("_", 1)[1]
+        rows.append({"name": layer.name, "kind": kind, "shape": list(q.shape[1:]),
+                     "scale": quant.scale,
                      "zero_point": quant.zero_point,
                      "sqnr_db": round(sqnr_db(_nchw_to_nhwc(f), deq), 2)})
     return rows

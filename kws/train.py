@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from omegaconf import OmegaConf
 from torch import nn
 from torch.nn import functional as F
 from tqdm import tqdm
@@ -31,7 +32,7 @@ from . import data as data_stage
 from .augment import augment
 from .errors import KwsError
 from .features import cached_features, load_features, load_quant
-from .io import atomic_path, save_figure, write_text
+from .io import atomic_path, read_json, save_figure, write_json, write_text
 from .mfcc_tables import make_tables
 from .models import build_model, count_macs, count_params
 
@@ -123,6 +124,7 @@ def train_model(cfg, run_dir: Path, name: str, model_cfg, epochs: int,
     """Train `model_cfg` as stage `name`; returns its report entry."""
     out = Path(run_dir) / name
     out.mkdir(parents=True, exist_ok=True)
+    write_json(out / "model.json", OmegaConf.to_container(model_cfg, resolve=True))
     ds = load_dataset(run_dir)
     tables = make_tables(cfg.features, data_stage.read_json_meta(run_dir)["sample_rate"])
     device = choose_device(cfg.train.device, cfg.train.threads)
@@ -206,10 +208,12 @@ def train_model(cfg, run_dir: Path, name: str, model_cfg, epochs: int,
 
 
 def load_trained(run_dir: Path, name: str, model_cfg, n_classes: int) -> nn.Module:
-    """The best checkpoint of stage `name` in `run_dir`."""
+    """The best checkpoint of stage `name` in `run_dir` (model_cfg None: the one it recorded)."""
     path = Path(run_dir) / name / "best.pt"
     if not path.exists():
         raise KwsError(f"{path} is missing: run the {name} stage first")
+    if model_cfg is None:
+        model_cfg = OmegaConf.create(read_json(Path(run_dir) / name / "model.json"))
     model = build_model(model_cfg, n_classes)
     model.load_state_dict(torch.load(path, map_location="cpu")["model"])
     return model.eval()
