@@ -166,6 +166,7 @@ def speed_vs_librosa(clips: np.ndarray, t: MfccTables) -> dict:
 def cmsis_peer_snr(clips: np.ndarray, t: MfccTables) -> dict:
     """CMSIS-DSP arm_mfcc_q15 against a float model of its own algorithm, on the same frames."""
     try:
+        import cmsisdsp  # noqa: F401
         from . import cmsis_mfcc
     except ImportError as exc:
         return {"cmsis_q15_snr_db": None, "cmsis_q15_note": f"cmsisdsp not available ({exc})"}
