@@ -1,0 +1,98 @@
+/* int8 network kernels: TFLite int8 semantics with CMSIS-NN's default requantisation.
+ *
+ * The numpy golden model kws/golden.py defines every integer these kernels produce; each kernel
+ * mirrors one of its functions (named below) and is tested against it with exact equality.
+ *
+ * Layout: NHWC with a batch of one, so a tensor is [h][w][c], c fastest. No heap, no scratch:
+ * the caller owns every buffer; input and output must not overlap.
+ *
+ * Arithmetic, per output value:
+ *   acc = bias[c] + sum over the window of (x + input_offset) * w        (int32, exact)
+ *         (positions in the padding contribute nothing: they stand for x == input zero point)
+ *   q   = kws_requantize(acc, multiplier[c], shift[c]) + output_offset  (kws_requantize.h)
+ *   out = clamp(q, act_min, act_max)                                    (a fused ReLU clamps
+ *                                                                         at the zero point)
+ * Ranges: x, out int8; w int8 in [-127, 127] with zero point 0; input_offset = -input zero point
+ * in [-127, 128]; output_offset in [-128, 127]; multiplier Q31 in [2^30, 2^31), or 0 (what
+ * kws.intmath.quantize_multiplier gives a negligible scale, e.g. a dead channel); shift in
+ * [-31, 30]; -128 <= act_min <= act_max <= 127.
+ * Not checked, the caller's (the export stage's) guarantee: acc, and every partial sum of it
+ * (bias first, then the window in any order), fits int32 -- |bias| <= 2^31 - 1 - taps * 255 * 127
+ * is enough, taps = kernel_h * kernel_w * in.c (depthwise: kernel_h * kernel_w) -- and so does
+ * acc * 2^max(shift, 0). Otherwise the C overflows (undefined behaviour).
+ *
+ * Every kernel returns KWS_OK, or KWS_ERR_ARG without touching the output for: a NULL pointer,
+ * a dimension < 1 or a tensor of more than INT32_MAX elements, out dims or padding that are not
+ * TF "same" for the window, depthwise out.c != in.c, or an offset, clamp, multiplier (< 0) or
+ * shift outside the ranges above.
+ */
+#ifndef KWS_NN_H
+#define KWS_NN_H
+
+#include <stdint.h>
+
+#include "kws_status.h"
+
+/* A feature map [h][w][c]. */
+typedef struct {
+    int32_t h;
+    int32_t w;
+    int32_t c;
+} kws_dims_t;
+
+/* Zero points and clamp of one layer (CMSIS-NN's offsets: input_offset = -zero point). */
+typedef struct {
+    int32_t input_offset;
+    int32_t output_offset;
+    int32_t act_min;
+    int32_t act_max;
+} kws_quant_t;
+
+/* Window geometry. TF "same" padding: out = ceil(in / stride), pad_top/pad_left as
+ * kws.golden.same_padding gives them (the padding after is whatever remains). */
+typedef struct {
+    int32_t kernel_h;
+    int32_t kernel_w;
+    int32_t stride_h;
+    int32_t stride_w;
+    int32_t pad_top;
+    int32_t pad_left;
+} kws_window_t;
+
+/* Convolution, groups = 1 (golden: run_conv, depthwise=False).
+ * weights [out.c][kernel_h][kernel_w][in.c]; bias, multiplier, shift [out.c]. */
+kws_status_t kws_conv2d_s8(const kws_window_t *window, const kws_quant_t *quant,
+                           const int32_t *multiplier, const int32_t *shift,
+                           const kws_dims_t *in_dims, const int8_t *input,
+                           const int8_t *weights, const int32_t *bias,
+                           const kws_dims_t *out_dims, int8_t *output);
+
+/* Depthwise convolution, channel multiplier 1 (golden: run_conv, depthwise=True).
+ * weights [kernel_h][kernel_w][c] (TFLite's layout; golden keeps [c][kh][kw][1]);
+ * bias, multiplier, shift [c]; out.c == in.c. */
+kws_status_t kws_dwconv2d_s8(const kws_window_t *window, const kws_quant_t *quant,
+                             const int32_t *multiplier, const int32_t *shift,
+                             const kws_dims_t *in_dims, const int8_t *input,
+                             const int8_t *weights, const int32_t *bias,
+                             const kws_dims_t *out_dims, int8_t *output);
+
+/* 1x1 convolution, stride 1, no padding (golden: run_conv with a 1x1 kernel).
+ * weights [out_c][in.c]; bias, multiplier, shift [out_c]; output [in.h][in.w][out_c]. */
+kws_status_t kws_pwconv2d_s8(const kws_quant_t *quant, const int32_t *multiplier,
+                             const int32_t *shift, const kws_dims_t *in_dims,
+                             const int8_t *input, const int8_t *weights, const int32_t *bias,
+                             int32_t out_c, int8_t *output);
+
+/* Global average pool [h][w][c] → [c] (golden: run_avgpool): sum of the raw int8 values,
+ * divided by h*w rounding half away from zero, clamped to [-128, 127]. Quantisation unchanged.
+ * h*w <= 2^23 (keeps the int32 sum exact), else KWS_ERR_ARG. */
+kws_status_t kws_avgpool_s8(const kws_dims_t *in_dims, const int8_t *input, int8_t *output);
+
+/* Fully connected, per-tensor quantisation (golden: run_dense): weights [out_n][in_n],
+ * bias [out_n]; one multiplier and shift; clamp to [act_min, act_max] (golden run_dense always
+ * clamps to [-128, 127]: pass those to match it). */
+kws_status_t kws_fc_s8(const kws_quant_t *quant, int32_t multiplier, int32_t shift,
+                       int32_t in_n, const int8_t *input, const int8_t *weights,
+                       const int32_t *bias, int32_t out_n, int8_t *output);
+
+#endif /* KWS_NN_H */
