@@ -5,6 +5,8 @@ Writes: quantize/model_int8.npz   every layer's integer parameters (the export s
         quantize/layers.json      layer list: kind, shapes, scales, zero points, SQNR
         quantize/student_int8.tflite  the same integers as a TFLite flatbuffer, checked in
                                   TensorFlow Lite Micro on every test clip
+        quantize/student_float.onnx  the float student for ONNX Runtime (kws.onnx_export),
+                                  checked against torch on every test clip
 The int8 accuracy reported is the golden model's (kws.golden), never a fake-quant estimate.
 Per-layer SQNR of int8 against float activations says which layer loses what.
 """
@@ -20,6 +22,7 @@ from .features import load_features, load_quant
 from .errors import KwsError
 from .golden import AvgPool, Conv, Dense, QuantParams, run_network
 from .io import atomic_path, read_json, save_npz, write_json
+from .onnx_export import export_and_check
 from .ptq import activation_ranges, convert, dequantize_output, float_forward, fold
 from .qat import FakeQuantNet, finetune
 from .tflite_export import run_tflm, smallest_arena, to_tflite
@@ -64,6 +67,7 @@ def run(cfg, run_dir: Path) -> dict:
     save_npz(out / "model_int8.npz", **_flatten(golden))
     write_json(out / "layers.json", per_layer)
     report.update(_tflite(golden, x_int8, int8_outputs[-1], out))
+    report.update(export_and_check(model, to_float(test["features"]), out / "student_float.onnx"))
     return {"float_test_acc": round(float(np.mean(float_pred == truth)), 4), **report,
             "int8_test_acc": round(float(np.mean(int8_pred == truth)), 4),
             "int8_source": "qat" if cfg.quant.qat else "ptq",
