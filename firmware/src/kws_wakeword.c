@@ -1,0 +1,154 @@
+/* Wake-word loop: mirrors kws/stream.py detect_stream frame by frame (see kws_wakeword.h). */
+#include "kws_wakeword.h"
+
+#include <stddef.h>
+#include <string.h>
+
+/* Keeps the compiler from moving ring accesses across the counter updates. A single-core MCU
+ * needs no more; a multi-core target would need a hardware barrier here. */
+#if defined(__GNUC__)
+#define KWS_BARRIER() __asm__ __volatile__("" ::: "memory")
+#else
+#define KWS_BARRIER() ((void)0)
+#endif
+
+/* ---------------------------------------------------------------- audio provider */
+
+kws_status_t kws_audio_init(kws_audio_t *a, int16_t *buffer, int32_t capacity)
+{
+    if (a == NULL || buffer == NULL || capacity < 1 || capacity > (1 << 30) ||
+        (capacity & (capacity - 1)) != 0) {
+        return KWS_ERR_ARG;
+    }
+    a->buffer = buffer;
+    a->capacity = (uint32_t)capacity;
+    a->write_count = 0;
+    a->read_count = 0;
+    a->dropped = 0;
+    return KWS_OK;
+}
+
+int32_t kws_audio_available(const kws_audio_t *a)
+{
+    return a == NULL ? 0 : (int32_t)(a->write_count - a->read_count);
+}
+
+kws_status_t kws_audio_write(kws_audio_t *a, const int16_t *samples, int32_t n)
+{
+    if (a == NULL || (samples == NULL && n > 0) || n < 0) {
+        return KWS_ERR_ARG;
+    }
+    const uint32_t w = a->write_count;
+    const uint32_t used = w - a->read_count;
+    if ((uint32_t)n > a->capacity - used) {
+        a->dropped += (uint32_t)n;
+        return KWS_ERR_SIZE;
+    }
+    KWS_BARRIER();
+    const uint32_t start = w & (a->capacity - 1);
+    const uint32_t first = (uint32_t)n < a->capacity - start ? (uint32_t)n : a->capacity - start;
+    memcpy(a->buffer + start, samples, first * sizeof(int16_t));
+    memcpy(a->buffer, samples + first, ((uint32_t)n - first) * sizeof(int16_t));
+    KWS_BARRIER();
+    a->write_count = w + (uint32_t)n;
+    return KWS_OK;
+}
+
+/* ---------------------------------------------------------------- the loop */
+
+kws_status_t kws_wakeword_init(kws_wakeword_t *w, const kws_wakeword_config_t *config,
+                               kws_audio_t *audio)
+{
+    kws_status_t st;
+    if (w == NULL || config == NULL || audio == NULL || config->tables == NULL ||
+        config->settings == NULL || config->invoke == NULL || config->features == NULL ||
+        config->frames < 1 || config->tables->n_out < 1 ||
+        config->frames > INT32_MAX / config->tables->n_out) {
+        return KWS_ERR_ARG;
+    }
+    memset(w, 0, sizeof(*w));
+    w->config = *config;
+    w->audio = audio;
+    st = kws_mfcc_stream_init(&w->stream, config->tables, config->history, config->scratch);
+    if (st != KWS_OK) {
+        return st;
+    }
+    st = kws_detector_init(&w->detector, config->settings);
+    if (st != KWS_OK) {
+        return st;
+    }
+    memset(config->features, 0, (size_t)config->frames * (size_t)config->tables->n_out);
+    w->until_infer = config->frames;
+    return KWS_OK;
+}
+
+/* A new frame t is in the last row of the window: run the model when it is due. */
+static kws_status_t on_frame(kws_wakeword_t *w)
+{
+    const uint32_t t = w->n_frames++;
+    int32_t fired = 0;
+    kws_detection_t event;
+    kws_status_t st;
+    if (--w->until_infer > 0) {
+        return KWS_OK;
+    }
+    w->until_infer = w->config.settings->infer_every;
+    st = w->config.invoke(w->config.features, w->logits);
+    if (st != KWS_OK) {
+        return st;
+    }
+    w->n_inferences++;
+    st = kws_detector_push(&w->detector, t, w->logits, &fired, &event);
+    if (st != KWS_OK) {
+        return st;
+    }
+    if (fired) {
+        w->n_detections++;
+        if (w->config.on_detection != NULL) {
+            w->config.on_detection(&event, w->config.user);
+        }
+    }
+    return KWS_OK;
+}
+
+kws_status_t kws_wakeword_process(kws_wakeword_t *w)
+{
+    if (w == NULL || w->audio == NULL) {
+        return KWS_ERR_ARG;
+    }
+    kws_audio_t *a = w->audio;
+    const int32_t n_out = w->config.tables->n_out;
+    const size_t keep = (size_t)(w->config.frames - 1) * (size_t)n_out;
+    int8_t *const newest = w->config.features + keep;
+    for (;;) {
+        const uint32_t r = a->read_count;
+        const uint32_t avail = a->write_count - r;
+        if (avail == 0) {
+            return KWS_OK;
+        }
+        KWS_BARRIER();
+        const uint32_t start = r & (a->capacity - 1);
+        const uint32_t span = avail < a->capacity - start ? avail : a->capacity - start;
+        /* Feed at most up to the next frame boundary, so each push yields 0 or 1 frame. */
+        const int32_t need = w->config.tables->window_len - w->stream.filled;
+        const int32_t take = (int32_t)span < need ? (int32_t)span : need;
+        const int32_t completes = take == need;
+        int32_t got = 0;
+        if (completes && keep > 0) {
+            memmove(w->config.features, w->config.features + n_out, keep);
+        }
+        kws_status_t st = kws_mfcc_stream_push(&w->stream, a->buffer + start, take,
+                                               completes ? newest : NULL, completes, &got);
+        KWS_BARRIER();
+        a->read_count = r + (uint32_t)take;
+        if (st != KWS_OK) {
+            return st;
+        }
+        if (got == 1) {
+            st = on_frame(w);
+            if (st != KWS_OK) {
+                return st;
+            }
+        }
+    }
+}
