@@ -27,9 +27,11 @@ def compiler() -> str:
 
 
 def build(output: Path, sources: list[Path], include_dirs: list[Path],
-          sanitize: bool = False) -> Path:
-    """Compile and link `sources` into the executable `output` (atomically)."""
-    flags = CFLAGS + (SANITIZE if sanitize else [])
+          sanitize: bool = False, defines: list[str] | None = None) -> Path:
+    """Compile and link `sources` into the executable `output` (atomically).
+
+    defines: preprocessor definitions, e.g. ["KWS_MODEL_TRACE_HOOK=kws_host_trace"]."""
+    flags = CFLAGS + (SANITIZE if sanitize else []) + [f"-D{d}" for d in defines or []]
     includes = [f"-I{d}" for d in include_dirs]
     with atomic_path(output, suffix=".bin") as tmp:
         cmd = [compiler(), *flags, *includes, *map(str, sources), "-o", str(tmp)]

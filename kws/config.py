@@ -156,6 +156,25 @@ class QuantConfig:
 
 
 @dataclass
+class DetectorConfig:
+    """The streaming recogniser (kws.stream, firmware/src/kws_detector.c); times in ms."""
+    infer_every_frames: int = 2           # an inference every K new feature frames
+    average_window_ms: float = 500.0      # posteriors averaged over this span of inferences
+    min_count: int = 3                    # inferences needed in the window before any decision
+    threshold: int = 160                  # averaged keyword posterior, 0..255
+    suppression_ms: float = 1000.0        # no second detection sooner than this
+
+
+@dataclass
+class VerifyConfig:
+    """Stage verify: the host C against the golden models (kws.verify)."""
+    sanitize: bool = False                # build with ASan+UBSan (slower; the tests turn it on)
+    stream_seconds: float = 600.0         # length of the verification stream
+    stream_snr_db: float = 10.0           # keywords over background noise at this SNR
+    seed: int = 0
+
+
+@dataclass
 class EvalConfig:
     """Stage evaluate: score a finished run on any folder in the Speech Commands layout."""
     root: Optional[str] = None            # the folder; every clip in it is a test clip
@@ -167,7 +186,7 @@ class EvalConfig:
 class KwsConfig:
     seed: int = 0
     stages: List[str] = field(default_factory=lambda: ["data", "features", "teacher", "student",
-                                                                 "quantize"])
+                                                      "quantize", "export", "verify"])
     paths: PathsConfig = field(default_factory=PathsConfig)
     data: DataConfig = field(default_factory=DataConfig)
     features: FeaturesConfig = field(default_factory=FeaturesConfig)
@@ -176,6 +195,8 @@ class KwsConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     distill: DistillConfig = field(default_factory=DistillConfig)
     quant: QuantConfig = field(default_factory=QuantConfig)
+    detector: DetectorConfig = field(default_factory=DetectorConfig)
+    verify: VerifyConfig = field(default_factory=VerifyConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
 
 

@@ -1,0 +1,124 @@
+"""Stages export and verify: generated C, memory plan, host build bit-exact with the golden models."""
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from kws.errors import KwsError
+from kws.memplan import MemoryPlan, Placement, check_plan, lower_bound, plan_chain
+
+# Fires on any keyword-topped inference, so even a barely trained model makes events.
+EAGER_DETECTOR = ["detector.threshold=0", "detector.min_count=1",
+                  "detector.suppression_ms=300"]
+
+
+def test_plan_chain_meets_the_lower_bound():
+    sizes = [490, 16000, 4160, 4160, 4160, 64, 12]
+    plan = plan_chain([f"t{i}" for i in range(len(sizes))], sizes)
+    assert plan.lower_bound_bytes == lower_bound(sizes) == 20160
+    assert plan.arena_bytes == 20160                     # every size already a multiple of 4
+    odd = plan_chain(["a", "b", "c"], [5, 7, 3])
+    assert odd.lower_bound_bytes == 12 and odd.arena_bytes == 16     # 8 + 8 after alignment
+    assert all(t.offset % 4 == 0 for t in odd.tensors)
+
+
+def test_check_plan_rejects_overlap_and_overflow():
+    with pytest.raises(ValueError, match="overlap"):
+        check_plan(MemoryPlan(16, 16, (Placement("a", 0, 8), Placement("b", 4, 8))))
+    with pytest.raises(ValueError, match="outside"):
+        check_plan(MemoryPlan(16, 16, (Placement("a", 0, 8), Placement("b", 12, 8))))
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory, cache_dir):
+    """A tiny trained, quantised student, exported and verified (sanitizers on)."""
+    from conftest import TINY_SYNTHETIC, compose_cfg
+    from test_train import TINY_TRAINING
+    from kws.pipeline import run_pipeline
+    run_dir = tmp_path_factory.mktemp("firmware_run")
+    overrides = TINY_SYNTHETIC + TINY_TRAINING + EAGER_DETECTOR + [
+        f"paths.cache_dir={cache_dir}", "train.epochs=3", "distill.enabled=false",
+        "quant.qat_epochs=1", "verify.sanitize=true", "verify.stream_seconds=90",
+        "stages=[data,features,student,quantize,export,verify]"]
+    report = run_pipeline(compose_cfg(overrides), run_dir)
+    return run_dir, report, overrides
+
+
+def test_export_writes_the_firmware_files_and_a_minimal_arena(exported):
+    run_dir, report, _ = exported
+    entry = report["export"]
+    assert {"kws_model.c", "kws_model.h", "kws_model_data.c", "kws_model_data.h",
+            "kws_model_settings.h", "kws_mfcc_tables.c", "kws_mfcc_tables.h"} <= set(entry["files"])
+    # The lower bound itself, but for rounding two tensors up to 4-byte offsets.
+    assert entry["ram_lower_bound_bytes"] <= entry["ram_bytes"] <= entry["ram_lower_bound_bytes"] + 6
+    with np.load(run_dir / "quantize" / "model_int8.npz") as f:
+        constants = sum(f[k].size * (1 if f[k].dtype == np.int8 else 4) for k in f.files
+                        if not k.endswith(("/io_quant", "/stride")))
+    dense_mult_shift = 8                                  # the dense layer's are immediates
+    assert entry["weights_bytes"] == constants - dense_mult_shift
+    settings = (run_dir / "firmware" / "kws_model_settings.h").read_text()
+    assert re.search(r"#define KWS_THRESHOLD\s+0\b", settings)
+    assert '"_silence_"' in settings
+
+
+def test_verify_is_bit_exact_on_clips_and_stream(exported):
+    _, report, _ = exported
+    v = report["verify"]
+    assert v["sanitized"] is True
+    assert v["bitexact_clips"] == v["total_clips"] > 0
+    assert v["stream_seconds"] == 90.0
+    assert v["stream_events_equal"] is True
+    assert v["stream_events_c"] == v["stream_events_python"] > 0
+
+
+def test_demo_prints_the_python_twins_detections(exported, tmp_path):
+    from kws.config import compose
+    from kws.export import load_exported_settings
+    from kws.golden import run_network
+    from kws.mfcc_tables import make_tables
+    from kws.stream import detect_stream
+    run_dir, report, overrides = exported
+    cfg = compose(overrides)
+    layers, labels, settings = load_exported_settings(cfg, run_dir)
+    with np.load(run_dir / "data" / "test.npz") as f:
+        audio = f["audio"]
+    pcm = np.concatenate([np.zeros(8000, np.int16), *audio[:6], np.zeros(8000, np.int16)])
+    wav = tmp_path / "demo.wav"
+    sf.write(wav, pcm, 16000, subtype="PCM_16")
+    out = subprocess.run([report["verify"]["demo"], str(wav)], capture_output=True, text=True,
+                         check=True).stdout.splitlines()
+    events = detect_stream(pcm, make_tables(cfg.features, 16000),
+                           lambda x: run_network(layers, x), settings)
+    printed = [line.split()[2] for line in out if line.strip().endswith("/255")]
+    assert printed == [labels[e.label] for e in events] and events
+    assert out[-1].endswith(f"{len(events)} detections")
+
+
+def test_demo_names_a_wrong_wav_format(exported, tmp_path):
+    _, report, _ = exported
+    wav = tmp_path / "stereo.wav"
+    sf.write(wav, np.zeros((1600, 2), np.int16), 16000, subtype="PCM_16")
+    proc = subprocess.run([report["verify"]["demo"], str(wav)], capture_output=True, text=True)
+    assert proc.returncode == 2 and "stereo.wav" in proc.stderr and "mono" in proc.stderr
+
+
+def test_a_corrupted_weight_is_reported_with_its_layer(exported, tmp_path):
+    from kws import verify
+    from kws.config import compose
+    run_dir, _, overrides = exported
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy, ignore=shutil.ignore_patterns("build"))
+    data_c = copy / "firmware" / "kws_model_data.c"
+    text = data_c.read_text()
+    start = text.index("l02_")                        # the third layer's first array
+    head, body = text[:start], text[start:]
+    number = re.search(r"\{\s*(-?\d+)", body)
+    flipped = str(int(number.group(1)) ^ 64)
+    data_c.write_text(head + body[:number.start(1)] + flipped + body[number.end(1):])
+    with pytest.raises(KwsError, match=r"test clip \d+: C logits .* layer 02_"):
+        verify.run(compose(overrides), copy)
