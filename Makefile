@@ -5,7 +5,11 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test test-slow clean venv
+# Cortex-M toolchain and emulator (Debian): the target tests and the verify stage's Cortex-M run
+# use them when present and skip, naming them, when not.
+ARM_PACKAGES := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
+
+.PHONY: run test test-slow clean venv toolchain
 
 venv: $(STAMP)
 
@@ -18,13 +22,24 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-run: $(STAMP)
+toolchain:
+	@if command -v arm-none-eabi-gcc >/dev/null && command -v qemu-system-arm >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing $(ARM_PACKAGES) (apt-get)"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	     --no-install-recommends $(ARM_PACKAGES) >/dev/null) || \
+	  echo "warning: could not install $(ARM_PACKAGES): the Cortex-M steps will be skipped"; \
+	else \
+	  echo "note: the Cortex-M steps need: sudo apt-get install --no-install-recommends $(ARM_PACKAGES)"; \
+	fi
+
+run: $(STAMP) toolchain
 	$(BIN)/kws $(ARGS)
 
-test: $(STAMP)
+test: $(STAMP) toolchain
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-test-slow: $(STAMP)
+test-slow: $(STAMP) toolchain
 	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS)
 
 clean:

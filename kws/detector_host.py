@@ -1,5 +1,5 @@
 """Building and running the C wake-word detector on the host (firmware/ports/host/
-kws_detector_tool.c), returning events in kws.stream's form so tests compare with ==."""
+kws_detector_tool.c), returning events in kws.detector's form so tests compare with ==."""
 from __future__ import annotations
 
 import subprocess
@@ -11,7 +11,7 @@ import numpy as np
 from .cbuild import FIRMWARE, build
 from .errors import KwsError
 from .mfcc_tables import MfccTables
-from .stream import Detection, DetectorSettings, inference_frames, n_stream_frames
+from .detector import Detection, DetectorSettings, inference_frames, n_stream_frames
 
 
 def build_detector_tool(tables_dir: Path, out_dir: Path, sanitize: bool = False) -> Path:

@@ -20,7 +20,7 @@ from .errors import KwsError
 from .features import load_quant
 from .io import atomic_dir, write_text
 from .quantize import load_golden
-from .stream import DetectorSettings, make_settings
+from .detector import DetectorSettings, make_settings
 
 CONFIG_KEYS = ("detector",)
 FIRMWARE_DIR = "firmware"
@@ -81,7 +81,7 @@ def settings_header(labels: list[str], quant: dict, settings: DetectorSettings,
 /* Recogniser (kws_model_detector_settings in kws_model_data.c holds the same values): an
  * inference every KWS_INFER_EVERY_FRAMES frames; the class posteriors (uint8, integer softmax) averaged over the last KWS_AVERAGE_WINDOW inferences
  * (at least KWS_MIN_COUNT); a keyword fires at an average >= KWS_THRESHOLD (of 255), at most
- * once per KWS_SUPPRESSION_FRAMES frames. See kws/stream.py. */
+ * once per KWS_SUPPRESSION_FRAMES frames. See kws/detector.py. */
 #define KWS_INFER_EVERY_FRAMES {settings.infer_every}
 #define KWS_AVERAGE_WINDOW     {settings.average_window}
 #define KWS_MIN_COUNT          {settings.min_count}

@@ -8,7 +8,7 @@ Writes: verify/build/ (kws_verify_tool, kws_demo), verify/stream.wav + stream_tr
 1. Clips: every test clip through kws_mfcc_clip + kws_model_invoke; features and logits must
    equal the golden front end's and the golden network's exactly.
 2. Stream: test clips over test background noise (verify.stream_seconds), through the whole
-   wake-word loop in C and through its Python twin (kws.stream.detect_stream); the detection
+   wake-word loop in C and through its Python twin (kws.detector.detect_stream); the detection
    events (frame, label, score) must be identical.
 A mismatch raises with the first differing clip, layer, index and values.
 """
@@ -30,7 +30,7 @@ from .features import load_features, load_quant
 from .golden import run_network
 from .io import atomic_path, write_text
 from .mfcc_tables import make_tables
-from .stream import Detection, detect_stream
+from .detector import Detection, detect_stream
 from .streams import mix_stream
 
 CONFIG_KEYS = ("verify", "detector")

@@ -1,4 +1,4 @@
-"""The integer wake-word detector: golden recogniser/loop (kws.stream) == C (kws_detector.c,
+"""The integer wake-word detector: golden recogniser/loop (kws.detector) == C (kws_detector.c,
 kws_wakeword.c) exactly, the C built with ASan + UBSan."""
 import numpy as np
 import pytest
@@ -8,7 +8,7 @@ from kws.detector_host import build_detector_tool, run_recognizer, run_stream
 from kws.errors import KwsError
 from kws.mfcc_fixed import mfcc_clips
 from kws.mfcc_tables import make_tables, write_c_tables
-from kws.stream import (Detection, DetectorSettings, Recognizer, detect_stream, inference_frames,
+from kws.detector import (Detection, DetectorSettings, Recognizer, detect_stream, inference_frames,
                         make_exp_lut, make_settings, recognize, softmax_u8)
 
 LABELS = ["_silence_", "_unknown_", "low", "high"]      # the stand-in model's classes
@@ -118,7 +118,7 @@ def test_non_keywords_never_fire():
 
 
 def _reference(s: DetectorSettings, frames, logits):
-    """A literal, one-inference-at-a-time transcription of steps 1-3 (kws/stream.py)."""
+    """A literal, one-inference-at-a-time transcription of steps 1-3 (kws/detector.py)."""
     held, events, last = [], [], None
     for frame, row in zip(frames, logits):
         d = int(max(row)) - row.astype(int)

@@ -81,7 +81,7 @@ def test_demo_prints_the_python_twins_detections(exported, tmp_path):
     from kws.export import load_exported_settings
     from kws.golden import run_network
     from kws.mfcc_tables import make_tables
-    from kws.stream import detect_stream
+    from kws.detector import detect_stream
     run_dir, report, overrides = exported
     cfg = compose(overrides)
     layers, labels, settings = load_exported_settings(cfg, run_dir)

@@ -1,6 +1,6 @@
 /* Wake-word recogniser: int8 logits per inference in, detection events out.
  *
- * The numpy golden model kws/stream.py (Recognizer, softmax_u8) defines every integer this code
+ * The numpy golden model kws/detector.py (Recognizer, softmax_u8) defines every integer this code
  * produces; the steps are documented there and mirrored in src/kws_detector.c:
  *
  *   1. integer softmax  d = max(l) - l[c]; e = exp_lut[d]; sum = Σ e (>= 32767);
@@ -12,7 +12,7 @@
  *                       frame_index - previous detection's frame >= suppression_frames
  *                       (uint32 arithmetic, so the frame counter may wrap).
  *
- * exp_lut comes from Python (kws.stream.make_exp_lut: round(32767 * exp(-d * output_scale))).
+ * exp_lut comes from Python (kws.detector.make_exp_lut: round(32767 * exp(-d * output_scale))).
  * No heap: the ring is a fixed array in the state, sized by the macros below.
  */
 #ifndef KWS_DETECTOR_H
@@ -23,10 +23,10 @@
 #include "kws_status.h"
 
 #ifndef KWS_DETECTOR_MAX_CLASSES
-#define KWS_DETECTOR_MAX_CLASSES 32     /* kws.stream.MAX_CLASSES */
+#define KWS_DETECTOR_MAX_CLASSES 32     /* kws.detector.MAX_CLASSES */
 #endif
 #ifndef KWS_DETECTOR_MAX_WINDOW
-#define KWS_DETECTOR_MAX_WINDOW 64      /* kws.stream.MAX_AVERAGE_WINDOW */
+#define KWS_DETECTOR_MAX_WINDOW 64      /* kws.detector.MAX_AVERAGE_WINDOW */
 #endif
 #define KWS_DETECTOR_EXP_LUT_LEN 256
 #define KWS_DETECTOR_EXP_ONE 32767      /* exp_lut[0] */

@@ -1,5 +1,5 @@
 /* Wake-word loop: audio provider → feature provider → model → recogniser → responder
- * (the roles of TFLite Micro's micro_speech). kws/stream.py (detect_stream) is the golden model;
+ * (the roles of TFLite Micro's micro_speech). kws/detector.py (detect_stream) is the golden model;
  * the events this loop reports equal its events exactly.
  *
  *   audio provider    kws_audio_t: an int16 single-producer/single-consumer ring. The ISR (or

@@ -1,4 +1,4 @@
-/* Wake-word recogniser. Each step mirrors kws/stream.py (the reference); the step numbers are
+/* Wake-word recogniser. Each step mirrors kws/detector.py (the reference); the step numbers are
  * the ones documented there and in kws_detector.h. All arithmetic is uint32 and exact:
  * e * 255 + sum / 2 <= 32767 * (255 + MAX_CLASSES), Σ p <= 255 * MAX_WINDOW. */
 #include "kws_detector.h"

@@ -1,4 +1,4 @@
-/* Wake-word loop: mirrors kws/stream.py detect_stream frame by frame (see kws_wakeword.h). */
+/* Wake-word loop: mirrors kws/detector.py detect_stream frame by frame (see kws_wakeword.h). */
 #include "kws_wakeword.h"
 
 #include <stddef.h>
