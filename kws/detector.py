@@ -184,6 +184,34 @@ def recognize(settings: DetectorSettings, frame_indices, logits) -> list[Detecti
     return Recognizer(settings).push(frame_indices, logits)
 
 
+def sweep_inputs(settings: DetectorSettings, logits) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Steps 1-2 over one whole sequence of inferences (a fresh recogniser), for sweeping the
+    threshold without re-running anything: (top class [N], its smoothed score [N], and whether
+    the inference may fire at all: n >= min_count and top is a keyword)."""
+    s = settings
+    p = softmax_u8(_check_logits(logits, s.n_classes), s.exp_lut).astype(np.int64)
+    cum = np.concatenate([np.zeros((1, s.n_classes), np.int64), np.cumsum(p, axis=0)])
+    end = np.arange(1, len(p) + 1)
+    start = np.maximum(end - s.average_window, 0)
+    n = (end - start)[:, None]
+    smoothed = (cum[end] - cum[start] + n // 2) // n
+    top = smoothed.argmax(axis=1)
+    score = smoothed[np.arange(len(top)), top]
+    return top, score, (n[:, 0] >= s.min_count) & np.asarray(s.is_keyword)[top]
+
+
+def fire(frame_indices: np.ndarray, top: np.ndarray, score: np.ndarray, may_fire: np.ndarray,
+         threshold: int, suppression_frames: int) -> list[Detection]:
+    """Step 3 for one threshold on sweep_inputs' arrays: the events recognize() would give."""
+    events, last = [], None
+    for i in np.flatnonzero(may_fire & (score >= threshold)):
+        frame = int(frame_indices[i])
+        if last is None or frame - last >= suppression_frames:
+            events.append(Detection(frame, int(top[i]), int(score[i])))
+            last = frame
+    return events
+
+
 def n_stream_frames(n_samples: int, tables: MfccTables) -> int:
     """Frames a stream of n_samples yields: 1 + (n - window_len) // stride, or 0."""
     if n_samples < tables.window_len:
@@ -199,13 +227,14 @@ def inference_frames(n_frames: int, frames: int, infer_every: int, start: int = 
     return np.arange(first, n_frames, infer_every, dtype=np.int64)
 
 
-def detect_stream(pcm: np.ndarray, tables: MfccTables,
-                  run_logits: Callable[[np.ndarray], np.ndarray], settings: DetectorSettings,
-                  frames: int | None = None, chunk_frames: int = _CHUNK_FRAMES) -> list[Detection]:
-    """The whole loop on an int16 stream [S]: golden MFCC → windows of `frames` frames (default
-    tables.frames_per_clip) every infer_every frames → run_logits(int8 [M, F, n_out, 1]) → int8
-    [M, n_classes] → Recognizer. Works through the stream chunk_frames frames at a time, so an
-    hour of audio never needs more than a few MB beyond the samples themselves."""
+def stream_logits(pcm: np.ndarray, tables: MfccTables,
+                  run_logits: Callable[[np.ndarray], np.ndarray], n_classes: int,
+                  infer_every: int, frames: int | None = None,
+                  chunk_frames: int = _CHUNK_FRAMES) -> tuple[np.ndarray, np.ndarray]:
+    """The loop's inferences on an int16 stream [S]: (frame indices int64 [M], int8 logits
+    [M, n_classes]). Golden MFCC → windows of `frames` frames (default tables.frames_per_clip)
+    every infer_every frames → run_logits(int8 [M, F, n_out, 1]). Works through the stream
+    chunk_frames frames at a time, so an hour of audio needs a few MB beyond the samples."""
     pcm = np.asarray(pcm)
     if pcm.ndim != 1 or pcm.dtype != np.int16:
         raise KwsError(f"detect_stream needs int16 samples [S], got {pcm.dtype} {list(pcm.shape)}")
@@ -213,22 +242,31 @@ def detect_stream(pcm: np.ndarray, tables: MfccTables,
     if f < 1 or chunk_frames < 1:
         raise KwsError(f"detect_stream: frames={f} and chunk_frames={chunk_frames} must be >= 1")
     total = n_stream_frames(len(pcm), tables)
-    recognizer = Recognizer(settings)
     carry = np.zeros((0, tables.n_out), dtype=np.int8)         # the last F-1 frames so far
-    events: list[Detection] = []
+    all_ts, all_logits = [np.zeros(0, np.int64)], [np.zeros((0, n_classes), np.int8)]
     for a in range(0, total, chunk_frames):
         b = min(a + chunk_frames, total)
         segment = pcm[a * tables.stride:(b - 1) * tables.stride + tables.window_len]
         feats = np.concatenate([carry, mfcc_frames(frame_clips(segment, tables), tables)])
         base = a - len(carry)                                      # frame index of feats[0]
-        ts = inference_frames(b, f, settings.infer_every, start=a)
+        ts = inference_frames(b, f, infer_every, start=a)
         if len(ts):
             windows = sliding_window_view(feats, f, axis=0)        # [.., n_out, F]
             x = np.ascontiguousarray(windows[ts - (f - 1) - base].transpose(0, 2, 1))[..., None]
             logits = np.asarray(run_logits(x))
-            if logits.shape != (len(ts), settings.n_classes) or logits.dtype != np.int8:
+            if logits.shape != (len(ts), n_classes) or logits.dtype != np.int8:
                 raise KwsError(f"run_logits returned {logits.dtype} {list(logits.shape)}, "
-                               f"expected int8 [{len(ts)}, {settings.n_classes}]")
-            events += recognizer.push(ts, logits)
+                               f"expected int8 [{len(ts)}, {n_classes}]")
+            all_ts.append(ts)
+            all_logits.append(logits)
         carry = feats[max(0, len(feats) - (f - 1)):] if f > 1 else feats[:0]
-    return events
+    return np.concatenate(all_ts), np.concatenate(all_logits)
+
+
+def detect_stream(pcm: np.ndarray, tables: MfccTables,
+                  run_logits: Callable[[np.ndarray], np.ndarray], settings: DetectorSettings,
+                  frames: int | None = None, chunk_frames: int = _CHUNK_FRAMES) -> list[Detection]:
+    """The whole loop on an int16 stream [S]: stream_logits → Recognizer."""
+    ts, logits = stream_logits(pcm, tables, run_logits, settings.n_classes, settings.infer_every,
+                               frames, chunk_frames)
+    return Recognizer(settings).push(ts, logits)

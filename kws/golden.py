@@ -73,37 +73,39 @@ def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int, int]:
     return out, total // 2, total - total // 2
 
 
-def _patches(x: np.ndarray, kh: int, kw: int, stride: tuple[int, int], zero_point: int):
-    """x int [N, H, W, C] → patches [N, OH, OW, kh, kw, C] of (x - zero_point), zero-padded."""
-    n, h, w, c = x.shape
-    oh, top, bottom = same_padding(h, kh, stride[0])
-    ow, left, right = same_padding(w, kw, stride[1])
-    centred = x.astype(np.float64) - zero_point
-    padded = np.pad(centred, ((0, 0), (top, bottom), (left, right), (0, 0)))
-    windows = np.lib.stride_tricks.sliding_window_view(padded, (kh, kw), axis=(1, 2))
-    windows = windows[:, ::stride[0], ::stride[1]][:, :oh, :ow]     # [N, OH, OW, C, kh, kw]
-    return np.moveaxis(windows, 3, -1)                               # [N, OH, OW, kh, kw, C]
-
-
 def _requantize_channels(acc: np.ndarray, multiplier: np.ndarray, shift: np.ndarray,
                          out: QuantParams, act_min: int, act_max: int) -> np.ndarray:
     """acc int64 [..., C] → int8 with per-channel (multiplier, shift)."""
-    result = np.empty(acc.shape, dtype=np.int64)
-    for c in range(acc.shape[-1]):
-        result[..., c] = requantize(acc[..., c], int(multiplier[c]), int(shift[c]))
+    result = requantize(acc, np.asarray(multiplier), np.asarray(shift))
     return np.clip(result + out.zero_point, act_min, act_max).astype(np.int8)
 
 
 def conv_accumulators(layer: Conv, x: np.ndarray) -> np.ndarray:
-    """int64 [N, OH, OW, Cout]: sum of (x - zp) * w plus bias, before requantisation."""
-    cout, kh, kw, _ = layer.weights.shape
-    patches = _patches(x, kh, kw, layer.stride, layer.input.zero_point)
-    w = layer.weights.astype(np.float64)
-    if layer.depthwise:
-        acc = np.einsum("nhwijc,cij->nhwc", patches, w[..., 0], optimize=True)
+    """int64 [N, OH, OW, Cout]: sum of (x - zp) * w plus bias, before requantisation.
+
+    1x1 stride-1 conv: one matrix product. Depthwise: summed tap by tap (each tap a strided
+    slice of the zero-padded input times that tap's per-channel weights), which avoids an
+    im2col copy of every channel. Other convs: im2col (kernel x Cin columns) and one product."""
+    cout, kh, kw, cin = layer.weights.shape
+    n, h, w, _ = x.shape
+    oh, top, bottom = same_padding(h, kh, layer.stride[0])
+    ow, left, right = same_padding(w, kw, layer.stride[1])
+    sh, sw = layer.stride
+    centred = x.astype(np.float64) - layer.input.zero_point
+    weights = layer.weights.astype(np.float64)
+    if (kh, kw) == (1, 1) and (sh, sw) == (1, 1) and not layer.depthwise:
+        acc = centred @ weights[:, 0, 0, :].T
     else:
-        n, oh, ow = patches.shape[:3]
-        acc = (patches.reshape(n * oh * ow, -1) @ w.reshape(cout, -1).T).reshape(n, oh, ow, cout)
+        padded = np.pad(centred, ((0, 0), (top, bottom), (left, right), (0, 0)))
+        taps = [padded[:, i:i + (oh - 1) * sh + 1:sh, j:j + (ow - 1) * sw + 1:sw, :]
+                for i in range(kh) for j in range(kw)]                   # each [N, OH, OW, C]
+        if layer.depthwise:
+            acc = np.zeros((n, oh, ow, cout))
+            for k, tap in enumerate(taps):
+                acc += tap * weights[:, k // kw, k % kw, 0]
+        else:
+            columns = np.stack(taps, axis=3).reshape(n * oh * ow, kh * kw * cin)
+            acc = (columns @ weights.reshape(cout, -1).T).reshape(n, oh, ow, cout)
     return acc.astype(np.int64) + layer.bias.astype(np.int64)
 
 

@@ -29,31 +29,33 @@ def floor_log2(x: np.ndarray) -> np.ndarray:
     return b
 
 
-def doubling_high_mult(a: np.ndarray, b: int) -> np.ndarray:
-    """CMSIS-NN arm_nn_doubling_high_mult_no_sat: ((int64)a*b + 2**30) >> 31."""
-    return (np.asarray(a, dtype=np.int64) * np.int64(b) + (1 << 30)) >> 31
+def doubling_high_mult(a: np.ndarray, b) -> np.ndarray:
+    """CMSIS-NN arm_nn_doubling_high_mult_no_sat: ((int64)a*b + 2**30) >> 31 (b may be an array
+    that broadcasts against a, e.g. one multiplier per channel)."""
+    return (np.asarray(a, dtype=np.int64) * np.asarray(b, dtype=np.int64) + (1 << 30)) >> 31
 
 
-def divide_by_power_of_two(x: np.ndarray, exponent: int) -> np.ndarray:
-    """CMSIS-NN arm_nn_divide_by_power_of_two: x / 2**exponent rounded half away from zero."""
+def divide_by_power_of_two(x: np.ndarray, exponent) -> np.ndarray:
+    """CMSIS-NN arm_nn_divide_by_power_of_two: x / 2**exponent rounded half away from zero
+    (exponent >= 0, a scalar or an array that broadcasts against x)."""
     x = np.asarray(x, dtype=np.int64)
-    if exponent == 0:
-        return x
-    mask = (1 << exponent) - 1
+    mask = (np.int64(1) << np.asarray(exponent, dtype=np.int64)) - 1
     remainder = x & mask
-    result = x >> exponent
+    result = x >> np.asarray(exponent, dtype=np.int64)
     threshold = (mask >> 1) + (result < 0)
     return result + (remainder > threshold)
 
 
-def requantize(x: np.ndarray, multiplier: int, shift: int) -> np.ndarray:
+def requantize(x: np.ndarray, multiplier, shift) -> np.ndarray:
     """CMSIS-NN arm_nn_requantize, default (double-rounding) variant, on int32 inputs.
 
     x * multiplier * 2**(shift - 31): left shift by max(shift, 0), rounding doubling high
-    multiply by the Q31 multiplier, then rounding divide by 2**max(-shift, 0).
+    multiply by the Q31 multiplier, then rounding divide by 2**max(-shift, 0). multiplier and
+    shift are scalars or per-channel arrays that broadcast against x's last axis.
     """
     x = np.asarray(x, dtype=np.int64)
-    left, right = max(shift, 0), max(-shift, 0)
+    shift = np.asarray(shift, dtype=np.int64)
+    left, right = np.maximum(shift, 0), np.maximum(-shift, 0)
     return divide_by_power_of_two(doubling_high_mult(x << left, multiplier), right)
 
 
