@@ -161,8 +161,24 @@ class DetectorConfig:
     infer_every_frames: int = 2           # an inference every K new feature frames
     average_window_ms: float = 500.0      # posteriors averaged over this span of inferences
     min_count: int = 3                    # inferences needed in the window before any decision
-    threshold: int = 160                  # averaged keyword posterior, 0..255
+    threshold: int = 160                  # averaged keyword posterior, 0..255 (the stream
+                                          # stage's operating point replaces it when present)
     suppression_ms: float = 1000.0        # no second detection sooner than this
+
+
+@dataclass
+class StreamConfig:
+    """Stage stream: FRR against FA/h on long streams of test speakers (kws.stream)."""
+    positive_minutes: float = 10.0        # keywords, unknown words and silence
+    negative_hours: float = 1.0           # no keyword at all
+    snr_db_min: float = 5.0               # each word's SNR over the background noise
+    snr_db_max: float = 20.0
+    gap_s_min: float = 1.0                # silence (noise only) between clips
+    gap_s_max: float = 4.0
+    hit_window_s: float = 1.0             # a hit fires no later than this after the word ends
+    target_fa_per_hour: float = 0.5       # the operating point: lowest FRR within this
+    write_wav: bool = True                # stream/*.wav + *_truth.csv, to replay elsewhere
+    seed: int = 0
 
 
 @dataclass
@@ -186,7 +202,8 @@ class EvalConfig:
 class KwsConfig:
     seed: int = 0
     stages: List[str] = field(default_factory=lambda: ["data", "features", "teacher", "student",
-                                                      "quantize", "export", "verify"])
+                                                      "quantize", "stream", "export",
+                                                      "verify"])
     paths: PathsConfig = field(default_factory=PathsConfig)
     data: DataConfig = field(default_factory=DataConfig)
     features: FeaturesConfig = field(default_factory=FeaturesConfig)
@@ -196,6 +213,7 @@ class KwsConfig:
     distill: DistillConfig = field(default_factory=DistillConfig)
     quant: QuantConfig = field(default_factory=QuantConfig)
     detector: DetectorConfig = field(default_factory=DetectorConfig)
+    stream: StreamConfig = field(default_factory=StreamConfig)
     verify: VerifyConfig = field(default_factory=VerifyConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
 

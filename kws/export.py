@@ -10,6 +10,7 @@ Build them with the library in firmware/ (src/, include/); see firmware/ports/ho
 """
 from __future__ import annotations
 
+import hashlib
 import shutil
 from pathlib import Path
 
@@ -18,22 +19,25 @@ from .codegen import (GENERATED, check_requantization, layer_shapes, model_data_
                       model_sources, plan_memory)
 from .errors import KwsError
 from .features import load_quant
-from .io import atomic_dir, write_text
+from .io import atomic_dir, read_json, write_text
 from .quantize import load_golden
 from .detector import DetectorSettings, make_settings
 
 CONFIG_KEYS = ("detector",)
+OPERATING_POINT = Path("stream") / "operating_point.json"
 FIRMWARE_DIR = "firmware"
 
 
-def detector_settings(cfg, labels: list[str], output_scale: float, stride_ms: float
-                      ) -> DetectorSettings:
-    """The recogniser's integer settings from `detector` (times in ms → frames/inferences)."""
+def detector_settings(cfg, labels: list[str], output_scale: float, stride_ms: float,
+                      threshold: int | None = None) -> DetectorSettings:
+    """The recogniser's integer settings from `detector` (times in ms → frames/inferences);
+    `threshold` replaces detector.threshold (the stream stage's operating point)."""
     d = cfg.detector
     inference_ms = d.infer_every_frames * stride_ms
     return make_settings(labels, output_scale,
                          average_window=max(1, round(d.average_window_ms / inference_ms)),
-                         min_count=d.min_count, threshold=d.threshold,
+                         min_count=d.min_count,
+                         threshold=d.threshold if threshold is None else threshold,
                          suppression_frames=round(d.suppression_ms / stride_ms),
                          infer_every=d.infer_every_frames)
 
@@ -59,6 +63,18 @@ const kws_detector_settings_t kws_model_detector_settings = {{
     }},
 }};
 """
+
+
+def load_operating_point(run_dir: Path) -> dict | None:
+    """The stream stage's chosen threshold, if it was made for this run's int8 network."""
+    point = read_json(Path(run_dir) / OPERATING_POINT)
+    if point is None or point.get("model_sha256") != model_hash(run_dir):
+        return None
+    return point
+
+
+def model_hash(run_dir: Path) -> str:
+    return hashlib.sha256((Path(run_dir) / "quantize" / "model_int8.npz").read_bytes()).hexdigest()
 
 
 def settings_header(labels: list[str], quant: dict, settings: DetectorSettings,
@@ -110,7 +126,9 @@ def run(cfg, run_dir: Path) -> dict:
                        f"{len(labels)} labels: re-run the quantize stage")
     check_requantization(shapes)
     plan = plan_memory(shapes)
-    settings = detector_settings(cfg, labels, layers[-1].output.scale, f["stride_ms"])
+    point = load_operating_point(run_dir)
+    settings = detector_settings(cfg, labels, layers[-1].output.scale, f["stride_ms"],
+                                 point["threshold"] if point else None)
     data_h, data_c, weights_bytes = model_data_sources(shapes)
     data_h = data_h.replace("#include <stdint.h>\n", "#include <stdint.h>\n\n#include \"kws_detector.h\"\n")
     data_h = data_h.replace("\n#endif", "\nextern const kws_detector_settings_t kws_model_detector_settings;\n\n#endif")
@@ -133,7 +151,9 @@ def run(cfg, run_dir: Path) -> dict:
               "detector": {"average_window": settings.average_window,
                            "min_count": settings.min_count, "threshold": settings.threshold,
                            "suppression_frames": settings.suppression_frames,
-                           "infer_every_frames": settings.infer_every}}
+                           "infer_every_frames": settings.infer_every,
+                           "threshold_from": "stream stage operating point" if point
+                           else "detector.threshold"}}
     return report
 
 
@@ -148,7 +168,9 @@ def load_exported_settings(cfg, run_dir: Path) -> tuple[list, list[str], Detecto
     layers = load_golden(run_dir)
     labels = data_stage.load_labels(run_dir)
     quant = load_quant(run_dir)
+    point = load_operating_point(run_dir)
     settings = detector_settings(cfg, labels, layers[-1].output.scale,
-                                 quant["settings"]["stride_ms"])
+                                 quant["settings"]["stride_ms"],
+                                 point["threshold"] if point else None)
     return layers, labels, settings
 

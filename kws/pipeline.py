@@ -25,8 +25,8 @@ from .io import read_json, write_json
 
 log = logging.getLogger(__name__)
 
-STAGE_ORDER = ("data", "features", "teacher", "student", "quantize", "export", "verify",
-               "evaluate")
+STAGE_ORDER = ("data", "features", "teacher", "student", "quantize", "stream", "export",
+               "verify", "evaluate")
 REPORT = "report.json"
 STAMPS = ".stage_stamps.json"
 # train.* keys that change how a stage runs but not what it computes: not in its fingerprint.

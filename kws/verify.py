@@ -134,6 +134,10 @@ def _write_stream(out: Path, pcm: np.ndarray, placed, labels: list[str], rate: i
     write_text(out / "stream_truth.csv", "\n".join(rows) + "\n")
 
 
+def _index(labels: list[str], name: str) -> int | None:
+    return labels.index(name) if name in labels else None
+
+
 def run(cfg, run_dir: Path) -> dict:
     run_dir = Path(run_dir)
     generated = run_dir / FIRMWARE_DIR
@@ -150,9 +154,10 @@ def run(cfg, run_dir: Path) -> dict:
     quant = load_quant(run_dir)
     tables = make_tables(cfg.features, quant["sample_rate"])
     rate = quant["sample_rate"]
-    pcm, placed = mix_stream(test["audio"], test["label"], data_stage.load_noise(run_dir, "test"),
-                             v.stream_seconds, v.stream_snr_db, rate,
-                             np.random.default_rng(v.seed))
+    pcm, placed = mix_stream(test["audio"], test["label"], np.arange(len(test["label"])),
+                             data_stage.load_noise(run_dir, "test"), v.stream_seconds, rate,
+                             np.random.default_rng(v.seed), snr_db=(v.stream_snr_db,) * 2,
+                             silence_label=_index(labels, "_silence_"))
     _write_stream(out, pcm, placed, labels, rate)
     started = time.perf_counter()
     python_events = detect_stream(pcm, tables, lambda x: run_network(layers, x), settings)

@@ -75,3 +75,27 @@ def make_layout(root: Path, keywords=("yes", "no"), speakers: int = 12) -> Path:
 @pytest.fixture
 def layout(tmp_path) -> Path:
     return make_layout(tmp_path / "sc")
+
+
+# A tiny trained student, quantised: the starting point of the firmware and stream tests.
+TINY_QUANTIZED = ["train.epochs=3", "distill.enabled=false", "quant.qat_epochs=1",
+                  "model@teacher_model=student", "student_model.first_channels=8",
+                  "student_model.blocks=[{channels:8,stride:[2,2]}]",
+                  "train.batch_size=32", "train.threads=1", "train.tensorboard=false"]
+
+
+@pytest.fixture(scope="session")
+def quantized_run(tmp_path_factory, cache_dir):
+    """(run directory, overrides) of data → features → student → quantize on tiny data; tests
+    copy it (copy_run) before adding stages."""
+    from kws.pipeline import run_pipeline
+    run_dir = tmp_path_factory.mktemp("quantized_run")
+    overrides = TINY_SYNTHETIC + TINY_QUANTIZED + [f"paths.cache_dir={cache_dir}"]
+    run_pipeline(compose_cfg(overrides + ["stages=[data,features,student,quantize]"]), run_dir)
+    return run_dir, overrides
+
+
+def copy_run(run_dir: Path, target: Path) -> Path:
+    import shutil
+    shutil.copytree(run_dir, target)
+    return target

@@ -35,17 +35,16 @@ def test_check_plan_rejects_overlap_and_overflow():
 
 
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory, cache_dir):
-    """A tiny trained, quantised student, exported and verified (sanitizers on)."""
-    from conftest import TINY_SYNTHETIC, compose_cfg
-    from test_train import TINY_TRAINING
+def exported(tmp_path_factory, quantized_run):
+    """The tiny quantised run, exported and verified (sanitizers on)."""
+    from conftest import compose_cfg, copy_run
     from kws.pipeline import run_pipeline
-    run_dir = tmp_path_factory.mktemp("firmware_run")
-    overrides = TINY_SYNTHETIC + TINY_TRAINING + EAGER_DETECTOR + [
-        f"paths.cache_dir={cache_dir}", "train.epochs=3", "distill.enabled=false",
-        "quant.qat_epochs=1", "verify.sanitize=true", "verify.stream_seconds=90",
-        "stages=[data,features,student,quantize,export,verify]"]
+    base, overrides = quantized_run
+    run_dir = copy_run(base, tmp_path_factory.mktemp("firmware") / "run")
+    overrides = overrides + EAGER_DETECTOR + ["verify.sanitize=true", "verify.stream_seconds=90",
+                                              "stages=[data,features,student,quantize,export,verify]"]
     report = run_pipeline(compose_cfg(overrides), run_dir)
+    assert report["quantize"].get("skipped")            # the copy reuses the earlier stages
     return run_dir, report, overrides
 
 

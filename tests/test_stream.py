@@ -1,0 +1,116 @@
+"""Stage stream: stream mixing, scoring rules, the threshold sweep, the operating point."""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from kws.detector import Detection, fire, make_settings, recognize, sweep_inputs
+from kws.scoring import score_events
+from kws.stream import operating_point
+from kws.streams import Placed, mix_stream, word_span
+
+LABELS = ["_silence_", "_unknown_", "yes", "no"]
+KEYWORD = [False, False, True, True]
+
+
+def test_threshold_sweep_gives_the_recognisers_events_at_every_threshold():
+    rng = np.random.default_rng(0)
+    logits = rng.integers(-128, 128, size=(3000, 4)).astype(np.int8)
+    logits[::7, 2] = 120                                 # bursts of "yes"
+    frames = np.arange(48, 48 + 2 * len(logits), 2)
+    base = dict(average_window=5, min_count=2, suppression_frames=30, infer_every=2)
+    settings = make_settings(LABELS, 0.1, threshold=0, **base)
+    top, score, may_fire = sweep_inputs(settings, logits)
+    fired = 0
+    for threshold in (0, 40, 90, 128, 200, 255):
+        expected = recognize(make_settings(LABELS, 0.1, threshold=threshold, **base), frames, logits)
+        assert fire(frames, top, score, may_fire, threshold, 30) == expected
+        fired += len(expected)
+    assert fired > 0
+
+
+def _word(label, start, word_start, word_end):
+    return Placed(label, start, start + 16000, word_start, word_end)
+
+
+def test_scoring_rules():
+    stride, window = 320, 480
+    at = lambda sample: (sample - window) // stride      # noqa: E731  frame ending at ~sample
+    truth = [_word(2, 0, 4000, 12000), _word(3, 40000, 44000, 50000), _word(1, 80000, 84000, 90000)]
+    events = [Detection(at(12800), 2, 200),              # hit "yes" (0.05 s after the word)
+              Detection(at(20000), 2, 210),              # repeat of that "yes": debounced
+              Detection(at(47000), 2, 220),              # "yes" during "no": false accept
+              Detection(at(50000 + 17000), 3, 230),      # "no" 1.06 s late: false accept
+              Detection(at(86000), 3, 240)]              # during an unknown word: false accept
+    score = score_events(events, truth, KEYWORD, stride, window, hit_window=16000)
+    assert (score.positives, score.hits, score.false_accepts) == (2, 1, 3)
+    assert score.frr == 0.5
+    assert score.per_label_false_accepts == {2: 1, 3: 2}
+    assert score.per_label_hits == {2: 1, 3: 0}
+
+
+def test_operating_point_is_the_lowest_frr_within_the_target():
+    frr = np.array([0.01, 0.02, 0.05, 0.05, 0.30])
+    fa = np.array([9.0, 2.0, 0.4, 0.2, 0.0])
+    assert operating_point(frr, fa, 0.5) == (3, True)     # 2 and 3 tie on FRR: the higher
+    assert operating_point(frr, fa + 1, 0.5) == (4, False)
+
+
+def test_word_span_finds_the_burst():
+    clip = np.zeros(16000, np.int16)
+    clip[6000:9000] = (8000 * np.sin(np.arange(3000) * 0.3)).astype(np.int16)
+    first, last = word_span(clip, 16000)
+    assert 5800 <= first <= 6000 and 9000 <= last <= 9200
+
+
+def test_mix_stream_is_deterministic_and_places_words_at_their_snr():
+    rng = np.random.default_rng(1)
+    clips = np.zeros((6, 16000), np.int16)
+    for i in range(4):
+        clips[i, 4000:8000] = (3000 * np.sin(np.arange(4000) * (0.1 + 0.05 * i))).astype(np.int16)
+    clips[4:] = rng.integers(-50, 50, size=(2, 16000))    # silence clips
+    labels = np.array([2, 3, 1, 2, 0, 0])
+    noise = [rng.standard_normal(48000) * 1000]
+    make = lambda: mix_stream(clips, labels, np.arange(6), noise, 60, 16000,  # noqa: E731
+                              np.random.default_rng(7), snr_db=(12.0, 12.0), silence_label=0)
+    (a, truth_a), (b, truth_b) = make(), make()
+    assert np.array_equal(a, b) and truth_a == truth_b
+    assert len(truth_a) >= 10 and all(0 <= p.start < p.end <= len(a) for p in truth_a)
+    words = [p for p in truth_a if p.label != 0]
+    gaps = np.concatenate([a[q.end:r.start] for q, r in zip(truth_a, truth_a[1:])]).astype(float)
+    word = np.concatenate([a[p.word_start:p.word_end] for p in words]).astype(float)
+    snr = 10 * np.log10(np.mean(word**2) / np.mean(gaps**2) - 1)
+    assert 11.0 < snr < 13.0
+
+
+@pytest.fixture(scope="module")
+def streamed(tmp_path_factory, quantized_run):
+    from conftest import compose_cfg, copy_run
+    from kws.pipeline import run_pipeline
+    base, overrides = quantized_run
+    run_dir = copy_run(base, tmp_path_factory.mktemp("stream") / "run")
+    overrides = overrides + ["stream.positive_minutes=2", "stream.negative_hours=0.1",
+                             "stream.target_fa_per_hour=30", "detector.min_count=1",
+                             "verify.stream_seconds=60",
+                             "stages=[data,features,student,quantize,stream,export,verify]"]
+    return run_dir, run_pipeline(compose_cfg(overrides), run_dir)
+
+
+def test_stream_stage_reports_the_operating_point_and_the_firmware_uses_it(streamed):
+    run_dir, report = streamed
+    s = report["stream"]
+    assert {"frr", "fa_per_hour", "threshold", "hours_negative", "n_positives",
+            "realtime_factor"} <= set(s)
+    assert s["hours_negative"] == 0.1 and s["n_positives"] > 10
+    assert (s["fa_per_hour"] <= 30) == s["target_met"]
+    for name in ("det.png", "det.csv", "positive.wav", "negative.wav", "positive_truth.csv",
+                 "negative_truth.csv", "operating_point.json"):
+        assert (run_dir / "stream" / name).stat().st_size > 0
+    rows = (run_dir / "stream" / "det.csv").read_text().splitlines()
+    assert len(rows) == 257
+    header = (run_dir / "firmware" / "kws_model_settings.h").read_text()
+    assert re.search(rf"#define KWS_THRESHOLD\s+{s['threshold']}\b", header)
+    assert report["export"]["detector"]["threshold_from"] == "stream stage operating point"
+    assert report["verify"]["stream_events_equal"] is True
