@@ -58,3 +58,37 @@ def summarize_ablation(rows: list[dict]) -> list[dict]:
     return table
 
 
+
+
+class DetectorSweepTable(Callback):
+    """Collects each job's stream result; writes the detector settings ranked by FRR at the
+    false-accept target (the operating point each job chose)."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict] = []
+
+    def on_job_end(self, config, job_return, **kwargs) -> None:
+        report = read_json(Path(config.hydra.runtime.output_dir) / "report.json") or {}
+        stream = report.get("stream")
+        if stream is None:
+            return
+        d = config.detector
+        self.rows.append({"average_window_ms": d.average_window_ms, "min_count": d.min_count,
+                          "suppression_ms": d.suppression_ms,
+                          "infer_every_frames": d.infer_every_frames,
+                          "threshold": stream["threshold"], "frr": stream["frr"],
+                          "fa_per_hour": stream["fa_per_hour"],
+                          "target_met": stream["target_met"]})
+
+    def on_multirun_end(self, config, **kwargs) -> None:
+        rows = sorted(self.rows, key=lambda r: (not r["target_met"], r["frr"], r["fa_per_hour"]))
+        out = Path(config.hydra.sweep.dir)
+        write_json(out / "detector_sweep.json", rows)
+        lines = ["| average window (ms) | min count | suppression (ms) | infer every | threshold "
+                 "| FRR | FA/h | target met |", "|---|---|---|---|---|---|---|---|"]
+        lines += [f"| {r['average_window_ms']:g} | {r['min_count']} | {r['suppression_ms']:g} | "
+                  f"{r['infer_every_frames']} | {r['threshold']} | {r['frr']:.4f} | "
+                  f"{r['fa_per_hour']:.3f} | {r['target_met']} |" for r in rows]
+        text = "\n".join(lines) + "\n"
+        write_text(out / "detector_sweep.md", text)
+        print(f"\nDetector sweep ({out}):\n{text}")

@@ -114,3 +114,27 @@ def test_stream_stage_reports_the_operating_point_and_the_firmware_uses_it(strea
     assert re.search(rf"#define KWS_THRESHOLD\s+{s['threshold']}\b", header)
     assert report["export"]["detector"]["threshold_from"] == "stream stage operating point"
     assert report["verify"]["stream_events_equal"] is True
+
+
+def test_detector_sweep_experiment_ranks_settings(quantized_run, tmp_path):
+    """kws experiment=detector_sweep over an existing run: only the stream stage re-runs."""
+    import json
+    import subprocess
+    import sys
+    from conftest import ROOT, copy_run
+    base, overrides = quantized_run
+    copy_run(base, tmp_path / "run")
+    args = ["experiment=detector_sweep", *overrides, "stream.positive_minutes=1",
+            "stream.negative_hours=0.05", "stream.write_wav=false",
+            "stages=[data,features,student,quantize,stream]", "detector.suppression_ms=500",
+            "detector.average_window_ms=200,400", f"hydra.sweep.dir={tmp_path}",
+            "hydra.sweep.subdir=run"]
+    proc = subprocess.run([sys.executable, "-m", "kws.app", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = json.loads((tmp_path / "detector_sweep.json").read_text())
+    assert sorted(r["average_window_ms"] for r in rows) == [200, 400]
+    assert all(r["suppression_ms"] == 500 for r in rows)
+    assert "| FRR |" in (tmp_path / "detector_sweep.md").read_text()
+    report = json.loads((tmp_path / "run" / "report.json").read_text())
+    assert "stream" in report and report["student"]["epochs"] == 3
