@@ -191,6 +191,14 @@ class VerifyConfig:
 
 
 @dataclass
+class FirmwareConfig:
+    """Stage firmware: the exported C on a Cortex-M under QEMU (kws.target)."""
+    board: str = "mps2-an386"             # mps2-an386 (Cortex-M4F), mps2-an385 (M3), mps2-an500 (M7)
+    clips: int = 8                        # test clips embedded in flash and checked on the target
+    required: bool = False                # true: a missing toolchain is an error, not a skip
+
+
+@dataclass
 class EvalConfig:
     """Stage evaluate: score a finished run on any folder in the Speech Commands layout."""
     root: Optional[str] = None            # the folder; every clip in it is a test clip
@@ -201,9 +209,11 @@ class EvalConfig:
 @dataclass
 class KwsConfig:
     seed: int = 0
+    # A report value the app returns, e.g. "stream.frr": what a Hydra sweeper (optuna) minimises.
+    objective: Optional[str] = None
     stages: List[str] = field(default_factory=lambda: ["data", "features", "teacher", "student",
                                                       "quantize", "stream", "export",
-                                                      "verify"])
+                                                      "verify", "firmware"])
     paths: PathsConfig = field(default_factory=PathsConfig)
     data: DataConfig = field(default_factory=DataConfig)
     features: FeaturesConfig = field(default_factory=FeaturesConfig)
@@ -215,6 +225,7 @@ class KwsConfig:
     detector: DetectorConfig = field(default_factory=DetectorConfig)
     stream: StreamConfig = field(default_factory=StreamConfig)
     verify: VerifyConfig = field(default_factory=VerifyConfig)
+    firmware: FirmwareConfig = field(default_factory=FirmwareConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
 
 

@@ -26,7 +26,7 @@ from .io import read_json, write_json
 log = logging.getLogger(__name__)
 
 STAGE_ORDER = ("data", "features", "teacher", "student", "quantize", "stream", "export",
-               "verify", "evaluate")
+               "verify", "firmware", "evaluate")
 REPORT = "report.json"
 STAMPS = ".stage_stamps.json"
 # train.* keys that change how a stage runs but not what it computes: not in its fingerprint.

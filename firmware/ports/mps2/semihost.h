@@ -1,0 +1,28 @@
+/* Semihosting (Arm "Semihosting for AArch32 and AArch64", v2.0): console output and the exit
+ * status, through `bkpt 0xAB`. QEMU serves these with -semihosting-config enable=on,target=native;
+ * without a debugger or QEMU semihosting the breakpoint faults, so this is for QEMU only.
+ *
+ * Exit: SYS_EXIT_EXTENDED (0x20) with { ADP_Stopped_ApplicationExit, status }, which QEMU (>= 5.x
+ * for A32/T32 guests) turns into its own exit status. A host that does not know 0x20 returns from
+ * the call; then SYS_EXIT (0x18) is used, which on A32/T32 can only say "success"
+ * (ADP_Stopped_ApplicationExit → QEMU exits 0) or "failure" (any other reason → QEMU exits 1). */
+#ifndef KWS_SEMIHOST_H
+#define KWS_SEMIHOST_H
+
+#include <stdint.h>
+
+/* A NUL-terminated string to the host's console (SYS_WRITE0). */
+void sh_puts(const char *s);
+
+/* Decimal numbers, without a newline. */
+void sh_put_u32(uint32_t v);
+void sh_put_i32(int32_t v);
+void sh_put_u64(uint64_t v);
+
+/* Hexadecimal, "0x" and 8 digits. */
+void sh_put_hex32(uint32_t v);
+
+/* Ends the program: QEMU exits with `status` (0..255). Never returns. */
+void sh_exit(int status) __attribute__((noreturn));
+
+#endif /* KWS_SEMIHOST_H */

@@ -1,0 +1,187 @@
+"""The firmware on Cortex-M under QEMU (kws.target): bit-exact, instruction counts, sizes, faults."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from kws import target
+from kws.errors import KwsError
+
+MISSING = target.missing_tools()
+needs_toolchain = pytest.mark.skipif(bool(MISSING), reason=target.toolchain_hint(MISSING))
+
+# Fires on any keyword-topped inference (no averaging: one inference per window), so the short
+# stream of test clips on the target has events to compare.
+EAGER_DETECTOR = ["detector.threshold=0", "detector.min_count=1", "detector.suppression_ms=300",
+                  "detector.average_window_ms=40"]
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory, quantized_run):
+    """The tiny quantised run, exported (no host verify: that is test_firmware's)."""
+    from conftest import compose_cfg, copy_run
+    from kws.pipeline import run_pipeline
+    base, overrides = quantized_run
+    run_dir = copy_run(base, tmp_path_factory.mktemp("target") / "run")
+    run_pipeline(compose_cfg(overrides + EAGER_DETECTOR + [
+        "stages=[data,features,student,quantize,export]"]), run_dir)
+    return run_dir
+
+
+def keyword_clips(run_dir, n: int = 8) -> list[int]:
+    """Test clips whose golden logits top a keyword first (so the stream has detections even
+    from a barely trained model), then others, n in all."""
+    from kws.golden import run_network
+    from kws.quantize import load_golden
+    features = np.load(run_dir / "features" / "test.npz")["features"]
+    top = run_network(load_golden(run_dir), features[..., None]).argmax(1)
+    keyword = np.flatnonzero(top >= 2)                 # labels 0, 1: _silence_, _unknown_
+    rest = np.flatnonzero(top < 2)
+    chosen = list(keyword[:n // 2]) + list(rest[:n - min(len(keyword), n // 2)])
+    return sorted(int(i) for i in chosen), int(min(len(keyword), n // 2))
+
+
+@pytest.fixture(scope="module")
+def m4(exported, tmp_path_factory):
+    out = tmp_path_factory.mktemp("target_m4")
+    clips, n_keyword = keyword_clips(exported)
+    result = target.run_on_target(exported, out, board="mps2-an386", clip_indices=clips)
+    return {**result, "n_keyword_clips": n_keyword}
+
+
+def test_missing_toolchain_names_the_debian_packages(monkeypatch):
+    monkeypatch.setattr(target.shutil, "which", lambda name: None)
+    missing = target.missing_tools()
+    assert missing == list(target.TOOLS)
+    with pytest.raises(KwsError) as e:
+        target.check_toolchain()
+    message = str(e.value)
+    assert "qemu-system-arm" in message and "arm-none-eabi-gcc" in message
+    assert ("apt-get install --no-install-recommends gcc-arm-none-eabi "
+            "libnewlib-arm-none-eabi qemu-system-arm") in message
+
+
+def test_parse_output_reads_the_harness_lines():
+    text = ("INSTRUCTIONS per tick: 40\nclips 7/8 bit-exact\n"
+            "stream events 3/3 equal (target found 3, 176 inferences)\n"
+            "INSTRUCTIONS per MFCC frame (mean): 92054\nINSTRUCTIONS per inference (mean): 917105\n"
+            "stack high-water: 480 bytes of 32768\n")
+    r = target.parse_output(text)
+    assert (r["bitexact_clips"], r["total_clips"], r["insn_per_tick"]) == (7, 8, 40)
+    assert r["stream_events_equal"] is True and r["stream_inferences"] == 176
+    assert (r["insn_per_mfcc_frame"], r["insn_per_inference"]) == (92054, 917105)
+    assert (r["stack_bytes"], r["stack_reserved_bytes"]) == (480, 32768)
+    with pytest.raises(KwsError, match="bit-exact"):
+        target.parse_output("FAULT: exception 3\n")
+
+
+@needs_toolchain
+def test_cortex_m4_is_bit_exact_and_counts_instructions(m4):
+    r = m4
+    assert r["exit_status"] == 0
+    assert r["bitexact_clips"] == r["total_clips"] == len(r["clip_indices"]) == 8
+    assert r["stream_events_equal"] is True
+    if r["n_keyword_clips"]:        # the eager detector fires on a keyword-topped inference
+        assert r["stream_events"] > 0
+    # -icount shift=0: 1 ns per instruction, SysTick at 25 MHz → a tick is 40 instructions.
+    assert r["insn_per_tick"] == 40
+    assert r["insn_per_mfcc_frame"] > 0 and r["insn_per_inference"] > 0
+    assert abs(r["insn_one_mfcc_frame"] - r["insn_per_mfcc_frame"]) < 0.05 * r["insn_per_mfcc_frame"]
+    assert 0 < r["stack_bytes"] < r["stack_reserved_bytes"]
+    parts = r["parts"]
+    assert {"model_data", "model", "kernels", "mfcc", "detector", "port", "test_data"} <= set(parts)
+    # The parts add up to the sections (up to alignment fill), the test vectors left out.
+    flash_parts = sum(p["flash"] for name, p in parts.items() if name != "test_data")
+    assert 0 <= r["flash_bytes"] - flash_parts < 64
+    assert parts["test_data"]["flash"] >= 8 * 16000 * 2
+    assert r["ram_bytes"] == r["ram_static_bytes"] + r["stack_bytes"]
+    assert parts["model"]["ram"] >= 4                     # the activation arena
+
+
+@needs_toolchain
+def test_instruction_counts_repeat_exactly(m4):
+    status, text = target.run_qemu("mps2-an386", Path(m4["elf"]))
+    again = target.parse_output(text)
+    assert status == 0
+    for key in ("insn_per_mfcc_frame", "insn_per_inference", "insn_one_mfcc_frame",
+                "insn_one_inference", "stack_bytes", "bitexact_clips"):
+        assert again[key] == m4[key], key
+
+
+@needs_toolchain
+def test_cortex_m3_is_bit_exact(exported, tmp_path):
+    r = target.run_on_target(exported, tmp_path, board="mps2-an385", n_clips=4)
+    assert r["cpu"] == "Cortex-M3" and r["exit_status"] == 0
+    assert r["bitexact_clips"] == r["total_clips"] == 4
+    assert r["stream_events_equal"] is True
+
+
+@needs_toolchain
+def test_a_wrong_expected_logit_fails_with_status_1(exported, tmp_path):
+    vectors = target.expected_vectors(exported, 2)
+    vectors["logits"] = vectors["logits"].copy()
+    vectors["logits"][1, 3] = np.int8(vectors["logits"][1, 3] ^ 1)
+    target.write_test_data(vectors, tmp_path / "gen")
+    elf = target.build_elf("mps2-an386", exported / "firmware", tmp_path / "gen", tmp_path / "b")
+    status, text = target.run_qemu("mps2-an386", elf)
+    assert status == 1
+    assert "MISMATCH clip 1 logit 3" in text and "clips 1/2 bit-exact" in text
+
+
+@needs_toolchain
+def test_a_fault_is_reported_and_exits_non_zero(tmp_path):
+    source = tmp_path / "fault_main.c"
+    source.write_text('#include "semihost.h"\n'
+                      'int main(void)\n{\n    sh_puts("before\\n");\n'
+                      '    __asm__ volatile("udf #7");\n    return 0;\n}\n')
+    p = target.PORT
+    elf = target.compile_and_link("mps2-an386", [p / "startup.c", p / "semihost.c",
+                                                 p / "systick.c", source], [p], tmp_path / "b")
+    status, text = target.run_qemu("mps2-an386", elf, timeout_s=30)
+    assert status == 3
+    assert "before" in text and "FAULT: exception 3" in text and "CFSR 0x00010000" in text
+
+
+@needs_toolchain
+def test_unknown_board_is_named(tmp_path):
+    with pytest.raises(KwsError, match="mps2-an386"):
+        target.compile_and_link("lm3s6965evb", [], [], tmp_path)
+
+
+def test_pick_clips_spreads_over_the_split():
+    assert target.pick_clips(62, 8).tolist() == [0, 9, 17, 26, 35, 44, 52, 61]
+    assert target.pick_clips(3, 8).tolist() == [0, 1, 2]
+    with pytest.raises(KwsError):
+        target.pick_clips(10, 0)
+
+
+
+def test_firmware_stage_reports_the_target(exported, quantized_run, monkeypatch):
+    from conftest import compose_cfg
+    from kws.pipeline import run_pipeline
+    _, overrides = quantized_run
+    cfg = compose_cfg(overrides + EAGER_DETECTOR + ["stages=[firmware]"])
+    if MISSING:
+        entry = run_pipeline(cfg, exported)["firmware"]
+        assert entry["ran"] is False and "apt-get install" in entry["reason"]
+        return
+    entry = run_pipeline(cfg, exported)["firmware"]
+    assert entry["ran"] and entry["board"] == "mps2-an386"
+    assert entry["bitexact_clips"] == entry["total_clips"] == 8
+    assert entry["insn_per_mfcc_frame"] > 0 and entry["insn_per_inference"] > 0
+    assert entry["flash_bytes"] > 0 and entry["ram_bytes"] > entry["stack_bytes"] > 0
+    assert {"model_data", "mfcc", "kernels", "detector", "port"} <= set(entry["parts"])
+
+
+def test_firmware_stage_without_toolchain_says_what_to_install(exported, quantized_run,
+                                                               monkeypatch):
+    from conftest import compose_cfg
+    from kws import firmware
+    _, overrides = quantized_run
+    monkeypatch.setattr(target, "missing_tools", lambda: ["qemu-system-arm"])
+    entry = firmware.run(compose_cfg(overrides + ["stages=[firmware]"]), exported)
+    assert entry["ran"] is False and "qemu-system-arm" in entry["reason"]
+    with pytest.raises(KwsError, match="apt-get install"):
+        firmware.run(compose_cfg(overrides + ["firmware.required=true"]), exported)
