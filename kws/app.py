@@ -18,7 +18,7 @@ register_configs()
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")
-def main(cfg: DictConfig) -> None:
+def main(cfg: DictConfig) -> float | None:
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
         report = run_pipeline(cfg, run_dir)
@@ -29,6 +29,16 @@ def main(cfg: DictConfig) -> None:
         sys.exit(2)
     print("\n".join(summary_lines(report, stages)))
     print(f"run directory: {run_dir}  (report: {run_dir / REPORT})")
+    return objective(report, cfg.objective) if cfg.objective else None
+
+
+def objective(report: dict, key: str) -> float:
+    """report["stage"]["name"] for key "stage.name": the number a sweeper minimises."""
+    stage, _, name = key.partition(".")
+    value = report.get(stage, {}).get(name)
+    if not isinstance(value, (int, float)):
+        raise KwsError(f"objective={key}: report.json has no number there")
+    return float(value)
 
 
 if __name__ == "__main__":

@@ -138,3 +138,25 @@ def test_detector_sweep_experiment_ranks_settings(quantized_run, tmp_path):
     assert "| FRR |" in (tmp_path / "detector_sweep.md").read_text()
     report = json.loads((tmp_path / "run" / "report.json").read_text())
     assert "stream" in report and report["student"]["epochs"] == 3
+
+
+def test_optuna_sweep_minimises_the_stream_frr(quantized_run, tmp_path):
+    """kws experiment=detector_optuna: the app returns stream.frr for the sweeper to minimise."""
+    import json
+    import subprocess
+    import sys
+    pytest.importorskip("hydra_plugins.hydra_optuna_sweeper", reason="pip extra `sweep`")
+    from conftest import ROOT, copy_run
+    base, overrides = quantized_run
+    copy_run(base, tmp_path / "run")
+    args = ["experiment=detector_optuna", *overrides, "stream.positive_minutes=1",
+            "stream.negative_hours=0.05", "stream.write_wav=false",
+            "stages=[data,features,student,quantize,stream]", "hydra.sweeper.n_trials=2",
+            f"hydra.sweep.dir={tmp_path}", "hydra.sweep.subdir=run"]
+    proc = subprocess.run([sys.executable, "-m", "kws.app", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = json.loads((tmp_path / "detector_sweep.json").read_text())
+    assert len(rows) == 2
+    best = (tmp_path / "optimization_results.yaml").read_text()
+    assert "best_value" in best and f"{min(r['frr'] for r in rows)}" in best
