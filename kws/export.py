@@ -17,11 +17,11 @@ from pathlib import Path
 from . import data as data_stage
 from .codegen import (GENERATED, check_requantization, layer_shapes, model_data_sources,
                       model_sources, plan_memory)
+from .detector import DetectorSettings, make_settings
 from .errors import KwsError
 from .features import load_quant
 from .io import atomic_dir, read_json, write_text
 from .quantize import load_golden
-from .detector import DetectorSettings, make_settings
 
 CONFIG_KEYS = ("detector",)
 OPERATING_POINT = Path("stream") / "operating_point.json"
