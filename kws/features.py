@@ -32,7 +32,7 @@ from . import data as data_stage
 from .cbuild import build_mfcc_tool, run_mfcc_tool
 from .errors import KwsError
 from .io import atomic_path, read_json, save_figure, save_npz, write_json
-from .mfcc_fixed import dequantize, mfcc_clips
+from .mfcc_fixed import dequantize, frame_clips, mfcc_clips
 from .mfcc_tables import MfccTables, make_tables, write_c_tables
 from .signals import adversarial_signals
 from .speech_commands import SPLITS
@@ -77,6 +77,30 @@ def snr_db(reference: np.ndarray, test: np.ndarray) -> float:
 
 
 # ---------------------------------------------------------------- cached golden features
+
+LOUD_DBFS = -50.0                # "loud" frames: rms of the (unwindowed) frame above this
+
+
+def loud_frames(frames: np.ndarray, dbfs: float = LOUD_DBFS) -> np.ndarray:
+    """bool [...]: int16 frames [..., window_len] whose rms is above `dbfs` (full scale 32768)."""
+    x = np.asarray(frames, dtype=np.float64) / 32768.0
+    rms = np.sqrt(np.mean(x * x, axis=-1))
+    return 20 * np.log10(np.maximum(rms, 1e-12)) > dbfs
+
+
+def snr_all_and_loud(reference: np.ndarray, test: np.ndarray, frames: np.ndarray,
+                     dbfs: float = LOUD_DBFS) -> tuple[float, float, int]:
+    """(SNR dB over all frames, SNR dB over frames louder than `dbfs`, number of loud frames).
+
+    reference, test: [..., n_out] features of the int16 `frames` [..., window_len] (the same
+    leading shape, e.g. [clips, frames_per_clip]). For the stage's golden-vs-float SNR:
+        snr_all_and_loud(float_features(sample, t), golden, frame_clips(sample, t))
+    """
+    loud = loud_frames(frames, dbfs)
+    reference, test = np.asarray(reference), np.asarray(test)
+    loud_snr = snr_db(reference[loud], test[loud]) if loud.any() else float("nan")
+    return snr_db(reference, test), loud_snr, int(loud.sum())
+
 
 def tables_fingerprint(t: MfccTables) -> str:
     digest = hashlib.sha256(repr(t).encode())
@@ -138,8 +162,17 @@ def compare_with_c(tool: Path, clips: np.ndarray, golden: np.ndarray, t: MfccTab
 
 
 def speed_vs_librosa(clips: np.ndarray, t: MfccTables) -> dict:
-    """Golden features vs librosa.feature.mfcc on the same clips, timed in one run."""
+    """Golden features vs librosa.feature.mfcc on the same clips, timed in one run.
+
+    Same clips, same frames (center=False, same window length, hop, FFT size, mel count and
+    range, n_mfcc), both warmed up first. librosa per clip runs on one core, so the golden model
+    is timed on one thread as well as on all (its default); the 1-minute load average says how
+    busy the machine was (other jobs slow the threaded run most)."""
+    import os
+
     import librosa
+
+    from .mfcc_fixed import mfcc_frames
 
     kwargs = dict(sr=t.sample_rate, n_mfcc=t.n_out, n_fft=t.fft_len, hop_length=t.stride,
                   win_length=t.window_len, n_mels=t.n_mels, fmin=t.fmin, fmax=t.fmax,
@@ -147,24 +180,30 @@ def speed_vs_librosa(clips: np.ndarray, t: MfccTables) -> dict:
     x = clips.astype(np.float32) / 32768.0
     librosa.feature.mfcc(y=x[0], **kwargs)                      # warm up caches
     mfcc_clips(clips[:4], t)
-    start = time.perf_counter()
-    mfcc_clips(clips, t)
-    golden_s = time.perf_counter() - start
-    start = time.perf_counter()
-    for clip in x:
-        librosa.feature.mfcc(y=clip, **kwargs)
-    per_clip_s = time.perf_counter() - start
-    start = time.perf_counter()
-    librosa.feature.mfcc(y=x, **kwargs)
-    batched_s = time.perf_counter() - start
-    return {"golden_seconds": round(golden_s, 3), "librosa_seconds": round(per_clip_s, 3),
+
+    def timed(fn) -> float:
+        start = time.perf_counter()
+        fn()
+        return time.perf_counter() - start
+
+    golden_s = timed(lambda: mfcc_clips(clips, t))
+    per_clip_s = timed(lambda: [librosa.feature.mfcc(y=clip, **kwargs) for clip in x])
+    frames = frame_clips(np.asarray(clips, dtype=np.int16), t)
+    golden_1_s = timed(lambda: mfcc_frames(frames, t, threads=1))
+    batched_s = timed(lambda: librosa.feature.mfcc(y=x, **kwargs))
+    return {"golden_seconds": round(golden_s, 3), "golden_seconds_1thread": round(golden_1_s, 3),
+            "librosa_seconds": round(per_clip_s, 3),
             "librosa_batched_seconds": round(batched_s, 3),
             "speedup_vs_librosa": round(per_clip_s / golden_s, 2),
-            "speedup_vs_librosa_batched": round(batched_s / golden_s, 2)}
+            "speedup_vs_librosa_1thread": round(per_clip_s / golden_1_s, 2),
+            "speedup_vs_librosa_batched": round(batched_s / golden_s, 2),
+            "speed_threads": os.cpu_count(), "speed_load_average": round(os.getloadavg()[0], 2)}
 
 
 def cmsis_peer_snr(clips: np.ndarray, t: MfccTables) -> dict:
-    """CMSIS-DSP arm_mfcc_q15 against a float model of its own algorithm, on the same frames."""
+    """CMSIS-DSP arm_mfcc_q15 against a float model of its own algorithm, on the same frames
+    (kws.cmsis_mfcc explains both): SNR over all frames and over frames louder than -50 dBFS,
+    and over all frames with the C's log(0) floor put into the model."""
     try:
         import cmsisdsp  # noqa: F401
         from . import cmsis_mfcc
@@ -172,14 +211,17 @@ def cmsis_peer_snr(clips: np.ndarray, t: MfccTables) -> dict:
         return {"cmsis_q15_snr_db": None, "cmsis_q15_note": f"cmsisdsp not available ({exc})"}
     if t.kind != "mfcc":
         return {"cmsis_q15_snr_db": None, "cmsis_q15_note": "arm_mfcc_q15 computes MFCCs only"}
-    from .mfcc_fixed import frame_clips
     frames = frame_clips(clips, t).reshape(-1, t.window_len)
     settings = dict(sample_rate=t.sample_rate, fft_len=t.fft_len, n_mels=t.n_mels,
                     fmin=t.fmin, fmax=t.fmax, n_coeffs=t.n_out)
     test = cmsis_mfcc.cmsis_mfcc_q15(frames, **settings)
     reference = cmsis_mfcc.float_reference_same_algorithm(frames, **settings)
-    return {"cmsis_q15_snr_db": round(snr_db(reference, test), 2),
-            "cmsis_q15_frames": int(len(frames))}
+    floored = cmsis_mfcc.float_reference_same_algorithm(frames, floor=cmsis_mfcc.CMSIS_LOG_ZERO,
+                                                        **settings)
+    all_db, loud_db, n_loud = snr_all_and_loud(reference, test, frames)
+    return {"cmsis_q15_snr_db": round(all_db, 2), "cmsis_q15_snr_db_loud": round(loud_db, 2),
+            "cmsis_q15_snr_db_floored": round(snr_db(floored, test), 2),
+            "cmsis_q15_frames": int(len(frames)), "cmsis_q15_loud_frames": n_loud}
 
 
 # ---------------------------------------------------------------- stage interface
@@ -208,7 +250,9 @@ def run(cfg, run_dir: Path) -> dict:
         report.update(_verify_c(t, out, all_clips, all_features, f.sanitize, cfg.seed))
     sample = all_clips[::max(1, f.fidelity_every)]
     golden = dequantize(all_features[::max(1, f.fidelity_every)], t)
-    report["snr_db"] = round(snr_db(float_features(sample, t), golden), 2)
+    snr_all, snr_loud, _ = snr_all_and_loud(float_features(sample, t), golden,
+                                            frame_clips(sample, t))
+    report["snr_db"], report["snr_db_loud"] = round(snr_all, 2), round(snr_loud, 2)
     report["fidelity_frames"] = int(golden.shape[0] * golden.shape[1])
     if f.cmsis_peer:
         report.update(cmsis_peer_snr(all_clips[::10], t))
