@@ -14,11 +14,14 @@ exactly the events the loop would give at each threshold. Scoring rules: kws.sco
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+from omegaconf import OmegaConf
 
 from . import data as data_stage
 from .detector import DetectorSettings, fire, stream_logits, sweep_inputs
@@ -26,7 +29,7 @@ from .errors import KwsError
 from .export import OPERATING_POINT, detector_settings, model_hash
 from .features import load_quant
 from .golden import run_network
-from .io import atomic_path, save_figure, write_json, write_text
+from .io import atomic_path, save_figure, save_npz, write_json, write_text
 from .mfcc_tables import make_tables
 from .quantize import load_golden
 from .scoring import Score, score_events
@@ -85,6 +88,36 @@ def operating_point(frr: np.ndarray, fa_per_hour: np.ndarray, target: float) -> 
     return int(fewest[np.argmin(frr[fewest])]), False
 
 
+def _inferences(cfg, run_dir: Path, layers: list, tables, settings: DetectorSettings,
+                pos_pcm: np.ndarray, neg_pcm: np.ndarray):
+    """Every inference's (frames, logits) on both streams, and the loop's real-time factor.
+
+    Cached in stream/inferences.npz, keyed by the int8 network, the streams' settings, the
+    front end and the inference rate: a sweep over the other detector settings (window,
+    threshold, suppression) then re-runs only the recogniser."""
+    s = OmegaConf.to_container(cfg.stream, resolve=True)
+    for key in ("target_fa_per_hour", "hit_window_s", "write_wav"):
+        s.pop(key)
+    blob = json.dumps([model_hash(run_dir), s, settings.infer_every,
+                       OmegaConf.to_container(cfg.features, resolve=True)], sort_keys=True)
+    key = hashlib.sha256(blob.encode()).hexdigest()
+    path = Path(run_dir) / "stream" / "inferences.npz"
+    if path.exists():
+        with np.load(path) as f:
+            if str(f["key"]) == key:
+                return ((f["pos_frames"], f["pos_logits"]), (f["neg_frames"], f["neg_logits"]),
+                        float(f["realtime_factor"]))
+    net = lambda x: run_network(layers, x)  # noqa: E731
+    started = time.perf_counter()
+    pos = stream_logits(pos_pcm, tables, net, settings.n_classes, settings.infer_every)
+    neg = stream_logits(neg_pcm, tables, net, settings.n_classes, settings.infer_every)
+    realtime_factor = (len(pos_pcm) + len(neg_pcm)) / tables.sample_rate / (
+        time.perf_counter() - started)
+    save_npz(path, key=np.array(key), pos_frames=pos[0], pos_logits=pos[1], neg_frames=neg[0],
+             neg_logits=neg[1], realtime_factor=np.array(realtime_factor))
+    return pos, neg, realtime_factor
+
+
 def run(cfg, run_dir: Path) -> dict:
     run_dir = Path(run_dir)
     s = cfg.stream
@@ -101,12 +134,8 @@ def run(cfg, run_dir: Path) -> dict:
         _write_stream(out, "positive", pos_pcm, pos_truth, labels, rate)
         _write_stream(out, "negative", neg_pcm, neg_truth, labels, rate)
 
-    net = lambda x: run_network(layers, x)  # noqa: E731
-    started = time.perf_counter()
-    pos_inf = stream_logits(pos_pcm, tables, net, len(labels), settings.infer_every)
-    neg_inf = stream_logits(neg_pcm, tables, net, len(labels), settings.infer_every)
-    seconds_audio = (len(pos_pcm) + len(neg_pcm)) / rate
-    realtime_factor = seconds_audio / (time.perf_counter() - started)
+    pos_inf, neg_inf, realtime_factor = _inferences(cfg, run_dir, layers, tables, settings,
+                                                    pos_pcm, neg_pcm)
     geometry = (tables.stride, tables.window_len, int(round(s.hit_window_s * rate)))
     positive = _sweep(settings, pos_inf, pos_truth, geometry)
     negative = _sweep(settings, neg_inf, neg_truth, geometry)

@@ -160,3 +160,22 @@ def test_optuna_sweep_minimises_the_stream_frr(quantized_run, tmp_path):
     assert len(rows) == 2
     best = (tmp_path / "optimization_results.yaml").read_text()
     assert "best_value" in best and f"{min(r['frr'] for r in rows)}" in best
+
+
+def test_a_detector_setting_change_reuses_the_cached_inferences(streamed, quantized_run,
+                                                                monkeypatch):
+    from conftest import compose_cfg
+    from kws import stream
+    run_dir, report = streamed
+    _, overrides = quantized_run
+
+    def no_network(*args):
+        raise AssertionError("the network ran again")
+    monkeypatch.setattr(stream, "run_network", no_network)
+    cfg = compose_cfg(overrides + ["stream.positive_minutes=2", "stream.negative_hours=0.1",
+                                   "stream.target_fa_per_hour=30", "detector.min_count=2",
+                                   "detector.average_window_ms=200"])
+    again = stream.run(cfg, run_dir)
+    assert again["realtime_factor"] == report["stream"]["realtime_factor"]
+    assert again["detector"]["average_window"] == 5 and again["n_positives"] == \
+        report["stream"]["n_positives"]
