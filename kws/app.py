@@ -7,6 +7,7 @@ from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from .config import CONFIG_DIR, register_configs
@@ -26,6 +27,9 @@ def main(cfg: DictConfig) -> float | None:
     except KwsError as exc:
         log.error("%s", exc)
         print(f"kws: error: {exc}", file=sys.stderr)
+        if HydraConfig.get().mode == RunMode.MULTIRUN:
+            # One bad point of a sweep (say, an impossible setting) must not end the sweep.
+            return float("inf") if cfg.objective else None
         sys.exit(2)
     print("\n".join(summary_lines(report, stages)))
     print(f"run directory: {run_dir}  (report: {run_dir / REPORT})")

@@ -5,6 +5,7 @@ import statistics
 from pathlib import Path
 
 from hydra.experimental.callback import Callback
+from omegaconf import OmegaConf
 
 from .io import read_json, write_json, write_text
 
@@ -70,9 +71,9 @@ class DetectorSweepTable(Callback):
     def on_job_end(self, config, job_return, **kwargs) -> None:
         report = read_json(Path(config.hydra.runtime.output_dir) / "report.json") or {}
         stream = report.get("stream")
-        if stream is None:
-            return
         d = config.detector
+        if stream is None or stream.get("detector_config") != OmegaConf.to_container(d):
+            return                               # this job failed: the report is another's
         self.rows.append({"average_window_ms": d.average_window_ms, "min_count": d.min_count,
                           "suppression_ms": d.suppression_ms,
                           "infer_every_frames": d.infer_every_frames,

@@ -158,6 +158,7 @@ def run(cfg, run_dir: Path) -> dict:
             "hours_negative": round(hours, 3), "minutes_positive": round(len(pos_pcm) / rate / 60, 2),
             "n_positives": at.positives, "positive_stream_false_accepts": at.false_accepts,
             "realtime_factor": round(realtime_factor, 1), "per_keyword": per_keyword,
+            "detector_config": OmegaConf.to_container(cfg.detector, resolve=True),
             "detector": {"average_window": settings.average_window,
                          "min_count": settings.min_count,
                          "suppression_frames": settings.suppression_frames,

@@ -127,13 +127,15 @@ def test_detector_sweep_experiment_ranks_settings(quantized_run, tmp_path):
     args = ["experiment=detector_sweep", *overrides, "stream.positive_minutes=1",
             "stream.negative_hours=0.05", "stream.write_wav=false",
             "stages=[data,features,student,quantize,stream]", "detector.suppression_ms=500",
-            "detector.average_window_ms=200,400", f"hydra.sweep.dir={tmp_path}",
+            "detector.min_count=3", "detector.average_window_ms=40,200,400",  # 40: min_count too big
+            f"hydra.sweep.dir={tmp_path}",
             "hydra.sweep.subdir=run"]
     proc = subprocess.run([sys.executable, "-m", "kws.app", *args], cwd=ROOT,
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = json.loads((tmp_path / "detector_sweep.json").read_text())
-    assert sorted(r["average_window_ms"] for r in rows) == [200, 400]
+    assert sorted(r["average_window_ms"] for r in rows) == [200, 400]    # the failed job: no row
+    assert "min_count=3 must be in" in proc.stderr
     assert all(r["suppression_ms"] == 500 for r in rows)
     assert "| FRR |" in (tmp_path / "detector_sweep.md").read_text()
     report = json.loads((tmp_path / "run" / "report.json").read_text())
