@@ -37,7 +37,8 @@ typedef struct {
     const int16_t *dct_q15;            /* [n_out][n_mels], or NULL for log-mel output */
 } kws_mfcc_tables_t;
 
-/* One scratch cell: a complex int32 FFT value, later the int64 power or energy in its place. */
+/* One scratch cell: a complex int32 FFT value, later a 64-bit power or a log value in its place
+ * (how kws_mfcc.c lays them out inside is its own business). 8-byte aligned (int64 member). */
 typedef union {
     struct {
         int32_t re;
