@@ -1,6 +1,7 @@
 """Building and running the C in firmware/ on the host with gcc (or $CC)."""
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -15,6 +16,17 @@ from .io import atomic_path
 FIRMWARE = Path(__file__).resolve().parent.parent / "firmware"
 CFLAGS = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-O2"]
 SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-g"]
+
+
+def sources_fingerprint() -> str:
+    """sha256 over firmware/'s C sources and headers: a stage that builds them re-runs when
+    they change (its input_fingerprint)."""
+    digest = hashlib.sha256()
+    for path in sorted(FIRMWARE.rglob("*")):
+        if path.suffix in (".c", ".h", ".ld"):
+            digest.update(str(path.relative_to(FIRMWARE)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
 
 
 def compiler() -> str:

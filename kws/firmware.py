@@ -14,9 +14,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import target
+from .cbuild import sources_fingerprint
 from .errors import KwsError
 
 CONFIG_KEYS = ("firmware",)
+
+
+def input_fingerprint(cfg) -> str:
+    return sources_fingerprint()            # the firmware/ C it builds
 
 
 def run(cfg, run_dir: Path) -> dict:

@@ -23,7 +23,7 @@ import numpy as np
 import soundfile as sf
 
 from . import data as data_stage
-from .cbuild import FIRMWARE, build
+from .cbuild import FIRMWARE, build, sources_fingerprint
 from .errors import KwsError
 from .export import FIRMWARE_DIR, load_exported_settings
 from .features import load_features, load_quant
@@ -34,7 +34,13 @@ from .detector import Detection, detect_stream
 from .streams import mix_stream
 
 CONFIG_KEYS = ("verify", "detector")
+
+
 STREAM_CHUNK = 320                         # samples per feed: 20 ms, as an audio DMA would give
+
+
+def input_fingerprint(cfg) -> str:
+    return sources_fingerprint()            # the firmware/ C it builds
 
 
 def build_host(generated: Path, out_dir: Path, sanitize: bool = False) -> dict[str, Path]:
