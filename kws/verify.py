@@ -34,8 +34,6 @@ from .detector import Detection, detect_stream
 from .streams import mix_stream
 
 CONFIG_KEYS = ("verify", "detector")
-
-
 STREAM_CHUNK = 320                         # samples per feed: 20 ms, as an audio DMA would give
 
 
