@@ -159,7 +159,7 @@ class QuantConfig:
 class DetectorConfig:
     """The streaming recogniser (kws.detector, firmware/src/kws_detector.c); times in ms."""
     infer_every_frames: int = 2           # an inference every K new feature frames
-    average_window_ms: float = 500.0      # posteriors averaged over this span of inferences
+    average_window_ms: float = 1200.0     # posteriors averaged over this span of inferences
     min_count: int = 3                    # inferences needed in the window before any decision
     threshold: int = 160                  # averaged keyword posterior, 0..255 (the stream
                                           # stage's operating point replaces it when present)
