@@ -84,4 +84,5 @@ def test_default_features_are_bit_exact_on_target(board, clips, tmp_path):
 ])
 def test_other_settings_are_bit_exact_on_target(board, overrides, clips, tmp_path):
     tables = make_tables(compose_cfg(overrides).features, 16000)
-    _run(board, tables, clips[::2], tmp_path)
+    result = _run(board, tables, clips[::2], tmp_path)       # asserts every frame bit-exact
+    assert result["equal"] == result["frames"] == len(clips[::2]) * tables.frames_per_clip
