@@ -16,14 +16,14 @@ from pathlib import Path
 
 import numpy as np
 
-from kws.audio import read_clip
-from kws.cbuild import build_mfcc_tool, run_mfcc_tool
+from kws.audio.clips import read_clip
+from kws.toolchain.host import build_mfcc_tool, run_mfcc_tool
 from kws.config import DEFAULT_KEYWORDS, FeaturesConfig
-from kws.features import (float_features, float_log_mel, loud_frames, snr_all_and_loud,
+from kws.stages.features import (float_features, float_log_mel, loud_frames, snr_all_and_loud,
                           snr_db, speed_vs_librosa)
-from kws.mfcc_fixed import dequantize, frame_clips, log_mel, mfcc_clips
-from kws.mfcc_tables import make_tables, write_c_tables
-from kws.speech_commands import scan
+from kws.golden.mfcc import dequantize, frame_clips, log_mel, mfcc_clips
+from kws.golden.mfcc_tables import make_tables, write_c_tables
+from kws.audio.speech_commands import scan
 from results import DEFAULT_ROOT, HERE, write_section
 
 
@@ -64,7 +64,7 @@ def main() -> None:
 
     tenth = clips[::10]
     try:
-        from kws import cmsis_mfcc
+        from kws.measure import cmsis_peer as cmsis_mfcc
         frames = frame_clips(tenth, t).reshape(-1, t.window_len)
         settings = dict(sample_rate=16000, fft_len=t.fft_len, n_mels=t.n_mels, fmin=t.fmin,
                         fmax=t.fmax, n_coeffs=t.n_out)

@@ -5,11 +5,11 @@
 
 Builds the DS-CNN-S topology (conf/model/dscnn_s.yaml; untrained, seeded weights: instruction
 counts do not depend on the values, only on the shapes) on the default 49x10 int8 MFCC input,
-quantises it with kws.ptq (calibrated on random inputs), exports it with kws.codegen and runs it
+quantises it with kws.training.ptq (calibrated on random inputs), exports it with kws.emit.model_c and runs it
 under QEMU (-icount shift=0: SysTick counts instructions) with the harness
 firmware/ports/mps2/bench_main.c. Prints instructions per layer kind and in total next to
 CMSIS-NN's on the same network (/work/shared/ANCHORS.md), checks every layer's output on a few
-random inputs against the golden model (kws.golden, exact), and writes the "kernels" section of
+random inputs against the golden model (kws.golden.network, exact), and writes the "kernels" section of
 bench/RESULTS.md. --baseline REV also measures firmware/src/kws_nn.c as of git revision REV
 (read with `git show`) for a before/after column.
 """
@@ -25,10 +25,10 @@ from pathlib import Path
 
 import numpy as np
 
-from kws import target
-from kws.codegen import (check_requantization, is_pointwise, layer_shapes, model_data_sources,
+from kws.toolchain import cortex_m as target
+from kws.emit.model_c import (check_requantization, is_pointwise, layer_shapes, model_data_sources,
                          model_sources, plan_memory)
-from kws.golden import AvgPool, Conv, QuantParams, run_network
+from kws.golden.network import AvgPool, Conv, QuantParams, run_network
 from results import HERE, write_section
 
 REPO = HERE.parent
@@ -55,8 +55,8 @@ def golden_network(seed: int = 0) -> list:
     """DS-CNN-S as golden int8 layers: seeded torch init, BN folded, PTQ on random inputs."""
     import torch
     from omegaconf import OmegaConf
-    from kws.models import build_model
-    from kws.ptq import activation_ranges, convert, fold
+    from kws.training.models import build_model
+    from kws.training.ptq import activation_ranges, convert, fold
 
     torch.manual_seed(seed)
     model = build_model(OmegaConf.load(REPO / "conf" / "model" / "dscnn_s.yaml"), N_CLASSES)
@@ -256,11 +256,11 @@ def main() -> None:
     lines = ["## Kernels: int8 DS-CNN-S on Cortex-M (QEMU, instructions)", "",
              f"Command: {cmd} ({time.strftime('%Y-%m-%d')}, {seconds:.0f} s). DS-CNN-S "
              "(conf/model/dscnn_s.yaml: conv 64 10x4 s2, 4 DS blocks of 64, avgpool, FC 12) on a "
-             "49x10 int8 input, seeded untrained weights quantised with kws.ptq, exported with "
-             "kws.codegen, run by firmware/ports/mps2/bench_main.c under QEMU 7.2 "
+             "49x10 int8 input, seeded untrained weights quantised with kws.training.ptq, exported with "
+             "kws.emit.model_c, run by firmware/ports/mps2/bench_main.c under QEMU 7.2 "
              "`-icount shift=0` (executed instructions, not cycles), -O2, arm-none-eabi-gcc "
              f"{gcc_version()}. Every layer's output on {args.inputs} random inputs equals the "
-             "golden model's (kws.golden) exactly. CMSIS-NN: the same network, from "
+             "golden model's (kws.golden.network) exactly. CMSIS-NN: the same network, from "
              "/work/shared/ANCHORS.md. A layer's count includes the harness's SysTick read "
              "(tens of instructions); the first layer's also the input copy."]
     for board, (ours, base) in results.items():

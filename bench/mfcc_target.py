@@ -9,12 +9,12 @@
    CMSIS-Core's cmsis_compiler.h (firmware/ports/mps2/peer/cmsis_compiler.h: ACLE intrinsics).
    Its tables: arm_mfcc_init_512_q15 (512-point RFFT, arm_rfft_init_512_q15), 40 mel filters
    20-4000 Hz and the 10-coefficient DCT from the cmsisdsp Python package's cmsisdsp.mfcc, the
-   480-sample periodic Hann window zero-padded to 512 (as kws.cmsis_mfcc). Outputs are compared
+   480-sample periodic Hann window zero-padded to 512 (as kws.measure.cmsis_peer). Outputs are compared
    with the cmsisdsp Python binding's (a report, not a requirement: that build has no DSP
    extension).
-2. Ours: kws_mfcc_frame (firmware/src/kws_mfcc.c) with the tables of kws.mfcc_tables for the
-   default features (conf/features/mfcc.yaml), outputs checked against kws.mfcc_fixed: exact.
-3. Both run under QEMU (-icount shift=0, SysTick: instructions, as kws.target) with the harness
+2. Ours: kws_mfcc_frame (firmware/src/kws_mfcc.c) with the tables of kws.golden.mfcc_tables for the
+   default features (conf/features/mfcc.yaml), outputs checked against kws.golden.mfcc: exact.
+3. Both run under QEMU (-icount shift=0, SysTick: instructions, as kws.toolchain.cortex_m) with the harness
    firmware/ports/mps2/peer/mfcc_bench_main.c on every frame of K real clips (the first clip of
    K keyword folders of --root; speech-like synthetic clips when the folder is absent, said so).
    Prints instructions per frame (mean, min, max), flash of each front end (code: its objects'
@@ -47,7 +47,7 @@ REPO = HERE.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from kws import target  # noqa: E402
+from kws.toolchain import cortex_m as target# noqa: E402
 from kws.errors import KwsError  # noqa: E402
 
 PEER = target.PORT / "peer"
@@ -137,7 +137,7 @@ def fetch_cmsis(cache: Path | None = None) -> Path:
 
 def cmsis_tables(window_len: int, sample_rate: int = 16000, n_mels: int = 40,
                  fmin: float = 20.0, fmax: float = 4000.0, n_dct: int = 10) -> dict:
-    """arm_mfcc_q15's tables, as kws.cmsis_mfcc makes them for the Python binding."""
+    """arm_mfcc_q15's tables, as kws.measure.cmsis_peer makes them for the Python binding."""
     import cmsisdsp.datatype as dt
     import cmsisdsp.mfcc as cmsis_mel
     import scipy.signal
@@ -201,7 +201,7 @@ const int16_t cmsis_mfcc_dct_q15[{len(tables['dct'])}] = {{
 def default_tables():
     """Our tables for the default features (conf/features/mfcc.yaml)."""
     from kws.config import FeaturesConfig
-    from kws.mfcc_tables import make_tables
+    from kws.golden.mfcc_tables import make_tables
     return make_tables(FeaturesConfig(out_scale=0.5, out_zero_point=47), 16000)
 
 
@@ -221,7 +221,7 @@ def speechlike(n: int, seed: int = 0, length: int = 16000) -> np.ndarray:
 
 def real_clips(root: Path, n: int) -> tuple[np.ndarray, list[str]]:
     """The first clip (sorted by name) of each of the first n keyword folders of root."""
-    from kws.audio import read_clip
+    from kws.audio.clips import read_clip
     from kws.config import DEFAULT_KEYWORDS
     clips, names = [], []
     for word in DEFAULT_KEYWORDS:
@@ -248,9 +248,9 @@ def pick_clips(root: Path, n: int) -> tuple[np.ndarray, str]:
 
 
 def golden_power(clips: np.ndarray, t) -> np.ndarray:
-    """Steps 1-4 of kws.mfcc_fixed on every frame of `clips`: P' of the bins the mel filters use,
+    """Steps 1-4 of kws.golden.mfcc on every frame of `clips`: P' of the bins the mel filters use,
     int64 [clips, frames, n_bins] (the golden model's own code, as in its _log_mel_t)."""
-    from kws import mfcc_fixed as g
+    from kws.golden import mfcc as g
     blocks = np.asarray(g.frame_clips(np.asarray(clips, dtype=np.int16), t))
     plan, ws = g._plan(t), g._Workspace()
     n_blocks, n_frames, width = blocks.shape
@@ -328,8 +328,8 @@ def build_ours(board: str, tables, clips: np.ndarray, build_dir: Path,
     """The harness over kws_mfcc_frame on every frame of `clips`, with the golden outputs (and
     with check_power the golden P' of every frame, which the harness reads back from the
     scratch: a check of kws_mfcc.c's inner steps, not of the API)."""
-    from kws.mfcc_fixed import mfcc_clips
-    from kws.mfcc_tables import write_c_tables
+    from kws.golden.mfcc import mfcc_clips
+    from kws.golden.mfcc_tables import write_c_tables
     gen = build_dir / "gen"
     gen.mkdir(parents=True, exist_ok=True)
     write_c_tables(tables, gen)
@@ -346,8 +346,8 @@ def build_cmsis(board: str, ours_tables, clips: np.ndarray, build_dir: Path,
                 cache: Path | None = None) -> tuple[Path, np.ndarray]:
     """The harness over arm_mfcc_q15 on the same frames; returns the ELF and the Python
     binding's outputs (q8.7 integers) it is compared with."""
-    from kws.cmsis_mfcc import cmsis_mfcc_q15
-    from kws.mfcc_fixed import frame_clips
+    from kws.measure.cmsis_peer import cmsis_mfcc_q15
+    from kws.golden.mfcc import frame_clips
     cache = fetch_cmsis(cache)
     t = ours_tables
     gen = build_dir / "gen"
@@ -460,9 +460,9 @@ def flash_of(build_dir: Path, elf: Path, objects: set[str], table_objects: set[s
 # ---------------------------------------------------------------- SNR on the same frames
 
 def fidelity(clips: np.ndarray, t) -> dict:
-    from kws.cmsis_mfcc import cmsis_mfcc_q15, float_reference_same_algorithm
-    from kws.features import float_features, snr_db
-    from kws.mfcc_fixed import dequantize, frame_clips, mfcc_clips
+    from kws.measure.cmsis_peer import cmsis_mfcc_q15, float_reference_same_algorithm
+    from kws.stages.features import float_features, snr_db
+    from kws.golden.mfcc import dequantize, frame_clips, mfcc_clips
     frames = frame_clips(clips, t).reshape(-1, t.window_len)
     kw = dict(sample_rate=t.sample_rate, fft_len=FFT_LEN, n_mels=t.n_mels, fmin=t.fmin,
               fmax=t.fmax, n_coeffs=t.n_out)
@@ -522,7 +522,7 @@ def report(results: list[dict], source: str, fid: dict, command: str, seconds: f
              f"Same board, same frames: every frame (49 per clip, 480 samples, 20 ms hop) of {source}; "
              "QEMU 7.2 `-icount shift=0`, SysTick, instructions (not cycles), -O2, "
              "arm-none-eabi-gcc 12. Ours: default features (512-point FFT, 40 mel 20-4000 Hz, "
-             f"10 DCT, int8 out), checked bit-exact against kws.mfcc_fixed on every frame. "
+             f"10 DCT, int8 out), checked bit-exact against kws.golden.mfcc on every frame. "
              f"CMSIS-DSP {CMSIS_VERSION} (PyPI sdist C): arm_mfcc_init_512_q15, same window, mel "
              "range and DCT size; its q8.7 outputs compared with the cmsisdsp Python binding."
              + (f" \"Before\": firmware/src/kws_mfcc.c as of {baseline}." if baseline else "")

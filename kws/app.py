@@ -10,9 +10,9 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from .config import CONFIG_DIR, register_configs
-from .errors import KwsError
-from .pipeline import REPORT, ordered_stages, run_pipeline, summary_lines
+from kws.config import CONFIG_DIR, register_configs
+from kws.errors import KwsError
+from kws.pipeline import REPORT, ordered_stages, run_pipeline, summary_lines
 
 log = logging.getLogger("kws")
 register_configs()

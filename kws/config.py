@@ -25,7 +25,7 @@ class PathsConfig:
 
 @dataclass
 class AugmentConfig:
-    """Training-clip augmentation, drawn from the seed (see kws.augment)."""
+    """Training-clip augmentation, drawn from the seed (see kws.audio.augment)."""
     enabled: bool = True
     time_shift_ms: float = 100.0          # uniform shift in [-t, +t], zero-filled
     noise_prob: float = 0.8               # chance a clip gets background noise
@@ -37,7 +37,7 @@ class AugmentConfig:
 
 @dataclass
 class SyntheticConfig:
-    """Offline TTS data set made with eSpeak NG (see kws.synthetic)."""
+    """Offline TTS data set made with eSpeak NG (see kws.audio.synthetic)."""
     accents: List[str] = field(default_factory=lambda: [
         "en-us", "en", "en-gb-scotland", "en-gb-x-rp", "en-029", "en-us-nyc",
         "en-gb-x-gbclan", "en-gb-x-gbcwmd"])
@@ -83,7 +83,7 @@ class DataConfig:
 
 @dataclass
 class FeaturesConfig:
-    """Fixed-point MFCC front end (kws.mfcc_fixed) and its float reference (kws.features)."""
+    """Fixed-point MFCC front end (kws.golden.mfcc) and its float reference (kws.stages.features)."""
     kind: str = "mfcc"                    # mfcc | logmel (log-mel bands, no DCT)
     window_ms: float = 30.0               # periodic Hann window
     stride_ms: float = 20.0
@@ -109,7 +109,7 @@ class BlockConfig:
 
 @dataclass
 class ModelConfig:
-    """A DS-CNN (kws.models): first conv, depthwise-separable blocks, pool, classifier."""
+    """A DS-CNN (kws.training.models): first conv, depthwise-separable blocks, pool, classifier."""
     name: str = "student"
     first_channels: int = 64
     first_kernel: List[int] = field(default_factory=lambda: [10, 4])
@@ -120,7 +120,7 @@ class ModelConfig:
 
 @dataclass
 class TrainConfig:
-    """Training of teacher and student (kws.train): AdamW, linear warm-up then cosine decay."""
+    """Training of teacher and student (kws.training.loop): AdamW, linear warm-up then cosine decay."""
     epochs: int = 20
     batch_size: int = 64
     lr: float = 3e-3
@@ -146,7 +146,7 @@ class DistillConfig:
 
 @dataclass
 class QuantConfig:
-    """int8 quantisation of the student (kws.quantize): TFLite int8 / CMSIS-NN semantics."""
+    """int8 quantisation of the student (kws.stages.quantize): TFLite int8 / CMSIS-NN semantics."""
     calibration: str = "minmax"           # minmax | percentile
     percentile: float = 99.99             # used by calibration=percentile
     calibration_clips: int = 1000         # training clips (un-augmented features) to calibrate on
@@ -157,7 +157,7 @@ class QuantConfig:
 
 @dataclass
 class DetectorConfig:
-    """The streaming recogniser (kws.detector, firmware/src/kws_detector.c); times in ms."""
+    """The streaming recogniser (kws.golden.detector, firmware/src/kws_detector.c); times in ms."""
     infer_every_frames: int = 2           # an inference every K new feature frames
     average_window_ms: float = 1200.0     # posteriors averaged over this span of inferences
     min_count: int = 3                    # inferences needed in the window before any decision
@@ -168,7 +168,7 @@ class DetectorConfig:
 
 @dataclass
 class StreamConfig:
-    """Stage stream: FRR against FA/h on long streams of test speakers (kws.stream)."""
+    """Stage stream: FRR against FA/h on long streams of test speakers (kws.stages.stream)."""
     positive_minutes: float = 10.0        # keywords, unknown words and silence
     negative_hours: float = 1.0           # no keyword at all
     snr_db_min: float = 5.0               # each word's SNR over the background noise
@@ -183,7 +183,7 @@ class StreamConfig:
 
 @dataclass
 class VerifyConfig:
-    """Stage verify: the host C against the golden models (kws.verify)."""
+    """Stage verify: the host C against the golden models (kws.stages.verify)."""
     sanitize: bool = False                # build with ASan+UBSan (slower; the tests turn it on)
     stream_seconds: float = 600.0         # length of the verification stream
     stream_snr_db: float = 10.0           # keywords over background noise at this SNR
@@ -192,7 +192,7 @@ class VerifyConfig:
 
 @dataclass
 class FirmwareConfig:
-    """Stage firmware: the exported C on a Cortex-M under QEMU (kws.target)."""
+    """Stage firmware: the exported C on a Cortex-M under QEMU (kws.toolchain.cortex_m)."""
     board: str = "mps2-an386"             # mps2-an386 (Cortex-M4F), mps2-an385 (M3), mps2-an500 (M7)
     clips: int = 8                        # test clips embedded in flash and checked on the target
     required: bool = False                # true: a missing toolchain is an error, not a skip

@@ -7,7 +7,7 @@ from pathlib import Path
 from hydra.experimental.callback import Callback
 from omegaconf import OmegaConf
 
-from .io import read_json, write_json, write_text
+from kws.io import read_json, write_json, write_text
 
 
 class KdAblationTable(Callback):

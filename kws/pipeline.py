@@ -20,8 +20,8 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from .errors import KwsError
-from .io import read_json, write_json
+from kws.errors import KwsError
+from kws.io import read_json, write_json
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ RUNTIME_ONLY = ("resume", "device", "threads", "tensorboard")
 
 
 def stage_module(name: str):
-    return importlib.import_module(f"kws.{name}")
+    return importlib.import_module(f"kws.stages.{name}")
 
 
 def ordered_stages(requested) -> list[str]:

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from conftest import compose_cfg, make_layout
-from kws.augment import augment
-from kws.download import download_and_extract, fetch
+from kws.audio.augment import augment
+from kws.audio.download import download_and_extract, fetch
 from kws.errors import KwsError
 
 

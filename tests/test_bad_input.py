@@ -36,7 +36,7 @@ def test_unreadable_clips_are_skipped_counted_and_named(layout, tmp_path):
 
 
 def test_other_rates_and_channel_counts_are_converted(layout, tmp_path):
-    from kws.audio import read_clip
+    from kws.audio.clips import read_clip
     write_tone(layout / "no" / "x_nohash_5.wav", 300, seed=9, rate=44100, channels=3,
                seconds=1.2)
     clip = read_clip(layout / "no" / "x_nohash_5.wav", sample_rate=16000, n_samples=16000)

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from conftest import compose_cfg
-from kws import data as data_stage
+from kws.stages import data as data_stage
 from kws.pipeline import run_pipeline
-from kws.speech_commands import SPLITS, hash_split, scan
+from kws.audio.speech_commands import SPLITS, hash_split, scan
 
 
 def test_speaker_hash_split_is_stable_and_salted():
@@ -48,7 +48,7 @@ def test_unchanged_stage_is_skipped_and_changed_config_reruns(tiny_cfg, tmp_path
 
 
 def test_synthetic_generation_is_deterministic(tiny_cfg, cache_dir, tmp_path):
-    from kws import synthetic
+    from kws.audio import synthetic
     first = synthetic.ensure_dataset(tiny_cfg.data, 0, cache_dir)
     again = synthetic.ensure_dataset(tiny_cfg.data, 0, tmp_path / "other_cache")
     files = sorted(p.relative_to(first) for p in first.rglob("*.wav"))
@@ -62,7 +62,7 @@ def test_synthetic_generation_is_deterministic(tiny_cfg, cache_dir, tmp_path):
 
 
 def test_synthetic_speakers_are_voices(tiny_cfg, cache_dir):
-    from kws import synthetic
+    from kws.audio import synthetic
     root = synthetic.ensure_dataset(tiny_cfg.data, 0, cache_dir)
     refs, noise = scan(root, list(tiny_cfg.data.keywords), 20, 20, "kws")
     speakers = {r.speaker for r in refs}

@@ -1,14 +1,14 @@
-"""The integer wake-word detector: golden recogniser/loop (kws.detector) == C (kws_detector.c,
+"""The integer wake-word detector: golden recogniser/loop (kws.golden.detector) == C (kws_detector.c,
 kws_wakeword.c) exactly, the C built with ASan + UBSan."""
 import numpy as np
 import pytest
 
 from conftest import compose_cfg
-from kws.detector_host import build_detector_tool, run_recognizer, run_stream
+from kws.toolchain.detector_harness import build_detector_tool, run_recognizer, run_stream
 from kws.errors import KwsError
-from kws.mfcc_fixed import mfcc_clips
-from kws.mfcc_tables import make_tables, write_c_tables
-from kws.detector import (Detection, DetectorSettings, Recognizer, detect_stream, inference_frames,
+from kws.golden.mfcc import mfcc_clips
+from kws.golden.mfcc_tables import make_tables, write_c_tables
+from kws.golden.detector import (Detection, DetectorSettings, Recognizer, detect_stream, inference_frames,
                         make_exp_lut, make_settings, recognize, softmax_u8)
 
 LABELS = ["_silence_", "_unknown_", "low", "high"]      # the stand-in model's classes
@@ -205,7 +205,7 @@ def test_c_recognizer_equals_python(tool, n_classes, window, min_count, threshol
 
 
 def test_c_rejects_bad_settings(tool, tmp_path):
-    from kws.detector_host import _run, settings_text
+    from kws.toolchain.detector_harness import _run, settings_text
     t, exe = tool
     good = settings_text(_settings(average_window=4, min_count=2)).split("\n")
     for bad_head in ["4 4 5 200 0 1", "4 65 3 200 0 1", "4 4 2 256 0 1", "4 4 2 200 -1 1",

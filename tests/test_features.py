@@ -3,12 +3,12 @@ import numpy as np
 import pytest
 
 from conftest import compose_cfg
-from kws.cbuild import build_mfcc_tool, run_mfcc_tool
+from kws.toolchain.host import build_mfcc_tool, run_mfcc_tool
 from kws.errors import KwsError
-from kws.features import cached_features, float_features, float_log_mel, snr_db
-from kws.mfcc_fixed import log_mel, mfcc_clips, mfcc_frames, frame_clips
-from kws.mfcc_tables import make_tables, write_c_tables
-from kws.signals import adversarial_signals
+from kws.stages.features import cached_features, float_features, float_log_mel, snr_db
+from kws.golden.mfcc import log_mel, mfcc_clips, mfcc_frames, frame_clips
+from kws.golden.mfcc_tables import make_tables, write_c_tables
+from kws.audio.signals import adversarial_signals
 
 
 def _tables(*overrides):
@@ -64,7 +64,7 @@ def test_streaming_in_any_chunk_size_equals_whole_clip(default_tool):
 
 def test_synthetic_clips_are_bit_exact(default_tool, tiny_cfg, tmp_path):
     from kws.pipeline import run_pipeline
-    from kws import data as data_stage
+    from kws.stages import data as data_stage
     run_pipeline(compose_cfg([f"paths.cache_dir={tiny_cfg.paths.cache_dir}",
                               *[o for o in __import__("conftest").TINY_SYNTHETIC],
                               "stages=[data]"]), tmp_path)

@@ -10,7 +10,7 @@ import pytest
 import soundfile as sf
 
 from kws.errors import KwsError
-from kws.memplan import MemoryPlan, Placement, check_plan, lower_bound, plan_chain
+from kws.emit.memplan import MemoryPlan, Placement, check_plan, lower_bound, plan_chain
 
 # Fires on any keyword-topped inference, so even a barely trained model makes events.
 EAGER_DETECTOR = ["detector.threshold=0", "detector.min_count=1",
@@ -77,10 +77,10 @@ def test_verify_is_bit_exact_on_clips_and_stream(exported):
 
 def test_demo_prints_the_python_twins_detections(exported, tmp_path):
     from kws.config import compose
-    from kws.export import load_exported_settings
-    from kws.golden import run_network
-    from kws.mfcc_tables import make_tables
-    from kws.detector import detect_stream
+    from kws.stages.export import load_exported_settings
+    from kws.golden.network import run_network
+    from kws.golden.mfcc_tables import make_tables
+    from kws.golden.detector import detect_stream
     run_dir, report, overrides = exported
     cfg = compose(overrides)
     layers, labels, settings = load_exported_settings(cfg, run_dir)
@@ -107,7 +107,7 @@ def test_demo_names_a_wrong_wav_format(exported, tmp_path):
 
 
 def test_a_corrupted_weight_is_reported_with_its_layer(exported, tmp_path):
-    from kws import verify
+    from kws.stages import verify
     from kws.config import compose
     run_dir, _, overrides = exported
     copy = tmp_path / "run"

@@ -1,8 +1,8 @@
 """The golden int8 network on hand-computed integer examples, and PTQ on a trained model."""
 import numpy as np
 
-from kws.golden import AvgPool, Conv, Dense, QuantParams, run_avgpool, run_conv, run_dense
-from kws.intmath import requantize
+from kws.golden.network import AvgPool, Conv, Dense, QuantParams, run_avgpool, run_conv, run_dense
+from kws.golden.intmath import requantize
 
 HALF = 1 << 30                                    # 0.5 as a Q31 multiplier
 
@@ -98,9 +98,9 @@ def test_qat_model_and_golden_integers_agree(tmp_path, cache_dir):
 
 def test_golden_equals_tflite_micro_on_random_networks():
     """Random weights, zero points and inputs: the interpreter's int8 outputs equal ours."""
-    from kws.ptq import FloatLayer, convert
-    from kws.golden import run_network
-    from kws.tflite_export import run_tflm, to_tflite
+    from kws.training.ptq import FloatLayer, convert
+    from kws.golden.network import run_network
+    from kws.emit.tflite import run_tflm, to_tflite
     import torch
     rng = np.random.default_rng(0)
     for trial in range(3):

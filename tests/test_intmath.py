@@ -1,6 +1,6 @@
 import numpy as np
 
-from kws.intmath import (divide_by_power_of_two, doubling_high_mult, floor_log2,
+from kws.golden.intmath import (divide_by_power_of_two, doubling_high_mult, floor_log2,
                          quantize_multiplier, requantize, round_shift)
 
 

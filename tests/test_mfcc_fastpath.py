@@ -4,8 +4,8 @@ firmware/src/kws_mfcc.c takes target-specific paths that the host tests (test_fe
 on x86) never compile: Thumb-2 assembly for the FFT and the split (Cortex-M3 and M4), and the DSP
 extension's SMULBB / SMULTT / SMLALD (Cortex-M4). Here the harness of bench/mfcc_target.py
 (firmware/ports/mps2/peer/mfcc_bench_main.c) runs kws_mfcc_frame on every frame of real clips and
-of kws.signals.adversarial_signals on mps2-an386 (Cortex-M4, DSP) and mps2-an385 (Cortex-M3,
-portable C + assembly), and every int8 output must equal kws.mfcc_fixed's, and so must the power
+of kws.audio.signals.adversarial_signals on mps2-an386 (Cortex-M4, DSP) and mps2-an385 (Cortex-M3,
+portable C + assembly), and every int8 output must equal kws.golden.mfcc's, and so must the power
 spectrum of every frame (P' of the bins the mel filters use, read back from the scratch: an error
 of one unit inside can vanish in the int8 outputs). Other feature settings
 (other FFT lengths and windows, a window as long as the FFT, bins past N/4, log-mel) exercise
@@ -18,9 +18,9 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, SHARED_SUBSET, compose_cfg
-from kws import target
-from kws.mfcc_tables import make_tables
-from kws.signals import adversarial_signals
+from kws.toolchain import cortex_m as target
+from kws.golden.mfcc_tables import make_tables
+from kws.audio.signals import adversarial_signals
 
 MISSING = target.missing_tools()
 pytestmark = pytest.mark.skipif(bool(MISSING), reason=target.toolchain_hint(MISSING)

@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kws import target
-from kws.golden import AvgPool, Conv, Dense, QuantParams, run_layer
-from kws.nn_host import build_nn_tool, layer_case, run_layers_c
+from kws.toolchain import cortex_m as target
+from kws.golden.network import AvgPool, Conv, Dense, QuantParams, run_layer
+from kws.toolchain.nn_harness import build_nn_tool, layer_case, run_layers_c
 from test_nn_kernels import (INT32_MAX, ZERO_POINTS, _act, _biases, _conv, _inputs, _shifts,
                              _ties)
 

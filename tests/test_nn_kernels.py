@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from kws.errors import KwsError
-from kws.golden import (AvgPool, Conv, Dense, QuantParams, conv_accumulators, run_avgpool,
+from kws.golden.network import (AvgPool, Conv, Dense, QuantParams, conv_accumulators, run_avgpool,
                         run_layer)
-from kws.nn_host import (Kind, NnCase, build_nn_tool, layer_case, run_cases, run_layer_c,
+from kws.toolchain.nn_harness import (Kind, NnCase, build_nn_tool, layer_case, run_cases, run_layer_c,
                          run_layers_c)
 
 INT32_MAX = 2**31 - 1

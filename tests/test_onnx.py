@@ -4,8 +4,8 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from kws import onnx_export
-from kws.models import build_model
+from kws.emit import onnx as onnx_export
+from kws.training.models import build_model
 
 pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")

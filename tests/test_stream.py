@@ -6,10 +6,10 @@ import re
 import numpy as np
 import pytest
 
-from kws.detector import Detection, fire, make_settings, recognize, sweep_inputs
-from kws.scoring import score_events
-from kws.stream import operating_point
-from kws.streams import Placed, mix_stream, word_span
+from kws.golden.detector import Detection, fire, make_settings, recognize, sweep_inputs
+from kws.measure.scoring import score_events
+from kws.stages.stream import operating_point
+from kws.audio.streams import Placed, mix_stream, word_span
 
 LABELS = ["_silence_", "_unknown_", "yes", "no"]
 KEYWORD = [False, False, True, True]
@@ -167,7 +167,7 @@ def test_optuna_sweep_minimises_the_stream_frr(quantized_run, tmp_path):
 def test_a_detector_setting_change_reuses_the_cached_inferences(streamed, quantized_run,
                                                                 monkeypatch):
     from conftest import compose_cfg
-    from kws import stream
+    from kws.stages import stream
     run_dir, report = streamed
     _, overrides = quantized_run
 

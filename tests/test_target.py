@@ -1,4 +1,4 @@
-"""The firmware on Cortex-M under QEMU (kws.target): bit-exact, instruction counts, sizes, faults."""
+"""The firmware on Cortex-M under QEMU (kws.toolchain.cortex_m): bit-exact, instruction counts, sizes, faults."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kws import target
+from kws.toolchain import cortex_m as target
 from kws.errors import KwsError
 
 MISSING = target.missing_tools()
@@ -33,8 +33,8 @@ def exported(tmp_path_factory, quantized_run):
 def keyword_clips(run_dir, n: int = 8) -> list[int]:
     """Test clips whose golden logits top a keyword first (so the stream has detections even
     from a barely trained model), then others, n in all."""
-    from kws.golden import run_network
-    from kws.quantize import load_golden
+    from kws.golden.network import run_network
+    from kws.stages.quantize import load_golden
     features = np.load(run_dir / "features" / "test.npz")["features"]
     top = run_network(load_golden(run_dir), features[..., None]).argmax(1)
     keyword = np.flatnonzero(top >= 2)                 # labels 0, 1: _silence_, _unknown_
@@ -178,7 +178,7 @@ def test_firmware_stage_reports_the_target(exported, quantized_run, monkeypatch)
 def test_firmware_stage_without_toolchain_says_what_to_install(exported, quantized_run,
                                                                monkeypatch):
     from conftest import compose_cfg
-    from kws import firmware
+    from kws.stages import firmware
     _, overrides = quantized_run
     monkeypatch.setattr(target, "missing_tools", lambda: ["qemu-system-arm"])
     entry = firmware.run(compose_cfg(overrides + ["stages=[firmware]"]), exported)

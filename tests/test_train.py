@@ -10,7 +10,7 @@ import torch
 from omegaconf import OmegaConf
 
 from conftest import ROOT, TINY_SYNTHETIC, compose_cfg
-from kws.models import build_model, count_macs, count_params
+from kws.training.models import build_model, count_macs, count_params
 from kws.pipeline import run_pipeline
 
 # Small models and few epochs: the point is the machinery, not the accuracy.

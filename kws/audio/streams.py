@@ -1,0 +1,86 @@
+"""Long test streams: 1 s clips placed at known times over background noise, from a seed.
+
+A stream is clips drawn from a pool in random order (reshuffled each time it runs out), each
+followed by a gap drawn from `gap_s` seconds, over background noise cut from the split's own noise
+recordings and scaled to a fixed level (`noise_dbfs`, RMS). Each clip is scaled so that its
+spoken part (kws.audio.streams.word_span) lies `snr_db` above the noise, the SNR drawn per clip from
+the given range; _silence_ clips (no word) are scaled to the noise level. Returns the int16
+samples and the ground truth of every clip: label, clip start and end, and where its word starts
+and ends (in stream samples).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+SPAN_FRAME_MS = 10
+SPAN_BELOW_PEAK_DB = 30.0
+
+
+@dataclass(frozen=True)
+class Placed:
+    label: int
+    start: int          # first sample of the clip in the stream
+    end: int            # one past its last sample
+    word_start: int     # first sample of the spoken word
+    word_end: int       # one past its last sample
+
+
+def word_span(clip: np.ndarray, sample_rate: int) -> tuple[int, int]:
+    """(first, one past last) sample of the 10 ms frames within 30 dB of the clip's loudest."""
+    hop = sample_rate * SPAN_FRAME_MS // 1000
+    frames = clip[:len(clip) // hop * hop].astype(np.float64).reshape(-1, hop)
+    energy_db = 10 * np.log10(np.mean(frames**2, axis=1) + 1.0)
+    active = np.flatnonzero(energy_db >= energy_db.max() - SPAN_BELOW_PEAK_DB)
+    return int(active[0] * hop), int((active[-1] + 1) * hop)
+
+
+def mix_stream(clips: np.ndarray, labels: np.ndarray, pool: np.ndarray, noise: list[np.ndarray],
+               seconds: float, sample_rate: int, rng: np.random.Generator,
+               snr_db: tuple[float, float] = (10.0, 10.0), gap_s: tuple[float, float] = (0.5, 2.5),
+               silence_label: int | None = None, noise_dbfs: float = -45.0
+               ) -> tuple[np.ndarray, list[Placed]]:
+    """A stream of `seconds` from clips[pool] over noise; see the module docstring."""
+    total = int(round(seconds * sample_rate))
+    clip_len = clips.shape[1]
+    noise_rms = 32768.0 * 10 ** (noise_dbfs / 20)
+    signal = _background(noise, total, rng, noise_rms)
+    placed: list[Placed] = []
+    order, k = rng.permutation(pool), 0
+    pos = int(rng.uniform(*gap_s) * sample_rate)
+    while pos + clip_len <= total and len(pool):
+        i = int(order[k])
+        clip = clips[i].astype(np.float32)
+        first, last = word_span(clips[i], sample_rate)
+        if labels[i] == silence_label:
+            target_rms = noise_rms
+            first = last = 0
+        else:
+            target_rms = noise_rms * 10 ** (rng.uniform(*snr_db) / 20)
+        active_rms = float(np.sqrt(np.mean(clip[first:last] ** 2))) if last > first else \
+            float(np.sqrt(np.mean(clip ** 2)))
+        signal[pos:pos + clip_len] += clip * np.float32(target_rms / max(active_rms, 1.0))
+        placed.append(Placed(int(labels[i]), pos, pos + clip_len, pos + first, pos + last))
+        pos += clip_len + int(rng.uniform(*gap_s) * sample_rate)
+        k += 1
+        if k == len(order):
+            order, k = rng.permutation(pool), 0
+    return np.clip(np.round(signal), -32768, 32767).astype(np.int16), placed
+
+
+def _background(noise: list[np.ndarray], total: int, rng: np.random.Generator,
+                rms: float) -> np.ndarray:
+    """Random pieces of the noise recordings laid end to end, each scaled to `rms`
+    (digital silence when there are no recordings)."""
+    usable = [n.astype(np.float32) for n in noise if len(n) > 0 and np.any(n)]
+    out = np.zeros(total, dtype=np.float32)
+    pos = 0
+    while usable and pos < total:
+        rec = usable[rng.integers(len(usable))]
+        start = int(rng.integers(max(1, len(rec) // 2)))   # pieces of at least half a recording
+        piece = rec[start:start + total - pos]
+        piece_rms = float(np.sqrt(np.mean(piece ** 2))) or 1.0
+        out[pos:pos + len(piece)] = piece * np.float32(rms / piece_rms)
+        pos += len(piece)
+    return out

@@ -1,0 +1,153 @@
+"""Golden int8 network: numpy inference with exact integer arithmetic (TFLite int8 semantics).
+
+Layouts are NHWC. Every layer: int32 accumulator of (input - input_zero_point) * weight over the
+kernel window (padding contributes 0, i.e. padded inputs equal the zero point), + int32 bias,
+requantised per output channel with CMSIS-NN's arm_nn_requantize (kws.golden.intmath.requantize),
++ output zero point, clamped to [act_min, act_max] (a fused ReLU clamps at the zero point).
+
+  conv / depthwise conv / pointwise conv: weights int8 in [-127, 127], per output channel,
+      zero point 0; bias scale = input_scale * weight_scale[c].
+  average pool: TFLite reference: sum of the raw int8 values over the window, divided by the
+      count rounding half away from zero; output quantisation = input quantisation.
+  fully connected: per-tensor int8 weights, as TFLite's FULLY_CONNECTED.
+
+Accumulators are computed with float64 matrix products, which are exact here: every product is
+below 2**15 and every sum below 2**53 whatever the order, so BLAS gives the integers the C does.
+numpy only.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from kws.golden.intmath import requantize
+
+
+@dataclass
+class QuantParams:
+    scale: float
+    zero_point: int
+
+
+@dataclass
+class Conv:
+    """conv2d (groups=1) or depthwise (groups=channels) with TF "same" padding."""
+    name: str
+    weights: np.ndarray              # int8 [Cout, kh, kw, Cin] (conv) or [C, kh, kw, 1] (depthwise)
+    bias: np.ndarray                 # int32 [Cout]
+    multiplier: np.ndarray           # int32 [Cout], Q31
+    shift: np.ndarray                # int32 [Cout]
+    stride: tuple[int, int]
+    depthwise: bool
+    input: QuantParams
+    output: QuantParams
+    act_min: int = -128
+    act_max: int = 127
+    weight_scale: np.ndarray = field(default=None, repr=False)   # float [Cout], for reporting
+
+
+@dataclass
+class AvgPool:
+    """Global average pool over H and W."""
+    name: str
+    quant: QuantParams
+
+
+@dataclass
+class Dense:
+    name: str
+    weights: np.ndarray              # int8 [Cout, Cin]
+    bias: np.ndarray                 # int32 [Cout]
+    multiplier: int
+    shift: int
+    input: QuantParams
+    output: QuantParams
+    weight_scale: float = 0.0
+
+
+def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int, int]:
+    """(output size, pad before, pad after) of TensorFlow "same" padding."""
+    out = -(-size // stride)
+    total = max((out - 1) * stride + kernel - size, 0)
+    return out, total // 2, total - total // 2
+
+
+def _requantize_channels(acc: np.ndarray, multiplier: np.ndarray, shift: np.ndarray,
+                         out: QuantParams, act_min: int, act_max: int) -> np.ndarray:
+    """acc int64 [..., C] → int8 with per-channel (multiplier, shift)."""
+    result = requantize(acc, np.asarray(multiplier), np.asarray(shift))
+    return np.clip(result + out.zero_point, act_min, act_max).astype(np.int8)
+
+
+def conv_accumulators(layer: Conv, x: np.ndarray) -> np.ndarray:
+    """int64 [N, OH, OW, Cout]: sum of (x - zp) * w plus bias, before requantisation.
+
+    1x1 stride-1 conv: one matrix product. Depthwise: summed tap by tap (each tap a strided
+    slice of the zero-padded input times that tap's per-channel weights), which avoids an
+    im2col copy of every channel. Other convs: im2col (kernel x Cin columns) and one product."""
+    cout, kh, kw, cin = layer.weights.shape
+    n, h, w, _ = x.shape
+    oh, top, bottom = same_padding(h, kh, layer.stride[0])
+    ow, left, right = same_padding(w, kw, layer.stride[1])
+    sh, sw = layer.stride
+    centred = x.astype(np.float64) - layer.input.zero_point
+    weights = layer.weights.astype(np.float64)
+    if (kh, kw) == (1, 1) and (sh, sw) == (1, 1) and not layer.depthwise:
+        acc = centred @ weights[:, 0, 0, :].T
+    else:
+        padded = np.pad(centred, ((0, 0), (top, bottom), (left, right), (0, 0)))
+        taps = [padded[:, i:i + (oh - 1) * sh + 1:sh, j:j + (ow - 1) * sw + 1:sw, :]
+                for i in range(kh) for j in range(kw)]                   # each [N, OH, OW, C]
+        if layer.depthwise:
+            acc = np.zeros((n, oh, ow, cout))
+            for k, tap in enumerate(taps):
+                acc += tap * weights[:, k // kw, k % kw, 0]
+        else:
+            columns = np.stack(taps, axis=3).reshape(n * oh * ow, kh * kw * cin)
+            acc = (columns @ weights.reshape(cout, -1).T).reshape(n, oh, ow, cout)
+    return acc.astype(np.int64) + layer.bias.astype(np.int64)
+
+
+def run_conv(layer: Conv, x: np.ndarray) -> np.ndarray:
+    return _requantize_channels(conv_accumulators(layer, x), layer.multiplier, layer.shift,
+                                layer.output, layer.act_min, layer.act_max)
+
+
+def run_avgpool(layer: AvgPool, x: np.ndarray) -> np.ndarray:
+    """TFLite reference AveragePool over the whole map: [N, H, W, C] → [N, C]."""
+    count = x.shape[1] * x.shape[2]
+    total = x.astype(np.int64).sum(axis=(1, 2))
+    average = np.where(total > 0, (total + count // 2) // count, -((-total + count // 2) // count))
+    return np.clip(average, -128, 127).astype(np.int8)
+
+
+def run_dense(layer: Dense, x: np.ndarray) -> np.ndarray:
+    centred = x.astype(np.float64) - layer.input.zero_point
+    acc = (centred @ layer.weights.astype(np.float64).T).astype(np.int64) + layer.bias
+    q = requantize(acc, layer.multiplier, layer.shift) + layer.output.zero_point
+    return np.clip(q, -128, 127).astype(np.int8)
+
+
+def run_layer(layer, x: np.ndarray) -> np.ndarray:
+    if isinstance(layer, Conv):
+        return run_conv(layer, x)
+    if isinstance(layer, AvgPool):
+        return run_avgpool(layer, x)
+    return run_dense(layer, x)
+
+
+def run_network(layers: list, x: np.ndarray, batch: int = 256,
+                keep: bool = False) -> np.ndarray | list[np.ndarray]:
+    """int8 input [N, H, W, 1] → int8 logits [N, classes] (or every layer's output if keep)."""
+    outputs = []
+    for start in range(0, len(x), batch):
+        h = x[start:start + batch]
+        per_layer = []
+        for layer in layers:
+            h = run_layer(layer, h)
+            per_layer.append(h)
+        outputs.append(per_layer if keep else h)
+    if keep:
+        return [np.concatenate([o[i] for o in outputs]) for i in range(len(layers))]
+    return np.concatenate(outputs)

@@ -1,0 +1,61 @@
+"""Scoring detections on a stream against its ground truth: hits, misses, false accepts.
+
+Rules (MLPerf Tiny's streaming wake-word rules are the model):
+- A detection's time is the end of the window that fired: (frame * stride + window_len) / rate.
+- A keyword occurrence is hit when a detection of the same label falls in
+  [word start, word end + hit_window]. The first such detection is the hit; later detections of
+  that label inside the same window are repeats of it (debounced: neither hit nor false accept).
+- Every other detection is a false accept (another label, no keyword there, or too late).
+FRR = missed occurrences / occurrences; FA/h = false accepts / hours of audio.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from kws.golden.detector import Detection
+from kws.audio.streams import Placed
+
+
+@dataclass(frozen=True)
+class Score:
+    positives: int
+    hits: int
+    false_accepts: int
+    per_label_positives: dict[int, int]
+    per_label_hits: dict[int, int]
+    per_label_false_accepts: dict[int, int]
+
+    @property
+    def frr(self) -> float:
+        return 1.0 - self.hits / self.positives if self.positives else 0.0
+
+
+def detection_samples(events: list[Detection], stride: int, window_len: int) -> np.ndarray:
+    return np.array([e.frame_index * stride + window_len for e in events], dtype=np.int64)
+
+
+def score_events(events: list[Detection], truth: list[Placed], is_keyword, stride: int,
+                 window_len: int, hit_window: int) -> Score:
+    """Match detections to keyword occurrences (hit_window in samples after the word's end)."""
+    positives = [p for p in truth if is_keyword[p.label]]
+    starts = np.array([p.word_start for p in positives], dtype=np.int64)
+    ends = np.array([p.word_end + hit_window for p in positives], dtype=np.int64)
+    hit = np.zeros(len(positives), dtype=bool)
+    false_accepts: dict[int, int] = {}
+    for event, t in zip(events, detection_samples(events, stride, window_len)):
+        # occurrences whose window holds t (windows of consecutive words may overlap)
+        candidates = np.flatnonzero((starts <= t) & (t <= ends))
+        same = [i for i in candidates if positives[i].label == event.label]
+        if not same:
+            false_accepts[event.label] = false_accepts.get(event.label, 0) + 1
+        elif not all(hit[i] for i in same):
+            hit[next(i for i in same if not hit[i])] = True
+    per_pos: dict[int, int] = {}
+    per_hit: dict[int, int] = {}
+    for p, h in zip(positives, hit):
+        per_pos[p.label] = per_pos.get(p.label, 0) + 1
+        per_hit[p.label] = per_hit.get(p.label, 0) + int(h)
+    return Score(len(positives), int(hit.sum()), sum(false_accepts.values()), per_pos, per_hit,
+                 false_accepts)

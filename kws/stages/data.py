@@ -1,0 +1,302 @@
+"""Stage `data`: a labelled, speaker-split set of 1 s int16 clips in the run directory.
+
+Reads:  a Speech Commands folder (data.source=speech_commands, data.root) or the synthetic set.
+Writes: data/{train,validation,test}.npz  (audio int16 [N, S], label int16 [N], speaker str [N])
+        data/noise_{split}.npz            (background recordings, cut 80/10/10 by time per split)
+        data/labels.json, data/manifest.csv, data/class_counts.png, data/spectrograms.png
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from kws.audio import synthetic
+from kws.audio.clips import UnreadableClip, read_clip, read_long
+from kws.audio.download import download_and_extract
+from kws.errors import KwsError
+from kws.io import read_json, save_figure, save_npz, write_json, write_text
+from kws.audio.speech_commands import SILENCE, SPLITS, UNKNOWN, ClipRef, labels_for, scan
+
+log = logging.getLogger(__name__)
+CONFIG_KEYS = ("data",)
+NOISE_SPLIT_FRACTIONS = {"train": (0.0, 0.8), "validation": (0.8, 0.9), "test": (0.9, 1.0)}
+
+
+@dataclass
+class Example:
+    """One clip to load: a file, or (for silence) a slice of a background recording."""
+    label: str
+    speaker: str | None
+    path: Path | None = None
+    noise_name: str | None = None
+    noise_start: int = 0
+    noise_gain: float = 1.0
+
+
+# ---------------------------------------------------------------- stage interface
+
+def resolve_root(cfg) -> Path:
+    data = cfg.data
+    cache_dir = Path(cfg.paths.cache_dir).expanduser()
+    if data.source == "synthetic":
+        return synthetic.ensure_dataset(data, data.seed, cache_dir)
+    if data.source != "speech_commands":
+        raise KwsError(f"data.source={data.source!r}: expected 'synthetic' or 'speech_commands'")
+    if not data.root:
+        raise KwsError("data.root is not set: data=speech_commands needs data.root=PATH")
+    root = Path(data.root).expanduser()
+    if data.download and not root.is_dir():
+        download_and_extract(data.url, root, data.sha256, cache_dir)
+    return root
+
+
+def input_fingerprint(cfg) -> str:
+    """What the stage reads besides its config: the listing (names, sizes, mtimes) of the root."""
+    if cfg.data.source != "speech_commands" or not cfg.data.root:
+        return ""
+    root = Path(cfg.data.root).expanduser()
+    if not root.is_dir():
+        return "missing"
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*")):
+        if path.is_file():
+            st = path.stat()
+            digest.update(f"{path.relative_to(root)}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+def run(cfg, run_dir: Path) -> dict:
+    data = cfg.data
+    _check_settings(data)
+    out = run_dir / "data"
+    root = resolve_root(cfg)
+    refs, noise_paths = scan(root, list(data.keywords), data.validation_percent,
+                             data.testing_percent, data.split_salt)
+    labels = labels_for(list(data.keywords))
+    n_samples = data.sample_rate * data.clip_ms // 1000
+    skipped: list[str] = []
+
+    noise = _load_noise(noise_paths, data, skipped)
+    noise_by_split = {split: _noise_part(noise, split) for split in SPLITS}
+    rng = np.random.default_rng(data.seed)
+    report_counts, report_speakers, speakers_by_split = {}, {}, {}
+    manifest = io.StringIO()
+    writer = csv.writer(manifest)
+    writer.writerow(["split", "label", "speaker", "source"])
+    for split in SPLITS:
+        examples = _select(refs, split, labels, noise_by_split[split], data, n_samples, rng)
+        audio, kept = _load(examples, noise_by_split[split], data, n_samples, skipped, split)
+        label_ids = np.array([labels.index(e.label) for e in kept], dtype=np.int16)
+        speakers = np.array([e.speaker or "" for e in kept])
+        save_npz(out / f"{split}.npz", audio=audio, label=label_ids, speaker=speakers)
+        save_npz(out / f"noise_{split}.npz", **noise_by_split[split])
+        for e in kept:
+            writer.writerow([split, e.label, e.speaker or "",
+                             e.path or f"{e.noise_name}@{e.noise_start}"])
+        report_counts[split] = {lab: int(np.sum(label_ids == i)) for i, lab in enumerate(labels)}
+        speakers_by_split[split] = {e.speaker for e in kept if e.speaker}
+        report_speakers[split] = len(speakers_by_split[split])
+        _check_every_class(report_counts[split], split, root)
+
+    overlap = _speaker_overlap(speakers_by_split)
+    write_text(out / "manifest.csv", manifest.getvalue())
+    write_json(out / "labels.json", {"labels": labels, "sample_rate": data.sample_rate,
+                                     "clip_samples": n_samples})
+    _plot(out, report_counts, labels, data.example_spectrograms, data.sample_rate)
+    if skipped:
+        log.warning("data: skipped %d unreadable clip(s); first: %s", len(skipped), skipped[0])
+    return {"source": data.source, "root": str(root), "labels": labels,
+            "counts": report_counts, "speakers": report_speakers,
+            "speaker_overlap": overlap, "skipped_clips": len(skipped),
+            "skipped_examples": skipped[:10],
+            "noise_seconds": round(sum(len(x) for x in noise.values()) / data.sample_rate, 1)}
+
+
+def summarize(entry: dict) -> str:
+    counts = entry.get("counts", {})
+    sizes = "/".join(str(sum(counts.get(s, {}).values())) for s in SPLITS)
+    return (f"{entry.get('source')}: {len(entry.get('labels', []))} classes, "
+            f"train/val/test {sizes} clips, speaker overlap {entry.get('speaker_overlap')}, "
+            f"skipped {entry.get('skipped_clips')}")
+
+
+def load_split(run_dir: Path, split: str) -> dict[str, np.ndarray]:
+    """The clips the data stage wrote for `split` (audio, label, speaker)."""
+    path = run_dir / "data" / f"{split}.npz"
+    if not path.exists():
+        raise KwsError(f"{path} is missing: run the data stage first (stages=[data,...])")
+    with np.load(path) as f:
+        return {k: f[k] for k in f.files}
+
+
+def load_noise(run_dir: Path, split: str) -> list[np.ndarray]:
+    with np.load(run_dir / "data" / f"noise_{split}.npz") as f:
+        return [f[k] for k in sorted(f.files)]
+
+
+def read_json_meta(run_dir: Path) -> dict:
+    """data/labels.json: labels, sample_rate, clip_samples."""
+    meta = read_json(Path(run_dir) / "data" / "labels.json")
+    if meta is None:
+        raise KwsError(f"{Path(run_dir) / 'data' / 'labels.json'} is missing: "
+                       "run the data stage first")
+    return meta
+
+
+def load_labels(run_dir: Path) -> list[str]:
+    return read_json_meta(run_dir)["labels"]
+
+
+# ---------------------------------------------------------------- selection and loading
+
+def _check_settings(data) -> None:
+    for key in ("unknown_share", "silence_share"):
+        if not 0 <= data[key] < 1:
+            raise KwsError(f"data.{key}={data[key]} must be in [0, 1)")
+    if data.unknown_share + data.silence_share >= 1:
+        raise KwsError(f"data.unknown_share + data.silence_share = "
+                       f"{data.unknown_share + data.silence_share} must be < 1")
+    if data.validation_percent < 0 or data.testing_percent < 0 or \
+            data.validation_percent + data.testing_percent >= 100:
+        raise KwsError("data.validation_percent and data.testing_percent must be >= 0 "
+                       "and sum to less than 100")
+    if data.sample_rate < 8000 or data.clip_ms <= 0:
+        raise KwsError(f"data.sample_rate={data.sample_rate} / data.clip_ms={data.clip_ms}: "
+                       "need a rate >= 8000 Hz and a positive clip length")
+
+
+def _select(refs: list[ClipRef], split: str, labels: list[str], noise: dict[str, np.ndarray],
+            data, n_samples: int, rng: np.random.Generator) -> list[Example]:
+    """Every keyword clip of the split, plus unknown and silence clips at their shares."""
+    in_split = [r for r in refs if r.split == split]
+    keyword = [Example(r.label, r.speaker, r.path) for r in in_split
+               if r.label not in (UNKNOWN, SILENCE)]
+    per_share = len(keyword) / (1.0 - data.unknown_share - data.silence_share)
+    unknown = [Example(UNKNOWN, r.speaker, r.path) for r in in_split if r.label == UNKNOWN]
+    unknown = _sample(unknown, round(data.unknown_share * per_share), rng)
+    silence = [Example(SILENCE, None, r.path) for r in in_split if r.label == SILENCE]
+    n_silence = round(data.silence_share * per_share)
+    silence = _sample(silence, n_silence, rng)
+    silence += _noise_slices(noise, n_silence - len(silence), n_samples, rng)
+    return keyword + unknown + silence
+
+
+def _sample(items: list, n: int, rng: np.random.Generator) -> list:
+    if n >= len(items):
+        return items
+    return [items[i] for i in sorted(rng.choice(len(items), size=n, replace=False))]
+
+
+def _noise_slices(noise: dict[str, np.ndarray], n: int, n_samples: int,
+                  rng: np.random.Generator) -> list[Example]:
+    """Silence clips cut from the split's share of the background recordings, at random gains."""
+    names = [k for k, rec in sorted(noise.items()) if len(rec) >= n_samples]
+    if n <= 0 or not names:
+        return []
+    out = []
+    for _ in range(n):
+        name = names[rng.integers(len(names))]
+        start = int(rng.integers(0, len(noise[name]) - n_samples + 1))
+        out.append(Example(SILENCE, None, noise_name=name, noise_start=start,
+                           noise_gain=float(10 ** (rng.uniform(-40, 0) / 20))))
+    return out
+
+
+def _load(examples: list[Example], noise: dict[str, np.ndarray], data, n_samples: int,
+          skipped: list[str], split: str) -> tuple[np.ndarray, list[Example]]:
+    audio = np.zeros((len(examples), n_samples), dtype=np.int16)
+    kept = []
+    for e in tqdm(examples, desc=f"data {split}", unit="clip", leave=False, disable=None):
+        if e.path is None:
+            segment = noise[e.noise_name][e.noise_start:e.noise_start + n_samples]
+            clip = np.round(segment.astype(np.float64) * e.noise_gain).astype(np.int16)
+        else:
+            try:
+                clip = read_clip(e.path, sample_rate=data.sample_rate, n_samples=n_samples)
+            except UnreadableClip as exc:
+                if data.strict:
+                    raise KwsError(f"{exc} (data.strict=true)") from None
+                skipped.append(str(exc))
+                continue
+        audio[len(kept)] = clip
+        kept.append(e)
+    return audio[:len(kept)], kept
+
+
+def _load_noise(paths: list[Path], data, skipped: list[str]) -> dict[str, np.ndarray]:
+    noise = {}
+    for path in paths:
+        try:
+            noise[path.stem] = read_long(path, sample_rate=data.sample_rate)
+        except UnreadableClip as exc:
+            if data.strict:
+                raise KwsError(f"{exc} (data.strict=true)") from None
+            skipped.append(str(exc))
+    return noise
+
+
+def _noise_part(noise: dict[str, np.ndarray], split: str) -> dict[str, np.ndarray]:
+    lo, hi = NOISE_SPLIT_FRACTIONS[split]
+    return {k: rec[int(lo * len(rec)):int(hi * len(rec))] for k, rec in noise.items()}
+
+
+def _check_every_class(counts: dict[str, int], split: str, root: Path) -> None:
+    empty = [label for label, n in counts.items() if n == 0]
+    if empty:
+        raise KwsError(f"{root}: split '{split}' has no clips of {empty}. Add clips, or change "
+                       "data.keywords / data.validation_percent / data.testing_percent "
+                       "(silence needs _silence_ clips or _background_noise_ recordings)")
+
+
+def _speaker_overlap(speakers_by_split: dict[str, set[str]]) -> int:
+    seen: dict[str, str] = {}
+    overlap = set()
+    for split, speakers in speakers_by_split.items():
+        for s in speakers:
+            if s in seen and seen[s] != split:
+                overlap.add(s)
+            seen[s] = split
+    return len(overlap)
+
+
+# ---------------------------------------------------------------- plots
+
+def _plot(out: Path, counts: dict, labels: list[str], n_examples: int, sample_rate: int) -> None:
+    import librosa
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(10, 3.5))
+    width = 0.8 / len(SPLITS)
+    x = np.arange(len(labels))
+    for i, split in enumerate(SPLITS):
+        ax.bar(x + i * width, [counts[split][lab] for lab in labels], width, label=split)
+    ax.set_xticks(x + width, labels, rotation=45, ha="right")
+    ax.set_ylabel("clips")
+    ax.set_title("Clips per class and split")
+    ax.legend()
+    save_figure(out / "class_counts.png", fig)
+    plt.close(fig)
+
+    train = load_split(out.parent, "train")
+    picks = [int(np.flatnonzero(train["label"] == i)[0]) for i in range(len(labels))
+             if np.any(train["label"] == i)][:max(n_examples, 1)]
+    fig, axes = plt.subplots(1, len(picks), figsize=(3 * len(picks), 3), squeeze=False)
+    for ax, idx in zip(axes[0], picks):
+        mel = librosa.feature.melspectrogram(y=train["audio"][idx] / 32768.0, sr=sample_rate,
+                                             n_fft=512, hop_length=160, n_mels=40)
+        ax.imshow(librosa.power_to_db(mel, ref=1.0, top_db=80), origin="lower", aspect="auto")
+        ax.set_title(f"{labels[train['label'][idx]]} ({train['speaker'][idx] or 'noise'})",
+                     fontsize=9)
+        ax.set_xlabel("10 ms frames")
+    axes[0][0].set_ylabel("mel band")
+    save_figure(out / "spectrograms.png", fig)
+    plt.close(fig)

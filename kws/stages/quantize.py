@@ -1,0 +1,186 @@
+"""Stage `quantize`: the student as an int8 network, scored by the golden model.
+
+Reads:  student/best.pt, features/ (train for calibration, test for scoring, quant.json)
+Writes: quantize/model_int8.npz   every layer's integer parameters (the export stage's input)
+        quantize/layers.json      layer list: kind, shapes, scales, zero points, SQNR
+        quantize/student_int8.tflite  the same integers as a TFLite flatbuffer, checked in
+                                  TensorFlow Lite Micro on every test clip
+        quantize/student_float.onnx  the float student for ONNX Runtime (kws.emit.onnx),
+                                  checked against torch on every test clip
+The int8 accuracy reported is the golden model's (kws.golden.network), never a fake-quant estimate.
+Per-layer SQNR of int8 against float activations says which layer loses what.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from kws.stages import data as data_stage
+from kws.stages.features import load_features, load_quant
+from kws.errors import KwsError
+from kws.golden.network import AvgPool, Conv, Dense, QuantParams, run_network
+from kws.io import atomic_path, read_json, save_npz, write_json
+from kws.emit.onnx import export_and_check
+from kws.training.ptq import activation_ranges, convert, dequantize_output, float_forward, fold
+from kws.training.qat import FakeQuantNet, finetune
+from kws.emit.tflite import run_tflm, smallest_arena, to_tflite
+from kws.training.loop import dequantize_tensor, load_trained
+
+CONFIG_KEYS = ("quant", "student_model", "train", "data.augment")
+
+
+def run(cfg, run_dir: Path) -> dict:
+    labels = data_stage.load_labels(run_dir)
+    quant = load_quant(run_dir)
+    model = load_trained(run_dir, "student", cfg.student_model, len(labels))
+    layers = fold(model)
+    train, test = load_features(run_dir, "train"), load_features(run_dir, "test")
+    picks = np.random.default_rng(cfg.seed).permutation(len(train["label"]))
+    calibration = train["features"][np.sort(picks[:cfg.quant.calibration_clips])]
+    to_float = lambda q: dequantize_tensor(q, quant["scale"], quant["zero_point"])  # noqa: E731
+    ranges = activation_ranges(layers, to_float(calibration), cfg.quant.calibration,
+                               cfg.quant.percentile)
+    input_quant = QuantParams(quant["scale"], quant["zero_point"])
+    golden = convert(layers, ranges, input_quant)
+    x_int8 = test["features"][..., None]                        # NHWC [N, frames, coeffs, 1]
+    truth = test["label"].astype(np.int64)
+    ptq_pred = run_network(golden, x_int8).astype(np.int32).argmax(1)
+    report = {"ptq_int8_test_acc": round(float(np.mean(ptq_pred == truth)), 4)}
+    quantized_layers = layers                  # the float weights the int8 network rounds
+    if cfg.quant.qat:
+        net = FakeQuantNet(layers, ranges, input_quant)
+        report["qat_history"] = finetune(net, cfg, run_dir, cfg.quant.qat_epochs, cfg.quant.qat_lr)
+        quantized_layers = net.to_float_layers()
+        golden = convert(quantized_layers, ranges, input_quant)
+        report.update(_qat_vs_golden(net, golden, to_float(test["features"]), x_int8, truth))
+
+    int8_outputs = run_network(golden, x_int8, keep=True)
+    float_outputs = [o.numpy() for o in float_forward(quantized_layers,
+                                                      to_float(test["features"]))]
+    student_logits = float_forward(layers, to_float(test["features"]))[-1].numpy()
+    float_pred = student_logits.argmax(1)
+    int8_pred = int8_outputs[-1].astype(np.int32).argmax(1)
+    out = Path(run_dir) / "quantize"
+    per_layer = _per_layer_report(golden, int8_outputs, float_outputs)
+    save_npz(out / "model_int8.npz", **_flatten(golden))
+    write_json(out / "layers.json", per_layer)
+    report.update(_tflite(golden, x_int8, int8_outputs[-1], out))
+    report.update(export_and_check(model, to_float(test["features"]), out / "student_float.onnx"))
+    return {"float_test_acc": round(float(np.mean(float_pred == truth)), 4), **report,
+            "int8_test_acc": round(float(np.mean(int8_pred == truth)), 4),
+            "int8_source": "qat" if cfg.quant.qat else "ptq",
+            "float_int8_argmax_agreement": round(float(np.mean(float_outputs[-1].argmax(1)
+                                                               == int8_pred)), 4),
+            "calibration": cfg.quant.calibration,
+            "calibration_clips": int(len(calibration)),
+            "sqnr_db": {row["name"]: row["sqnr_db"] for row in per_layer},
+            "weights_bytes": int(sum(l.weights.size for l in golden if hasattr(l, "weights"))),
+            "bias_bytes": int(sum(4 * l.bias.size for l in golden if hasattr(l, "bias")))}
+
+
+def _tflite(golden: list, x_int8: np.ndarray, golden_logits: np.ndarray, out: Path) -> dict:
+    """Write the .tflite, run it in TFLite Micro on every test clip, compare with golden."""
+    model = to_tflite(golden, x_int8.shape[1:3])
+    with atomic_path(out / "student_int8.tflite", suffix=".tflite") as tmp:
+        tmp.write_bytes(model)
+    tflm = run_tflm(model, x_int8)
+    equal = np.all(tflm == golden_logits, axis=1)
+    return {"tflite_bytes": len(model),
+            "golden_vs_tflm_bitexact": round(float(equal.mean()), 6),
+            "tflm_clips": int(len(equal)),
+            "tflm_arena_bytes": smallest_arena(model, x_int8)}
+
+
+def _qat_vs_golden(net: FakeQuantNet, golden: list, x_float: torch.Tensor, x_int8: np.ndarray,
+                   truth: np.ndarray) -> dict:
+    """QAT torch model against the golden integers: accuracy, argmax agreement, max LSB gap."""
+    net.eval()
+    with torch.no_grad():
+        fake = net(x_float).numpy()
+    out = golden[-1].output
+    fake_q = np.round(fake / out.scale).astype(np.int64) + out.zero_point
+    golden_q = run_network(golden, x_int8).astype(np.int64)
+    return {"qat_int8_test_acc": round(float(np.mean(golden_q.argmax(1) == truth)), 4),
+            "qat_torch_test_acc": round(float(np.mean(fake.argmax(1) == truth)), 4),
+            "qat_golden_argmax_agreement": round(float(np.mean(fake_q.argmax(1)
+                                                               == golden_q.argmax(1))), 4),
+            "qat_golden_max_logit_diff_lsb": int(np.abs(fake_q - golden_q).max())}
+
+
+def load_golden(run_dir: Path) -> list:
+    """The golden int8 layers the quantize stage wrote (model_int8.npz + layers.json)."""
+    out = Path(run_dir) / "quantize"
+    rows = read_json(out / "layers.json")
+    if rows is None or not (out / "model_int8.npz").exists():
+        raise KwsError(f"{out}: no int8 model: run the quantize stage first")
+    layers = []
+    with np.load(out / "model_int8.npz") as f:
+        for row in rows:
+            name = row["name"]
+            if row["kind"] == "avgpool":
+                layers.append(AvgPool(name, QuantParams(row["scale"], row["zero_point"])))
+                continue
+            in_scale, in_zp, out_scale, out_zp = f[f"{name}/io_quant"]
+            io = QuantParams(float(in_scale), int(in_zp)), QuantParams(float(out_scale),
+                                                                       int(out_zp))
+            if row["kind"] == "dense":
+                layers.append(Dense(name, f[f"{name}/weights"], f[f"{name}/bias"],
+                                    int(f[f"{name}/multiplier"][0]), int(f[f"{name}/shift"][0]),
+                                    *io))
+            else:
+                layers.append(Conv(name, f[f"{name}/weights"], f[f"{name}/bias"],
+                                   f[f"{name}/multiplier"], f[f"{name}/shift"],
+                                   tuple(int(v) for v in f[f"{name}/stride"]),
+                                   row["kind"] == "dwconv", *io, act_min=io[1].zero_point))
+    return layers
+
+
+def sqnr_db(reference: np.ndarray, test: np.ndarray) -> float:
+    noise = np.sum((test - reference) ** 2)
+    return float("inf") if noise == 0 else float(10 * np.log10(np.sum(reference**2) / noise))
+
+
+def _nchw_to_nhwc(x: np.ndarray) -> np.ndarray:
+    return np.transpose(x, (0, 2, 3, 1)) if x.ndim == 4 else x
+
+
+def _per_layer_report(golden: list, int8_outputs: list, float_outputs: list) -> list[dict]:
+    rows = []
+    for layer, q, f in zip(golden, int8_outputs, float_outputs):
+        quant = layer.quant if isinstance(layer, AvgPool) else layer.output
+        deq = dequantize_output(q, quant)
+        kind = layer.name.split("_", 1)[1]
+        rows.append({"name": layer.name, "kind": kind, "shape": list(q.shape[1:]),
+                     "scale": quant.scale,
+                     "zero_point": quant.zero_point,
+                     "sqnr_db": round(sqnr_db(_nchw_to_nhwc(f), deq), 2)})
+    return rows
+
+
+def _flatten(golden: list) -> dict[str, np.ndarray]:
+    arrays = {}
+    for layer in golden:
+        prefix = layer.name
+        if isinstance(layer, (Conv, Dense)):
+            arrays[f"{prefix}/weights"] = layer.weights
+            arrays[f"{prefix}/bias"] = layer.bias
+            arrays[f"{prefix}/multiplier"] = np.atleast_1d(layer.multiplier).astype(np.int32)
+            arrays[f"{prefix}/shift"] = np.atleast_1d(layer.shift).astype(np.int32)
+            arrays[f"{prefix}/io_quant"] = np.array([layer.input.scale, layer.input.zero_point,
+                                                     layer.output.scale, layer.output.zero_point])
+        if isinstance(layer, Conv):
+            arrays[f"{prefix}/stride"] = np.array(layer.stride, dtype=np.int32)
+    return arrays
+
+
+def summarize(entry: dict) -> str:
+    worst = min(entry.get("sqnr_db", {}).items(), key=lambda kv: kv[1], default=("-", 0))
+    qat = f", QAT int8 {entry['qat_int8_test_acc']}" if "qat_int8_test_acc" in entry else ""
+    return (f"float {entry.get('float_test_acc')}, PTQ int8 (golden) "
+            f"{entry.get('ptq_int8_test_acc')}{qat}, lowest SQNR {worst[1]} dB ({worst[0]}), "
+            f"TFLM bit-exact {entry.get('golden_vs_tflm_bitexact')} of "
+            f"{entry.get('tflm_clips')} clips, arena {entry.get('tflm_arena_bytes')} B")
+
+

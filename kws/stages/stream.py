@@ -1,0 +1,210 @@
+"""Stage `stream`: false rejects against false accepts per hour, and the operating point.
+
+Reads:  data/test.npz, data/noise_test.npz (test speakers, test noise), features/quant.json,
+        quantize/ (the golden int8 network), detector settings
+Writes: stream/positive.wav, positive_truth.csv   keywords, unknown words and silence at SNRs
+        stream/negative.wav, negative_truth.csv   no keyword at all (unknown words, silence)
+        stream/det.png                            FRR against FA/h over every threshold
+        stream/det.csv                            the same numbers
+        stream/operating_point.json               the threshold the export stage builds in
+
+The detector is the integer twin of the C loop (kws.golden.detector): the network runs once per stream,
+and the threshold sweep re-runs only the recogniser's last step (kws.golden.detector.fire), which gives
+exactly the events the loop would give at each threshold. Scoring rules: kws.measure.scoring.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+from omegaconf import OmegaConf
+
+from kws.stages import data as data_stage
+from kws.golden.detector import DetectorSettings, fire, stream_logits, sweep_inputs
+from kws.errors import KwsError
+from kws.stages.export import OPERATING_POINT, detector_settings, model_hash
+from kws.stages.features import load_quant
+from kws.golden.network import run_network
+from kws.io import atomic_path, save_figure, save_npz, write_json, write_text
+from kws.golden.mfcc_tables import make_tables
+from kws.stages.quantize import load_golden
+from kws.measure.scoring import Score, score_events
+from kws.audio.streams import Placed, mix_stream
+
+CONFIG_KEYS = ("stream", "detector", "features")
+THRESHOLDS = np.arange(256)
+
+
+def _streams(cfg, run_dir: Path, labels: list[str], rate: int):
+    s = cfg.stream
+    test = data_stage.load_split(run_dir, "test")
+    noise = data_stage.load_noise(run_dir, "test")
+    keyword = np.array([label not in ("_silence_", "_unknown_") for label in labels])
+    silence = labels.index("_silence_") if "_silence_" in labels else None
+    everything = np.arange(len(test["label"]))
+    fillers = np.flatnonzero(~keyword[test["label"]])
+    if not keyword[test["label"]].any() or not len(fillers):
+        raise KwsError("stream: the test split needs keyword clips and _unknown_/_silence_ clips")
+    rng = np.random.default_rng(s.seed)
+    common = dict(snr_db=(s.snr_db_min, s.snr_db_max), gap_s=(s.gap_s_min, s.gap_s_max),
+                  silence_label=silence)
+    positive = mix_stream(test["audio"], test["label"], everything, noise,
+                          s.positive_minutes * 60, rate, rng, **common)
+    negative = mix_stream(test["audio"], test["label"], fillers, noise,
+                          s.negative_hours * 3600, rate, rng, **common)
+    return positive, negative
+
+
+def _write_stream(out: Path, name: str, pcm: np.ndarray, placed: list[Placed],
+                  labels: list[str], rate: int) -> None:
+    with atomic_path(out / f"{name}.wav", suffix=".wav") as tmp:
+        sf.write(tmp, pcm, rate, subtype="PCM_16", format="WAV")
+    rows = ["label,clip_start_s,clip_end_s,word_start_s,word_end_s"]
+    rows += [f"{labels[p.label]},{p.start / rate:.4f},{p.end / rate:.4f},"
+             f"{p.word_start / rate:.4f},{p.word_end / rate:.4f}" for p in placed]
+    write_text(out / f"{name}_truth.csv", "\n".join(rows) + "\n")
+
+
+def _sweep(settings: DetectorSettings, inferences, truth, geometry) -> list[Score]:
+    """Score at every threshold 0..255 (the network's outputs do not depend on it)."""
+    frames, logits = inferences
+    top, score, may_fire = sweep_inputs(settings, logits)
+    return [score_events(fire(frames, top, score, may_fire, int(t), settings.suppression_frames),
+                         truth, settings.is_keyword, *geometry) for t in THRESHOLDS]
+
+
+def operating_point(frr: np.ndarray, fa_per_hour: np.ndarray, target: float) -> tuple[int, bool]:
+    """The threshold with the lowest FRR among those with FA/h <= target (ties: the highest
+    threshold, for margin); without one, the threshold with the fewest false accepts."""
+    ok = np.flatnonzero(fa_per_hour <= target)
+    if len(ok):
+        best = ok[frr[ok] == frr[ok].min()]
+        return int(best.max()), True
+    fewest = np.flatnonzero(fa_per_hour == fa_per_hour.min())
+    return int(fewest[np.argmin(frr[fewest])]), False
+
+
+def _inferences(cfg, run_dir: Path, layers: list, tables, settings: DetectorSettings,
+                pos_pcm: np.ndarray, neg_pcm: np.ndarray):
+    """Every inference's (frames, logits) on both streams, and the loop's real-time factor.
+
+    Cached in stream/inferences.npz, keyed by the int8 network, the streams' settings, the
+    front end and the inference rate: a sweep over the other detector settings (window,
+    threshold, suppression) then re-runs only the recogniser."""
+    s = OmegaConf.to_container(cfg.stream, resolve=True)
+    for key in ("target_fa_per_hour", "hit_window_s", "write_wav"):
+        s.pop(key)
+    blob = json.dumps([model_hash(run_dir), s, settings.infer_every,
+                       OmegaConf.to_container(cfg.features, resolve=True)], sort_keys=True)
+    key = hashlib.sha256(blob.encode()).hexdigest()
+    path = Path(run_dir) / "stream" / "inferences.npz"
+    if path.exists():
+        with np.load(path) as f:
+            if str(f["key"]) == key:
+                return ((f["pos_frames"], f["pos_logits"]), (f["neg_frames"], f["neg_logits"]),
+                        float(f["realtime_factor"]))
+    net = lambda x: run_network(layers, x)  # noqa: E731
+    started = time.perf_counter()
+    pos = stream_logits(pos_pcm, tables, net, settings.n_classes, settings.infer_every)
+    neg = stream_logits(neg_pcm, tables, net, settings.n_classes, settings.infer_every)
+    realtime_factor = (len(pos_pcm) + len(neg_pcm)) / tables.sample_rate / (
+        time.perf_counter() - started)
+    save_npz(path, key=np.array(key), pos_frames=pos[0], pos_logits=pos[1], neg_frames=neg[0],
+             neg_logits=neg[1], realtime_factor=np.array(realtime_factor))
+    return pos, neg, realtime_factor
+
+
+def run(cfg, run_dir: Path) -> dict:
+    run_dir = Path(run_dir)
+    s = cfg.stream
+    labels = data_stage.load_labels(run_dir)
+    quant = load_quant(run_dir)
+    rate = int(quant["sample_rate"])
+    layers = load_golden(run_dir)
+    settings = detector_settings(cfg, labels, layers[-1].output.scale,
+                                 quant["settings"]["stride_ms"])
+    tables = make_tables(cfg.features, rate)
+    out = run_dir / "stream"
+    (pos_pcm, pos_truth), (neg_pcm, neg_truth) = _streams(cfg, run_dir, labels, rate)
+    if s.write_wav:
+        _write_stream(out, "positive", pos_pcm, pos_truth, labels, rate)
+        _write_stream(out, "negative", neg_pcm, neg_truth, labels, rate)
+
+    pos_inf, neg_inf, realtime_factor = _inferences(cfg, run_dir, layers, tables, settings,
+                                                    pos_pcm, neg_pcm)
+    geometry = (tables.stride, tables.window_len, int(round(s.hit_window_s * rate)))
+    positive = _sweep(settings, pos_inf, pos_truth, geometry)
+    negative = _sweep(settings, neg_inf, neg_truth, geometry)
+    hours = len(neg_pcm) / rate / 3600
+    frr = np.array([p.frr for p in positive])
+    fa_h = np.array([n.false_accepts / hours for n in negative])
+    threshold, met = operating_point(frr, fa_h, s.target_fa_per_hour)
+    keywords = [i for i, k in enumerate(settings.is_keyword) if k]
+    per_keyword = {labels[k]: _keyword_point(positive[threshold], negative[threshold], k, hours)
+                   for k in keywords}
+    _write_det(out, labels, keywords, positive, negative, hours, threshold)
+    write_json(run_dir / OPERATING_POINT, {"threshold": threshold, "target_met": met,
+                                       "model_sha256": model_hash(run_dir)})
+    at = positive[threshold]
+    return {"threshold": threshold, "target_fa_per_hour": s.target_fa_per_hour,
+            "target_met": met, "frr": round(float(frr[threshold]), 4),
+            "fa_per_hour": round(float(fa_h[threshold]), 3),
+            "frr_at_configured_threshold": round(float(frr[settings.threshold]), 4),
+            "fa_per_hour_at_configured_threshold": round(float(fa_h[settings.threshold]), 3),
+            "hours_negative": round(hours, 3), "minutes_positive": round(len(pos_pcm) / rate / 60, 2),
+            "n_positives": at.positives, "positive_stream_false_accepts": at.false_accepts,
+            "realtime_factor": round(realtime_factor, 1), "per_keyword": per_keyword,
+            "detector_config": OmegaConf.to_container(cfg.detector, resolve=True),
+            "detector": {"average_window": settings.average_window,
+                         "min_count": settings.min_count,
+                         "suppression_frames": settings.suppression_frames,
+                         "infer_every_frames": settings.infer_every}}
+
+
+def _keyword_point(positive: Score, negative: Score, label: int, hours: float) -> dict:
+    n = positive.per_label_positives.get(label, 0)
+    hits = positive.per_label_hits.get(label, 0)
+    return {"n_positives": n, "frr": round(1 - hits / n, 4) if n else None,
+            "fa_per_hour": round(negative.per_label_false_accepts.get(label, 0) / hours, 3)}
+
+
+def _write_det(out: Path, labels: list[str], keywords: list[int], positive: list[Score],
+               negative: list[Score], hours: float, chosen: int) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = ["threshold,frr,fa_per_hour"] + [
+        f"{t},{p.frr:.5f},{n.false_accepts / hours:.4f}"
+        for t, p, n in zip(THRESHOLDS, positive, negative)]
+    write_text(out / "det.csv", "\n".join(rows) + "\n")
+    floor = 0.5 / hours                       # where zero false accepts are drawn (log axis)
+    fig, ax = plt.subplots(figsize=(7, 5))
+    for k in keywords:
+        kp = [_keyword_point(p, n, k, hours) for p, n in zip(positive, negative)]
+        ax.plot([max(x["fa_per_hour"], floor) for x in kp], [100 * (x["frr"] or 0) for x in kp],
+                lw=0.8, alpha=0.6, label=labels[k])
+    fa = np.maximum([n.false_accepts / hours for n in negative], floor)
+    frr = 100 * np.array([p.frr for p in positive])
+    ax.plot(fa, frr, color="k", lw=2, label="all keywords")
+    ax.plot(fa[chosen], frr[chosen], "ro", label=f"threshold {chosen}")
+    ax.set_xscale("log")
+    ax.set_xlabel(f"false accepts per hour (negative stream, {hours:.2f} h; 0 drawn at {floor:.2g})")
+    ax.set_ylabel("false reject rate (%)")
+    ax.set_title("DET: integer detector over thresholds 0..255")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
+    save_figure(out / "det.png", fig)
+    plt.close(fig)
+
+
+def summarize(entry: dict) -> str:
+    met = "" if entry.get("target_met", True) else " (target not met)"
+    return (f"threshold {entry.get('threshold')}: FRR {entry.get('frr')} at "
+            f"{entry.get('fa_per_hour')} FA/h{met} ({entry.get('n_positives')} keywords, "
+            f"{entry.get('hours_negative')} h negative, {entry.get('realtime_factor')}x real time)")
+

@@ -1,0 +1,39 @@
+"""Stage `student`: the small DS-CNN, distilled from the teacher (distill.enabled) or not.
+
+Reads:  data/, features/, teacher/best.pt (of this run, or of distill.teacher_dir)
+Writes: student/ (checkpoints, metrics.csv, confusion_test.png)
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from kws.stages import data as data_stage
+from kws.errors import KwsError
+from kws.io import read_json
+from kws.stages.teacher import summarize as _summarize_model
+from kws.training.loop import load_trained, train_model
+
+CONFIG_KEYS = ("seed", "student_model", "teacher_model", "train", "distill", "data.augment")
+
+
+def run(cfg, run_dir: Path) -> dict:
+    teacher = None
+    entry = {"distilled": bool(cfg.distill.enabled)}
+    if cfg.distill.enabled:
+        teacher_run = Path(cfg.distill.teacher_dir or run_dir)
+        labels = data_stage.load_labels(run_dir)
+        if cfg.distill.teacher_dir and data_stage.load_labels(teacher_run) != labels:
+            raise KwsError(f"distill.teacher_dir={teacher_run}: its labels differ from this run's")
+        teacher = load_trained(teacher_run, "teacher", cfg.teacher_model, len(labels))
+        teacher_report = (read_json(teacher_run / "report.json") or {}).get("teacher", {})
+        entry["teacher"] = {"run_dir": str(teacher_run), "model": cfg.teacher_model.name,
+                            "params": teacher_report.get("params"),
+                            "test_acc": teacher_report.get("test_acc")}
+    epochs = cfg.distill.epochs or cfg.train.epochs
+    result = train_model(cfg, run_dir, "student", cfg.student_model, epochs, teacher=teacher)
+    return {**result, **entry}
+
+
+def summarize(entry: dict) -> str:
+    how = "distilled" if entry.get("distilled") else "from scratch"
+    return f"{_summarize_model(entry)}, {how}"

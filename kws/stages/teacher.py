@@ -1,0 +1,21 @@
+"""Stage `teacher`: a large DS-CNN (default dscnn_l) trained on the int8 features.
+
+Reads:  data/, features/        Writes: teacher/ (checkpoints, metrics.csv, confusion_test.png)
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from kws.training.loop import train_model
+
+CONFIG_KEYS = ("seed", "teacher_model", "train", "data.augment")
+
+
+def run(cfg, run_dir: Path) -> dict:
+    return train_model(cfg, run_dir, "teacher", cfg.teacher_model, cfg.train.epochs)
+
+
+def summarize(entry: dict) -> str:
+    return (f"{entry.get('model')}: {entry.get('params')} params, {entry.get('macs')} MACs, "
+            f"val {entry.get('val_acc')}, test {entry.get('test_acc')}, "
+            f"{entry.get('epochs')} epochs in {entry.get('train_seconds')} s")

@@ -1,0 +1,193 @@
+"""Stage `verify`: the exported C, built for the host, against the golden models, bit for bit.
+
+Reads:  firmware/ (export), data/test.npz and data/noise_test.npz, features/test.npz,
+        quantize/ (the golden int8 network)
+Writes: verify/build/ (kws_verify_tool, kws_demo), verify/stream.wav + stream_truth.csv (the
+        verification stream, so others can replay it), verify/mismatch.txt when a check fails
+
+1. Clips: every test clip through kws_mfcc_clip + kws_model_invoke; features and logits must
+   equal the golden front end's and the golden network's exactly.
+2. Stream: test clips over test background noise (verify.stream_seconds), through the whole
+   wake-word loop in C and through its Python twin (kws.golden.detector.detect_stream); the detection
+   events (frame, label, score) must be identical.
+A mismatch raises with the first differing clip, layer, index and values.
+"""
+from __future__ import annotations
+
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from kws.stages import data as data_stage
+from kws.toolchain.host import FIRMWARE, build, sources_fingerprint
+from kws.errors import KwsError
+from kws.stages.export import FIRMWARE_DIR, load_exported_settings
+from kws.stages.features import load_features, load_quant
+from kws.golden.network import run_network
+from kws.io import atomic_path, write_text
+from kws.golden.mfcc_tables import make_tables
+from kws.golden.detector import Detection, detect_stream
+from kws.audio.streams import mix_stream
+
+CONFIG_KEYS = ("verify", "detector")
+STREAM_CHUNK = 320                         # samples per feed: 20 ms, as an audio DMA would give
+
+
+def input_fingerprint(cfg) -> str:
+    return sources_fingerprint()            # the firmware/ C it builds
+
+
+def build_host(generated: Path, out_dir: Path, sanitize: bool = False) -> dict[str, Path]:
+    """kws_verify_tool and kws_demo, linked with the generated files in `generated`."""
+    src, host = FIRMWARE / "src", FIRMWARE / "ports" / "host"
+    common = [src / "kws_mfcc.c", src / "kws_nn.c", src / "kws_detector.c",
+              src / "kws_wakeword.c", generated / "kws_model.c", generated / "kws_model_data.c",
+              generated / "kws_mfcc_tables.c", host / "kws_host_app.c"]
+    includes = [FIRMWARE / "include", generated, host]
+    suffix = "_san" if sanitize else ""
+    return {"verify": build(out_dir / f"kws_verify_tool{suffix}",
+                            common + [host / "kws_verify_tool.c"], includes, sanitize,
+                            defines=["KWS_MODEL_TRACE_HOOK=kws_host_trace"]),
+            "demo": build(out_dir / f"kws_demo{suffix}", common + [host / "kws_demo.c"],
+                          includes, sanitize)}
+
+
+def _run(tool: Path, *args) -> None:
+    proc = subprocess.run([str(tool), *map(str, args)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise KwsError(f"{tool.name} {args[0]} failed (exit {proc.returncode}):\n"
+                       f"{proc.stderr[-3000:]}")
+
+
+def run_clips_c(tool: Path, clips: np.ndarray, frames: int, n_out: int, n_classes: int
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """C features int8 [N, frames, n_out] and logits int8 [N, n_classes] of int16 clips."""
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        np.ascontiguousarray(clips, dtype="<i2").tofile(d / "clips.raw")
+        _run(tool, "clips", d / "clips.raw", clips.shape[1], d / "features.raw",
+             d / "logits.raw")
+        features = np.fromfile(d / "features.raw", dtype=np.int8)
+        logits = np.fromfile(d / "logits.raw", dtype=np.int8)
+    return (features.reshape(len(clips), frames, n_out),
+            logits.reshape(len(clips), n_classes))
+
+
+def trace_c(tool: Path, features: np.ndarray, layer_sizes: list[int]) -> list[np.ndarray]:
+    """Every layer's C output for one int8 input [frames, n_out]."""
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        np.ascontiguousarray(features, dtype=np.int8).tofile(d / "features.raw")
+        _run(tool, "trace", d / "features.raw", d / "layers.raw")
+        flat = np.fromfile(d / "layers.raw", dtype=np.int8)
+    return np.split(flat, np.cumsum(layer_sizes)[:-1])
+
+
+def run_stream_c(tool: Path, pcm: np.ndarray, chunk: int = STREAM_CHUNK) -> list[Detection]:
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        np.ascontiguousarray(pcm, dtype="<i2").tofile(d / "stream.raw")
+        _run(tool, "stream", d / "stream.raw", chunk, d / "events.txt")
+        lines = (d / "events.txt").read_text().splitlines()
+    return [Detection(*map(int, line.split())) for line in lines if line]
+
+
+def first_layer_mismatch(tool: Path, layers: list, features: np.ndarray) -> str:
+    """Which layer of the C differs from the golden network on this input, and where."""
+    golden = [o.reshape(-1) for o in run_network(layers, features[None, ..., None], keep=True)]
+    c = trace_c(tool, features, [g.size for g in golden])
+    for layer, g, got in zip(layers, golden, c):
+        diff = np.flatnonzero(g != got)
+        if len(diff):
+            i = int(diff[0])
+            return (f"layer {layer.name}: first difference at flat index {i} (NHWC): "
+                    f"C {int(got[i])}, golden {int(g[i])} ({len(diff)} of {g.size} differ)")
+    return "every layer equal when traced alone: the input features differ"
+
+
+def _check_clips(tool: Path, layers: list, audio: np.ndarray, golden_features: np.ndarray,
+                 n_classes: int) -> int:
+    frames, n_out = golden_features.shape[1:]
+    features, logits = run_clips_c(tool, audio, frames, n_out, n_classes)
+    golden_logits = run_network(layers, golden_features[..., None])
+    feature_ok = np.all(features == golden_features, axis=(1, 2))
+    logit_ok = np.all(logits == golden_logits, axis=1)
+    if not feature_ok.all():
+        clip = int(np.flatnonzero(~feature_ok)[0])
+        frame, coeff = map(int, np.argwhere(features[clip] != golden_features[clip])[0])
+        raise KwsError(f"verify: test clip {clip}: C features differ from golden at frame "
+                       f"{frame}, coefficient {coeff}: C {features[clip, frame, coeff]}, "
+                       f"golden {golden_features[clip, frame, coeff]}")
+    if not logit_ok.all():
+        clip = int(np.flatnonzero(~logit_ok)[0])
+        raise KwsError(f"verify: test clip {clip}: C logits {logits[clip].tolist()} != golden "
+                       f"{golden_logits[clip].tolist()}; "
+                       f"{first_layer_mismatch(tool, layers, golden_features[clip])}")
+    return int(feature_ok.sum())
+
+
+def _write_stream(out: Path, pcm: np.ndarray, placed, labels: list[str], rate: int) -> None:
+    with atomic_path(out / "stream.wav", suffix=".wav") as tmp:
+        sf.write(tmp, pcm, rate, subtype="PCM_16", format="WAV")
+    rows = ["label,start_s,end_s"] + [f"{labels[p.label]},{p.start / rate:.4f},{p.end / rate:.4f}"
+                                      for p in placed]
+    write_text(out / "stream_truth.csv", "\n".join(rows) + "\n")
+
+
+def _index(labels: list[str], name: str) -> int | None:
+    return labels.index(name) if name in labels else None
+
+
+def run(cfg, run_dir: Path) -> dict:
+    run_dir = Path(run_dir)
+    generated = run_dir / FIRMWARE_DIR
+    if not (generated / "kws_model.c").exists():
+        raise KwsError(f"{generated}/kws_model.c is missing: run the export stage first")
+    v = cfg.verify
+    out = run_dir / "verify"
+    tools = build_host(generated, out / "build", sanitize=v.sanitize)
+    layers, labels, settings = load_exported_settings(cfg, run_dir)
+    test, features = data_stage.load_split(run_dir, "test"), load_features(run_dir, "test")
+    bitexact = _check_clips(tools["verify"], layers, test["audio"], features["features"],
+                            len(labels))
+
+    quant = load_quant(run_dir)
+    tables = make_tables(cfg.features, quant["sample_rate"])
+    rate = quant["sample_rate"]
+    pcm, placed = mix_stream(test["audio"], test["label"], np.arange(len(test["label"])),
+                             data_stage.load_noise(run_dir, "test"), v.stream_seconds, rate,
+                             np.random.default_rng(v.seed), snr_db=(v.stream_snr_db,) * 2,
+                             silence_label=_index(labels, "_silence_"))
+    _write_stream(out, pcm, placed, labels, rate)
+    started = time.perf_counter()
+    python_events = detect_stream(pcm, tables, lambda x: run_network(layers, x), settings)
+    python_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    c_events = run_stream_c(tools["verify"], pcm)
+    c_seconds = time.perf_counter() - started
+    equal = python_events == c_events
+    if not equal:
+        first = next((i for i, (a, b) in enumerate(zip(python_events, c_events)) if a != b),
+                     min(len(python_events), len(c_events)))
+        show = lambda ev: ev[first] if first < len(ev) else "none"  # noqa: E731
+        raise KwsError(f"verify: stream events differ at event {first}: Python {show(python_events)}, "
+                       f"C {show(c_events)} ({len(python_events)} vs {len(c_events)} events)")
+    stream_seconds = len(pcm) / rate
+    return {"bitexact_clips": bitexact, "total_clips": int(len(test["audio"])),
+            "stream_seconds": round(stream_seconds, 1), "stream_keywords": sum(
+                1 for p in placed if settings.is_keyword[p.label]),
+            "stream_events_python": len(python_events), "stream_events_c": len(c_events),
+            "stream_events_equal": bool(equal),
+            "python_realtime_factor": round(stream_seconds / python_seconds, 1),
+            "c_host_realtime_factor": round(stream_seconds / c_seconds, 1),
+            "sanitized": bool(v.sanitize), "demo": str(tools["demo"])}
+
+
+def summarize(entry: dict) -> str:
+    same = "stream events equal" if entry.get("stream_events_equal") else "stream events DIFFER"
+    return (f"{entry.get('bitexact_clips')}/{entry.get('total_clips')} clips bit-exact, {same} "
+            f"({entry.get('stream_events_c')} events in {entry.get('stream_seconds')} s)")

@@ -1,0 +1,456 @@
+"""The firmware on a Cortex-M under QEMU: bit-exact against the golden models, instructions, sizes.
+
+Reads:  RUN_DIR/firmware (export), data/test.npz, features/test.npz, quantize/ (golden network),
+        data labels
+Writes: OUT_DIR/gen/kws_target_data.{c,h}  K test clips, their golden features and logits, and
+                                           the Python twin's detection events on the K clips
+                                           played back to back (all in flash)
+        OUT_DIR/<board>/obj/*.o, app.elf, app.map, qemu.log
+
+The harness is firmware/ports/mps2 (startup, linker script, semihosting, SysTick, main.c) linked
+with firmware/src/*.c, the generated model and tables, and the host port's wake-word wrapper
+(ports/host/kws_host_app.c, plain C). QEMU runs it on an MPS2 board with
+`-icount shift=0`: every instruction advances virtual time by 1 ns, and SysTick, clocked at the
+board's 25 MHz, counts virtual time, so a tick is 40 instructions. The harness measures that ratio
+itself (a run of NOPs) and prints INSTRUCTIONS, never cycles: QEMU models no pipeline, caches or
+wait states, so these are executed-instruction counts, deterministic from run to run, each
+measurement rounded to a multiple of the ratio.
+
+Entry point: run_on_target(run_dir, out_dir, board, n_clips) → dict (see its docstring).
+"""
+from __future__ import annotations
+
+import dataclasses
+import re
+import shutil
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from kws.toolchain.host import FIRMWARE
+from kws.errors import KwsError
+from kws.io import write_text
+
+PORT = FIRMWARE / "ports" / "mps2"
+HOST_PORT = FIRMWARE / "ports" / "host"
+DEBIAN_PACKAGES = ("gcc-arm-none-eabi", "libnewlib-arm-none-eabi", "qemu-system-arm")
+INSTALL_COMMAND = "apt-get install --no-install-recommends " + " ".join(DEBIAN_PACKAGES)
+TOOLS = ("arm-none-eabi-gcc", "arm-none-eabi-size", "qemu-system-arm")
+COMMON_CFLAGS = ["-O2", "-std=c99", "-Wall", "-Wextra", "-Werror",
+                 "-ffunction-sections", "-fdata-sections"]
+TIMEOUT_S = 120.0
+STREAM_CHUNK = 320                 # main.c feeds the wake-word loop 320 samples at a time
+
+
+@dataclasses.dataclass(frozen=True)
+class Board:
+    machine: str                   # qemu-system-arm -M
+    cpu: str
+    cpu_flags: tuple[str, ...]     # compile and link
+
+
+BOARDS = {
+    "mps2-an385": Board("mps2-an385", "Cortex-M3",
+                        ("-mcpu=cortex-m3", "-mthumb", "-mfloat-abi=soft")),
+    "mps2-an386": Board("mps2-an386", "Cortex-M4F",
+                        ("-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16")),
+    "mps2-an500": Board("mps2-an500", "Cortex-M7",
+                        ("-mcpu=cortex-m7", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv5-d16")),
+}
+
+# Object file → part of the firmware, for the size split.
+PARTS = {
+    "kws_model_data.o": "model_data",       # weights, biases, requantisation, detector LUT
+    "kws_model.o": "model",                 # generated kws_model_invoke + activation arena
+    "kws_nn.o": "kernels",
+    "kws_mfcc.o": "mfcc",
+    "kws_mfcc_tables.o": "mfcc",
+    "kws_detector.o": "detector",
+    "kws_wakeword.o": "detector",           # the wake-word loop around the recogniser
+    "kws_target_data.o": "test_data",       # the harness's test vectors, not part of a product
+}
+PORT_PART, LIB_PART = "port", "lib"      # lib: newlib-nano and libgcc members
+
+
+# ---------------------------------------------------------------- toolchain
+
+def missing_tools() -> list[str]:
+    """Tools (and the newlib C library) not found on this machine."""
+    missing = [t for t in TOOLS if shutil.which(t) is None]
+    if "arm-none-eabi-gcc" not in missing:
+        found = subprocess.run(["arm-none-eabi-gcc", "-print-file-name=libc_nano.a"],
+                               capture_output=True, text=True).stdout.strip()
+        if not Path(found).is_absolute():
+            missing.append("newlib (libc_nano.a)")
+    return missing
+
+
+def toolchain_hint(missing: list[str]) -> str:
+    return (f"{', '.join(missing)} not found: the Cortex-M target check needs the Debian packages "
+            f"{', '.join(DEBIAN_PACKAGES)} ({INSTALL_COMMAND})")
+
+
+def check_toolchain() -> None:
+    missing = missing_tools()
+    if missing:
+        raise KwsError(toolchain_hint(missing))
+
+
+# ---------------------------------------------------------------- test vectors
+
+def pick_clips(n_total: int, n_clips: int) -> np.ndarray:
+    """n_clips indices spread evenly over the test split (it is grouped by label)."""
+    if n_clips < 1:
+        raise KwsError(f"target: n_clips={n_clips} must be >= 1")
+    return np.unique(np.linspace(0, n_total - 1, min(n_clips, n_total)).round().astype(int))
+
+
+def _settings_from_export(run_dir: Path, labels: list[str], output_scale: float):
+    """The detector settings the export stage wrote (kws_model_settings.h), as DetectorSettings."""
+    from kws.golden.detector import make_settings
+    path = run_dir / "firmware" / "kws_model_settings.h"
+    text = path.read_text()
+    keys = {"average_window": "KWS_AVERAGE_WINDOW", "min_count": "KWS_MIN_COUNT",
+            "threshold": "KWS_THRESHOLD", "suppression_frames": "KWS_SUPPRESSION_FRAMES",
+            "infer_every": "KWS_INFER_EVERY_FRAMES"}
+    values = {}
+    for key, macro in keys.items():
+        m = re.search(rf"#define {macro}\s+(-?\d+)", text)
+        if m is None:
+            raise KwsError(f"{path}: no {macro}: re-run the export stage")
+        values[key] = int(m.group(1))
+    return make_settings(labels, output_scale, **values)
+
+
+def expected_vectors(run_dir: Path, n_clips: int, clip_indices=None) -> dict:
+    """K test clips with the golden features, logits and the stream's detection events.
+    clip_indices: which test clips (default: n_clips spread evenly over the split)."""
+    from kws.stages import data as data_stage
+    from kws.config import FeaturesConfig
+    from kws.stages.features import load_features, load_quant
+    from kws.golden.network import run_network
+    from kws.golden.mfcc_tables import make_tables
+    from kws.stages.quantize import load_golden
+    from kws.golden.detector import detect_stream
+
+    test = data_stage.load_split(run_dir, "test")
+    golden_features = load_features(run_dir, "test")["features"]
+    if len(test["audio"]) != len(golden_features) or not len(golden_features):
+        raise KwsError(f"{run_dir}: data/test.npz and features/test.npz disagree "
+                       f"({len(test['audio'])} vs {len(golden_features)} clips): re-run features")
+    if clip_indices is None:
+        index = pick_clips(len(golden_features), n_clips)
+    else:
+        index = np.asarray(clip_indices, dtype=int).reshape(-1)
+        if not len(index) or index.min() < 0 or index.max() >= len(golden_features):
+            raise KwsError(f"target: clip_indices {index.tolist()} must name test clips in "
+                           f"[0, {len(golden_features)})")
+    clips = np.ascontiguousarray(test["audio"][index], dtype=np.int16)
+    features = np.ascontiguousarray(golden_features[index], dtype=np.int8)
+    layers = load_golden(run_dir)
+    logits = run_network(layers, features[..., None])
+    quant = load_quant(run_dir)
+    fields = {f.name for f in dataclasses.fields(FeaturesConfig)}
+    tables = make_tables(FeaturesConfig(**{k: v for k, v in quant["settings"].items()
+                                           if k in fields}), int(quant["sample_rate"]))
+    labels = data_stage.load_labels(run_dir)
+    settings = _settings_from_export(run_dir, labels, layers[-1].output.scale)
+    events = detect_stream(clips.reshape(-1), tables, lambda x: run_network(layers, x), settings)
+    return {"index": index, "clips": clips, "features": features, "logits": logits,
+            "events": np.array([(e.frame_index, e.label, e.score) for e in events],
+                               dtype=np.int64).reshape(-1, 3)}
+
+
+def _c_array(values: np.ndarray, per_line: int = 20, indent: str = "    ") -> str:
+    """A C initializer with one pair of braces per dimension."""
+    values = np.asarray(values)
+    if values.ndim == 1:
+        rows = [", ".join(map(str, values[i:i + per_line].tolist()))
+                for i in range(0, len(values), per_line)]
+        return "{\n" + indent + (",\n" + indent).join(rows) + "\n" + indent[4:] + "}"
+    inner = [_c_array(v, per_line, indent + "    ") for v in values]
+    return "{\n" + indent + (",\n" + indent).join(inner) + "\n" + indent[4:] + "}"
+
+
+def write_test_data(vectors: dict, out_dir: Path) -> list[Path]:
+    """kws_target_data.{c,h} in out_dir: the vectors as const arrays (flash). Arrays are
+    written flat and declared with their shapes (row-major, as C lays them out)."""
+    clips, features, logits, events = (vectors[k] for k in ("clips", "features", "logits",
+                                                            "events"))
+    n, samples = clips.shape
+    _, frames, n_out = features.shape
+    n_classes = logits.shape[1]
+    n_events = len(events)
+    header = f"""/* Generated by kws.toolchain.cortex_m: do not edit. Test vectors for firmware/ports/mps2/main.c:
+ * test clips {vectors['index'].tolist()} of the run, the golden front end's features and the golden
+ * network's logits for each, and the Python twin's detection events (frame, label, score) on
+ * the clips played back to back. */
+#ifndef KWS_TARGET_DATA_H
+#define KWS_TARGET_DATA_H
+
+#include <stdint.h>
+
+#define KWS_TARGET_N_CLIPS      {n}
+#define KWS_TARGET_CLIP_SAMPLES {samples}
+#define KWS_TARGET_CLIP_FRAMES  {frames}
+#define KWS_TARGET_N_OUT        {n_out}
+#define KWS_TARGET_N_CLASSES    {n_classes}
+#define KWS_TARGET_N_EVENTS     {n_events}
+
+extern const int16_t kws_target_clips[KWS_TARGET_N_CLIPS][KWS_TARGET_CLIP_SAMPLES];
+extern const int8_t kws_target_features[KWS_TARGET_N_CLIPS][KWS_TARGET_CLIP_FRAMES][KWS_TARGET_N_OUT];
+extern const int8_t kws_target_logits[KWS_TARGET_N_CLIPS][KWS_TARGET_N_CLASSES];
+/* [max(1, KWS_TARGET_N_EVENTS)][3]: frame_index, label, score */
+extern const uint32_t kws_target_events[][3];
+
+#endif /* KWS_TARGET_DATA_H */
+"""
+    event_rows = events if n_events else np.zeros((1, 3), np.int64)
+    source = f"""/* Generated by kws.toolchain.cortex_m: do not edit. */
+#include "kws_target_data.h"
+
+const int16_t kws_target_clips[KWS_TARGET_N_CLIPS][KWS_TARGET_CLIP_SAMPLES] = {_c_array(clips)};
+
+const int8_t kws_target_features[KWS_TARGET_N_CLIPS][KWS_TARGET_CLIP_FRAMES][KWS_TARGET_N_OUT] = {_c_array(features)};
+
+const int8_t kws_target_logits[KWS_TARGET_N_CLIPS][KWS_TARGET_N_CLASSES] = {_c_array(logits)};
+
+const uint32_t kws_target_events[][3] = {_c_array(event_rows)};
+"""
+    paths = [out_dir / "kws_target_data.h", out_dir / "kws_target_data.c"]
+    write_text(paths[0], header)
+    write_text(paths[1], source)
+    return paths
+
+
+# ---------------------------------------------------------------- build
+
+def _sources(generated: Path, data_dir: Path) -> list[Path]:
+    src = FIRMWARE / "src"
+    return ([src / n for n in ("kws_mfcc.c", "kws_nn.c", "kws_detector.c", "kws_wakeword.c")]
+            + [generated / n for n in ("kws_model.c", "kws_model_data.c", "kws_mfcc_tables.c")]
+            + [HOST_PORT / "kws_host_app.c", data_dir / "kws_target_data.c"]
+            + [PORT / n for n in ("startup.c", "semihost.c", "systick.c", "main.c")])
+
+
+def _run(cmd: list[str], what: str) -> str:
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise KwsError(f"{what} failed:\n{' '.join(cmd)}\n{proc.stderr[-4000:]}")
+    return proc.stdout
+
+
+def compile_and_link(board: str, sources: list[Path], include_dirs: list[Path], build_dir: Path,
+                     stack_bytes: int = 32768, defines: list[str] | None = None) -> Path:
+    """Compile each source to build_dir/obj/<stem>.o (named objects: the map file attributes
+    every byte to one) and link them with the MPS2 startup's linker script into
+    build_dir/app.elf (+ app.map). `sources` must include firmware/ports/mps2/startup.c."""
+    check_toolchain()
+    if board not in BOARDS:
+        raise KwsError(f"target: unknown board {board!r}; choose one of {', '.join(BOARDS)}")
+    b = BOARDS[board]
+    obj_dir = build_dir / "obj"
+    obj_dir.mkdir(parents=True, exist_ok=True)
+    flags = [*b.cpu_flags, *COMMON_CFLAGS, *(f"-D{d}" for d in defines or []),
+             *(f"-I{d}" for d in include_dirs)]
+    names = [s.stem for s in sources]
+    if len(set(names)) != len(names):
+        raise KwsError(f"target: two sources share an object name: {sorted(names)}")
+
+    def compile_one(source: Path) -> Path:
+        obj = obj_dir / f"{source.stem}.o"
+        _run(["arm-none-eabi-gcc", *flags, "-c", str(source), "-o", str(obj)],
+             f"compiling {source.name} for {board}")
+        return obj
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        objects = list(pool.map(compile_one, sources))
+    elf, map_file = build_dir / "app.elf", build_dir / "app.map"
+    # No start files (startup.c is ours); newlib-nano only for memcpy/memset/memmove.
+    _run(["arm-none-eabi-gcc", *b.cpu_flags, "-nostartfiles", "--specs=nano.specs",
+          f"-T{PORT / 'mps2.ld'}", "-Wl,--gc-sections", f"-Wl,--defsym=__stack_size={stack_bytes}",
+          f"-Wl,-Map={map_file}", *map(str, objects), "-o", str(elf)],
+         f"linking {elf.name} for {board}")
+    return elf
+
+
+def build_elf(board: str, generated: Path, data_dir: Path, build_dir: Path,
+              stack_bytes: int = 32768) -> Path:
+    """The target harness (ports/mps2/main.c) over the generated files in `generated` and the
+    test vectors in `data_dir`: build_dir/app.elf."""
+    return compile_and_link(board, _sources(generated, data_dir),
+                            [FIRMWARE / "include", generated, data_dir, HOST_PORT, PORT],
+                            build_dir, stack_bytes)
+
+
+# ---------------------------------------------------------------- run
+
+def qemu_command(board: str, elf: Path, icount_shift: int = 0) -> list[str]:
+    """-icount shift=N: each instruction is 2^N ns of virtual time, so SysTick (25 MHz) ticks
+    every 40 / 2^N instructions; N in 0..3 keeps that an integer (40, 20, 10, 5)."""
+    return ["qemu-system-arm", "-M", BOARDS[board].machine, "-nographic", "-monitor", "none",
+            "-semihosting-config", "enable=on,target=native", "-icount", f"shift={icount_shift}",
+            "-kernel", str(elf)]
+
+
+def run_qemu(board: str, elf: Path, timeout_s: float = TIMEOUT_S,
+             icount_shift: int = 0) -> tuple[int, str]:
+    """QEMU's exit status (the program's, through semihosting) and its output (semihosting
+    console output arrives on QEMU's stderr; both streams are returned together)."""
+    cmd = qemu_command(board, elf, icount_shift)
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                              timeout=timeout_s)
+    except subprocess.TimeoutExpired as e:
+        out = "".join(x.decode(errors="replace") if isinstance(x, bytes) else (x or "")
+                      for x in (e.stdout, e.stderr))
+        raise KwsError(f"target: {' '.join(cmd)} did not finish in {timeout_s:.0f} s; "
+                       f"output so far:\n{out[-3000:]}") from None
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+_PATTERNS = {
+    "insn_per_tick": r"INSTRUCTIONS per tick: (\d+)",
+    "calibration_ticks": r"calibration ticks: (\d+)",
+    "calibration_instructions": r"calibration NOP instructions: (\d+)",
+    "insn_per_mfcc_frame": r"INSTRUCTIONS per MFCC frame \(mean\): (\d+)",
+    "insn_per_inference": r"INSTRUCTIONS per inference \(mean\): (\d+)",
+    "insn_one_mfcc_frame": r"INSTRUCTIONS one MFCC frame: (\d+)",
+    "insn_one_inference": r"INSTRUCTIONS one inference: (\d+)",
+    "stack_bytes": r"stack high-water: (\d+) bytes",
+    "stack_reserved_bytes": r"stack high-water: \d+ bytes of (\d+)",
+}
+
+
+def parse_output(text: str) -> dict:
+    """The numbers main.c prints."""
+    out = {}
+    m = re.search(r"clips (\d+)/(\d+) bit-exact", text)
+    if m is None:
+        raise KwsError(f"target: no 'clips N/N bit-exact' line in the output:\n{text[-3000:]}")
+    out["bitexact_clips"], out["total_clips"] = int(m.group(1)), int(m.group(2))
+    m = re.search(r"stream events (\d+)/(\d+) equal \(target found (\d+), (\d+) inferences\)",
+                  text)
+    if m:
+        out["stream_events_equal"] = int(m.group(1)) == int(m.group(2)) == int(m.group(3))
+        out["stream_events"], out["stream_inferences"] = int(m.group(2)), int(m.group(4))
+    for key, pattern in _PATTERNS.items():
+        m = re.search(pattern, text)
+        if m:
+            out[key] = int(m.group(1))
+    return out
+
+
+# ---------------------------------------------------------------- sizes
+
+def section_sizes(elf: Path) -> dict[str, int]:
+    """`arm-none-eabi-size -A`: section name → bytes."""
+    sizes = {}
+    for line in _run(["arm-none-eabi-size", "-A", str(elf)], "arm-none-eabi-size").splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[0].startswith(".") and parts[1].isdigit():
+            sizes[parts[0]] = int(parts[1])
+    return sizes
+
+
+_INPUT_SECTION = re.compile(
+    r"^ (?P<sec>\.[^\s*]+|COMMON)\s+0x(?P<addr>[0-9a-f]+)\s+0x(?P<size>[0-9a-f]+)\s+(?P<obj>\S[^\n]*)$",
+    re.MULTILINE)
+
+
+def _part_of(obj: str) -> str:
+    if ".a(" in obj:
+        return LIB_PART
+    return PARTS.get(Path(obj).name, PORT_PART)
+
+
+def parts_from_map(map_file: Path) -> dict[str, dict[str, int]]:
+    """Bytes per part from the linker map (sections kept after --gc-sections):
+    part → {"flash": text + rodata + data, "ram": data + bss}."""
+    text = map_file.read_text()
+    start = text.find("Linker script and memory map")
+    if start < 0:
+        raise KwsError(f"{map_file}: not a GNU ld map file")
+    parts: dict[str, dict[str, int]] = {}
+    for m in _INPUT_SECTION.finditer(text, start):
+        sec, size = m.group("sec"), int(m.group("size"), 16)
+        if size == 0:
+            continue
+        flash = sec.startswith((".text", ".rodata", ".vectors", ".ARM.ex", ".data", ".glue",
+                                ".vfp11", ".v4_bx"))
+        ram = sec.startswith((".data", ".bss")) or sec == "COMMON"
+        if not (flash or ram):
+            continue                                    # debug info, comments, attributes
+        entry = parts.setdefault(_part_of(m.group("obj")), {"flash": 0, "ram": 0})
+        entry["flash"] += size if flash else 0
+        entry["ram"] += size if ram else 0
+    return parts
+
+
+def memory_report(elf: Path, map_file: Path, stack_used: int | None) -> dict:
+    sections = section_sizes(elf)
+    flash_sections = (".vectors", ".text", ".rodata", ".ARM.extab", ".ARM.exidx", ".data")
+    flash_total = sum(sections.get(s, 0) for s in flash_sections)
+    parts = parts_from_map(map_file)
+    test_data = parts.get("test_data", {"flash": 0, "ram": 0})
+    data_bss = sections.get(".data", 0) + sections.get(".bss", 0)
+    return {"flash_bytes": flash_total - test_data["flash"],
+            "flash_bytes_with_test_data": flash_total,
+            "ram_bytes": data_bss - test_data["ram"] + (stack_used or 0),
+            "ram_static_bytes": data_bss - test_data["ram"],
+            "sections": sections,
+            "parts": dict(sorted(parts.items()))}
+
+
+# ---------------------------------------------------------------- entry point
+
+def run_on_target(run_dir: Path, out_dir: Path, board: str = "mps2-an386", n_clips: int = 8,
+                  timeout_s: float = TIMEOUT_S, clip_indices=None) -> dict:
+    """Build the exported firmware of `run_dir` for `board`, run it under QEMU and check it.
+
+    Returns: board, cpu, clip_indices, bitexact_clips, total_clips, stream_events (expected
+    count), stream_events_equal, stream_inferences, insn_per_mfcc_frame and insn_per_inference
+    (means over every frame / inference of the K clips; insn_one_mfcc_frame and
+    insn_one_inference: one call alone), insn_per_tick (measured: 40 under -icount shift=0),
+    stack_bytes (high-water) and stack_reserved_bytes, flash_bytes (text + rodata + data,
+    without the embedded test vectors; flash_bytes_with_test_data: the whole ELF), ram_bytes
+    (data + bss without the test vectors + stack high-water), parts (flash/ram per part: model_data,
+    model, kernels, mfcc, detector, port, lib, test_data), exit_status, seconds, elf.
+    clip_indices: test clips to embed instead of n_clips spread evenly over the split.
+    Raises KwsError when the toolchain is missing, the build fails or QEMU times out; a
+    mismatch is reported in the dict (bitexact_clips < total_clips, exit_status 1), not raised."""
+    run_dir, out_dir = Path(run_dir), Path(out_dir)
+    generated = run_dir / "firmware"
+    if not (generated / "kws_model.c").exists():
+        raise KwsError(f"{generated}/kws_model.c is missing: run the export stage first")
+    check_toolchain()
+    if board not in BOARDS:
+        raise KwsError(f"target: unknown board {board!r}; choose one of {', '.join(BOARDS)}")
+    started = time.perf_counter()
+    vectors = expected_vectors(run_dir, n_clips, clip_indices)
+    data_dir = out_dir / "gen"
+    write_test_data(vectors, data_dir)
+    build_dir = out_dir / board
+    elf = build_elf(board, generated, data_dir, build_dir)
+    status, text = run_qemu(board, elf, timeout_s)
+    write_text(build_dir / "qemu.log", text)
+    if status not in (0, 1):
+        raise KwsError(f"target: {board} exited with status {status} (2: a kernel or loop "
+                       f"error, 3: a fault); see {build_dir / 'qemu.log'}:\n{text[-3000:]}")
+    result = parse_output(text)
+    result.update(memory_report(elf, build_dir / "app.map", result.get("stack_bytes")))
+    result.update({"board": board, "cpu": BOARDS[board].cpu,
+                   "clip_indices": vectors["index"].tolist(), "exit_status": status,
+                   "seconds": round(time.perf_counter() - started, 1), "elf": str(elf)})
+    return result
+
+
+def summarize(entry: dict) -> str:
+    return (f"{entry.get('board')} ({entry.get('cpu')}): {entry.get('bitexact_clips')}/"
+            f"{entry.get('total_clips')} clips bit-exact, "
+            f"{entry.get('insn_per_mfcc_frame')} instructions per MFCC frame, "
+            f"{entry.get('insn_per_inference')} per inference, flash {entry.get('flash_bytes')} B, "
+            f"RAM {entry.get('ram_bytes')} B (stack {entry.get('stack_bytes')} B)")

@@ -1,0 +1,81 @@
+"""Building and running the C in firmware/ on the host with gcc (or $CC)."""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from kws.errors import KwsError
+from kws.io import atomic_path
+
+FIRMWARE = Path(__file__).resolve().parents[2] / "firmware"
+CFLAGS = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-O2"]
+SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-g"]
+
+
+def sources_fingerprint() -> str:
+    """sha256 over firmware/'s C sources and headers: a stage that builds them re-runs when
+    they change (its input_fingerprint)."""
+    digest = hashlib.sha256()
+    for path in sorted(FIRMWARE.rglob("*")):
+        if path.suffix in (".c", ".h", ".ld"):
+            digest.update(str(path.relative_to(FIRMWARE)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def compiler() -> str:
+    cc = os.environ.get("CC", "gcc")
+    path = shutil.which(cc)
+    if path is None:
+        raise KwsError(f"C compiler {cc!r} not found: install gcc (Debian: apt-get install gcc) "
+                       "or set CC, or turn the C check off with features.verify_c=false")
+    return path
+
+
+def build(output: Path, sources: list[Path], include_dirs: list[Path],
+          sanitize: bool = False, defines: list[str] | None = None) -> Path:
+    """Compile and link `sources` into the executable `output` (atomically).
+
+    defines: preprocessor definitions, e.g. ["KWS_MODEL_TRACE_HOOK=kws_host_trace"]."""
+    flags = CFLAGS + (SANITIZE if sanitize else []) + [f"-D{d}" for d in defines or []]
+    includes = [f"-I{d}" for d in include_dirs]
+    with atomic_path(output, suffix=".bin") as tmp:
+        cmd = [compiler(), *flags, *includes, *map(str, sources), "-o", str(tmp)]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise KwsError(f"building {output.name} failed:\n{' '.join(cmd)}\n{proc.stderr}")
+        tmp.chmod(0o755)
+    return output
+
+
+def build_mfcc_tool(tables_dir: Path, out_dir: Path, sanitize: bool = False) -> Path:
+    """The host MFCC harness linked with the generated tables in `tables_dir`."""
+    name = "kws_mfcc_tool" + ("_san" if sanitize else "")
+    return build(out_dir / name,
+                 [FIRMWARE / "src" / "kws_mfcc.c", tables_dir / "kws_mfcc_tables.c",
+                  FIRMWARE / "ports" / "host" / "kws_mfcc_tool.c"],
+                 [FIRMWARE / "include", tables_dir], sanitize=sanitize)
+
+
+def run_mfcc_tool(tool: Path, clips: np.ndarray, n_frames: int, n_out: int,
+                  chunk: int = 0) -> np.ndarray:
+    """Features of int16 clips [N, S] computed by the C: int8 [N, n_frames, n_out]."""
+    clips = np.ascontiguousarray(clips, dtype="<i2")
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dst = Path(tmp) / "clips.raw", Path(tmp) / "features.raw"
+        clips.tofile(src)
+        proc = subprocess.run([str(tool), str(src), str(clips.shape[1]), str(dst), str(chunk)],
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise KwsError(f"{tool.name} failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
+        out = np.fromfile(dst, dtype=np.int8)
+    expected = clips.shape[0] * n_frames * n_out
+    if out.size != expected:
+        raise KwsError(f"{tool.name} wrote {out.size} values, expected {expected}")
+    return out.reshape(clips.shape[0], n_frames, n_out)

@@ -1,0 +1,178 @@
+"""Running the C network kernels (firmware/src/kws_nn.c) on the host, layer by layer.
+
+The harness firmware/ports/host/kws_nn_tool.c reads a file of layer "cases" and writes their int8
+outputs; its header comment documents the format. Typical use, mirroring kws.golden.network.run_layer:
+
+    tool = build_nn_tool(out_dir, sanitize=True)
+    y = run_layer_c(tool, layer, x)                  # == kws.golden.network.run_layer(layer, x)
+    ys = run_layers_c(tool, [(layer1, x1), ...])     # many layers, one process
+
+Lower level, for arbitrary (also invalid) kernel arguments: build an NnCase, run_cases(tool, ...).
+"""
+from __future__ import annotations
+
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from enum import IntEnum
+from pathlib import Path
+
+import numpy as np
+
+from kws.toolchain.host import FIRMWARE, build
+from kws.errors import KwsError
+from kws.golden.network import AvgPool, Conv, Dense, same_padding
+
+MAGIC = 0x4E4E574B                     # the bytes "KWNN", little-endian
+HEADER = np.dtype("<i4")
+
+
+class Kind(IntEnum):
+    """A case's kernel (the harness's kind field)."""
+    CONV = 1                           # kws_conv2d_s8
+    DWCONV = 2                         # kws_dwconv2d_s8
+    PWCONV = 3                         # kws_pwconv2d_s8
+    AVGPOOL = 4                        # kws_avgpool_s8
+    FC = 5                             # kws_fc_s8
+
+
+@dataclass
+class NnCase:
+    """One layer as the kernel sees it, applied to a batch. Arrays are in the C layouts
+    (kws_nn.h); None is sent as an empty array, which the harness passes as NULL.
+
+    in_dims (h, w, c), for fc (1, 1, in_n). out_dims (h, w, c); pointwise: (h, w, out_c) with
+    h, w unused; fc: (1, 1, out_n); average pool: unused. input: int8 [batch, ...], each sample
+    of the size the kernel reads.
+    """
+    kind: Kind
+    input: np.ndarray
+    in_dims: tuple[int, int, int]
+    out_dims: tuple[int, int, int] = (1, 1, 1)
+    weights: np.ndarray | None = None
+    bias: np.ndarray | None = None
+    multiplier: np.ndarray | None = None
+    shift: np.ndarray | None = None
+    kernel: tuple[int, int] = (1, 1)
+    stride: tuple[int, int] = (1, 1)
+    pad: tuple[int, int] = (0, 0)                  # (top, left)
+    input_offset: int = 0
+    output_offset: int = 0
+    act_min: int = -128
+    act_max: int = 127
+
+    @property
+    def batch(self) -> int:
+        return len(self.input)
+
+    def output_size(self) -> int:
+        """int8 values the kernel writes per sample (what the harness writes per sample)."""
+        (ih, iw, ic), (oh, ow, oc) = self.in_dims, self.out_dims
+        return {Kind.CONV: oh * ow * oc, Kind.DWCONV: oh * ow * oc, Kind.PWCONV: ih * iw * oc,
+                Kind.AVGPOOL: ic, Kind.FC: oc}[self.kind]
+
+    def encode(self) -> bytes:
+        """The case in the harness's file format."""
+        def arr(a, dtype):
+            return np.zeros(0, dtype) if a is None else np.ascontiguousarray(a, dtype).ravel()
+        mult, shift = arr(self.multiplier, "<i4"), arr(self.shift, "<i4")
+        bias, weights, x = arr(self.bias, "<i4"), arr(self.weights, "i1"), arr(self.input, "i1")
+        if len(mult) != len(shift):
+            raise ValueError("multiplier and shift differ in length")
+        header = np.array([MAGIC, int(self.kind), self.batch, *self.in_dims, *self.out_dims,
+                           *self.kernel, *self.stride, *self.pad, self.input_offset,
+                           self.output_offset, self.act_min, self.act_max,
+                           len(mult), len(bias), len(weights), len(x)], dtype=HEADER)
+        return b"".join(a.tobytes() for a in (header, mult, shift, bias, weights, x))
+
+
+def build_nn_tool(out_dir: Path, sanitize: bool = False) -> Path:
+    """Compile kws_nn.c with the host harness into out_dir/kws_nn_tool[_san]."""
+    name = "kws_nn_tool" + ("_san" if sanitize else "")
+    return build(Path(out_dir) / name,
+                 [FIRMWARE / "src" / "kws_nn.c", FIRMWARE / "ports" / "host" / "kws_nn_tool.c"],
+                 [FIRMWARE / "include"], sanitize=sanitize)
+
+
+def is_pointwise(layer: Conv) -> bool:
+    """A 1x1, stride-1, non-depthwise conv: run by kws_pwconv2d_s8."""
+    return (not layer.depthwise and layer.weights.shape[1:3] == (1, 1)
+            and tuple(layer.stride) == (1, 1))
+
+
+def layer_case(layer: Conv | AvgPool | Dense, x: np.ndarray) -> NnCase:
+    """The case running a golden layer on x (int8 [N, H, W, C]; [N, C] for Dense)."""
+    x = np.asarray(x)
+    if x.dtype != np.int8:
+        raise ValueError(f"input must be int8, got {x.dtype}")
+    if isinstance(layer, Dense):
+        out_n, in_n = layer.weights.shape
+        if x.ndim != 2 or x.shape[1] != in_n:
+            raise ValueError(f"{layer.name}: input {x.shape}, expected [N, {in_n}]")
+        return NnCase(Kind.FC, x, (1, 1, in_n), (1, 1, out_n), layer.weights, layer.bias,
+                      np.array([layer.multiplier]), np.array([layer.shift]),
+                      input_offset=-layer.input.zero_point,
+                      output_offset=layer.output.zero_point)
+    if x.ndim != 4:
+        raise ValueError(f"{layer.name}: input {x.shape}, expected [N, H, W, C]")
+    _, h, w, c = x.shape
+    if isinstance(layer, AvgPool):
+        return NnCase(Kind.AVGPOOL, x, (h, w, c))
+    cout, kh, kw, cin = layer.weights.shape
+    if cin != (1 if layer.depthwise else c) or (layer.depthwise and cout != c):
+        raise ValueError(f"{layer.name}: weights {layer.weights.shape} do not fit input {x.shape}")
+    quant = dict(input_offset=-layer.input.zero_point, output_offset=layer.output.zero_point,
+                 act_min=layer.act_min, act_max=layer.act_max)
+    channels = (layer.bias, layer.multiplier, layer.shift)
+    if is_pointwise(layer):
+        return NnCase(Kind.PWCONV, x, (h, w, c), (h, w, cout), layer.weights.reshape(cout, c),
+                      *channels, **quant)
+    (sh, sw) = layer.stride
+    oh, top, _ = same_padding(h, kh, sh)
+    ow, left, _ = same_padding(w, kw, sw)
+    # golden depthwise weights are [C][kh][kw][1]; the C takes TFLite's [kh][kw][C]
+    weights = layer.weights[..., 0].transpose(1, 2, 0) if layer.depthwise else layer.weights
+    return NnCase(Kind.DWCONV if layer.depthwise else Kind.CONV, x, (h, w, c), (oh, ow, cout),
+                  weights, *channels, kernel=(kh, kw), stride=(sh, sw), pad=(top, left), **quant)
+
+
+def run_cases(tool: Path, cases: list[NnCase]) -> list[np.ndarray]:
+    """Run the cases in one harness process: per case, int8 [batch, output_size()].
+    A kernel error status (or any harness failure) raises KwsError with the harness's message."""
+    sent = [case for case in cases if case.batch > 0]      # the harness needs batch >= 1
+    if not sent:
+        return [np.zeros((0, case.output_size()), np.int8) for case in cases]
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dst = Path(tmp) / "cases.bin", Path(tmp) / "out.raw"
+        src.write_bytes(b"".join(case.encode() for case in sent))
+        proc = subprocess.run([str(tool), str(src), str(dst)], capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise KwsError(f"{Path(tool).name} failed (exit {proc.returncode}):\n"
+                           f"{proc.stderr[-3000:]}")
+        out = np.fromfile(dst, dtype=np.int8)
+    sizes = [case.batch * case.output_size() for case in sent]
+    if out.size != sum(sizes):
+        raise KwsError(f"{Path(tool).name} wrote {out.size} values, expected {sum(sizes)}")
+    pieces = iter(np.split(out, np.cumsum(sizes)[:-1]))
+    return [next(pieces).reshape(case.batch, case.output_size()) if case.batch > 0
+            else np.zeros((0, case.output_size()), np.int8) for case in cases]
+
+
+def _golden_shape(case: NnCase) -> tuple[int, ...]:
+    if case.kind in (Kind.AVGPOOL, Kind.FC):
+        return (case.batch, case.output_size())
+    h, w, c = case.out_dims
+    return (case.batch, h, w, c)
+
+
+def run_layers_c(tool: Path, jobs: list[tuple[object, np.ndarray]]) -> list[np.ndarray]:
+    """[(golden layer, x), ...] → their int8 outputs computed by the C, shaped as
+    kws.golden.network.run_layer returns them; one harness process for all."""
+    cases = [layer_case(layer, x) for layer, x in jobs]
+    outs = run_cases(tool, cases)
+    return [o.reshape(_golden_shape(case)) for o, case in zip(outs, cases)]
+
+
+def run_layer_c(tool: Path, layer, x: np.ndarray) -> np.ndarray:
+    """kws.golden.network.run_layer(layer, x), computed by the C kernels."""
+    return run_layers_c(tool, [(layer, x)])[0]

@@ -1,0 +1,284 @@
+"""Training loop shared by the teacher and student stages.
+
+Inputs are the golden int8 features, dequantised for torch. Every epoch draws a new augmentation
+of the training audio from (seed, epoch) and recomputes its integer features (cached on disk, so
+a draw that repeats, e.g. when the student sees the teacher's epochs, is not recomputed).
+Everything random in an epoch is seeded by (seed, epoch), so a run resumed from a checkpoint at
+an epoch boundary continues exactly as the uninterrupted run would have.
+
+Writes into <run_dir>/<name>/: last.pt (every epoch, atomic), best.pt (best validation accuracy),
+metrics.csv, confusion_test.png, and TensorBoard logs when tensorboard is installed.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import math
+import os
+import pickle
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from omegaconf import OmegaConf
+from torch import nn
+from torch.nn import functional as F
+from tqdm import tqdm
+
+from kws.stages import data as data_stage
+from kws.audio.augment import augment
+from kws.errors import KwsError
+from kws.stages.features import cached_features, load_features, load_quant
+from kws.io import atomic_path, read_json, save_figure, write_json, write_text
+from kws.golden.mfcc_tables import make_tables
+from kws.training.models import build_model, count_macs, count_params
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Dataset:
+    """Everything a training run reads from the run directory."""
+    train_audio: np.ndarray
+    train_labels: np.ndarray
+    noise: list[np.ndarray]
+    val_x: torch.Tensor
+    val_y: torch.Tensor
+    test_x: torch.Tensor
+    test_y: torch.Tensor
+    labels: list[str]
+    scale: float
+    zero_point: int
+
+
+def load_dataset(run_dir: Path) -> Dataset:
+    quant = load_quant(run_dir)
+    train = data_stage.load_split(run_dir, "train")
+    val, test = load_features(run_dir, "validation"), load_features(run_dir, "test")
+
+    def tensor(q):
+        return dequantize_tensor(q, quant["scale"], quant["zero_point"])
+
+    return Dataset(train["audio"], train["label"].astype(np.int64),
+                   data_stage.load_noise(run_dir, "train"),
+                   tensor(val["features"]), torch.from_numpy(val["label"].astype(np.int64)),
+                   tensor(test["features"]), torch.from_numpy(test["label"].astype(np.int64)),
+                   data_stage.load_labels(run_dir), quant["scale"], quant["zero_point"])
+
+
+def dequantize_tensor(q: np.ndarray, scale: float, zero_point: int) -> torch.Tensor:
+    """int8 [N, frames, coeffs] → float32 [N, 1, frames, coeffs], as the network sees them."""
+    return ((torch.from_numpy(q.astype(np.float32)) - zero_point) * scale).unsqueeze(1)
+
+
+def choose_device(setting: str, threads: int) -> torch.device:
+    if setting == "auto":
+        setting = "cuda" if torch.cuda.is_available() else "cpu"
+    if setting not in ("cpu", "cuda") or (setting == "cuda" and not torch.cuda.is_available()):
+        raise KwsError(f"train.device={setting!r}: expected auto, cpu or cuda (when available)")
+    if setting == "cpu":
+        torch.set_num_threads(threads or os.cpu_count() or 1)
+    return torch.device(setting)
+
+
+def epoch_inputs(ds: Dataset, cfg, epoch: int, tables) -> torch.Tensor:
+    """Training features for one epoch: a fresh augmentation draw, integer features."""
+    audio = ds.train_audio
+    if cfg.train.augment and cfg.data.augment.enabled:
+        rng = np.random.default_rng([cfg.seed, epoch, 1])
+        audio = augment(audio, ds.noise, cfg.data.augment, tables.sample_rate, rng)
+    q = cached_features(audio, tables, Path(cfg.paths.cache_dir).expanduser())
+    return dequantize_tensor(q, ds.scale, ds.zero_point)
+
+
+def lr_factor(step: int, total: int, warmup: int) -> float:
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+
+
+def distill_loss(student_logits, teacher_logits, labels, temperature: float, alpha: float,
+                 label_smoothing: float) -> torch.Tensor:
+    hard = F.cross_entropy(student_logits, labels, label_smoothing=label_smoothing)
+    if teacher_logits is None:
+        return hard
+    soft = F.kl_div(F.log_softmax(student_logits / temperature, dim=1),
+                    F.log_softmax(teacher_logits / temperature, dim=1),
+                    reduction="batchmean", log_target=True) * temperature**2
+    return (1 - alpha) * hard + alpha * soft
+
+
+@torch.no_grad()
+def predict(model: nn.Module, x: torch.Tensor, device: torch.device,
+            batch: int = 512) -> torch.Tensor:
+    model.eval()
+    return torch.cat([model(x[i:i + batch].to(device)).cpu() for i in range(0, len(x), batch)])
+
+
+def train_model(cfg, run_dir: Path, name: str, model_cfg, epochs: int,
+                teacher: nn.Module | None = None) -> dict:
+    """Train `model_cfg` as stage `name`; returns its report entry."""
+    out = Path(run_dir) / name
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / "model.json", OmegaConf.to_container(model_cfg, resolve=True))
+    ds = load_dataset(run_dir)
+    tables = make_tables(cfg.features, data_stage.read_json_meta(run_dir)["sample_rate"])
+    device = choose_device(cfg.train.device, cfg.train.threads)
+    torch.manual_seed(cfg.seed)
+    model = build_model(model_cfg, len(ds.labels)).to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.train.lr,
+                                  weight_decay=cfg.train.weight_decay)
+    steps_per_epoch = math.ceil(len(ds.train_labels) / cfg.train.batch_size)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(
+        step, epochs * steps_per_epoch, cfg.train.warmup_epochs * steps_per_epoch))
+    state = {"epoch": 0, "best_val_acc": -1.0, "history": [], "train_seconds": 0.0}
+    checkpoint = out / "last.pt"
+    if cfg.train.resume and checkpoint.exists():
+        state = _load_checkpoint(checkpoint, model, optimizer, schedule)
+        log.info("%s: resuming after epoch %d", name, state["epoch"])
+    if teacher is not None:
+        teacher.to(device).eval()
+    writer = _tensorboard(out, cfg.train.tensorboard)
+    y_train = torch.from_numpy(ds.train_labels)
+    for epoch in range(state["epoch"], epochs):
+        started = time.perf_counter()
+        torch.manual_seed(cfg.seed * 100_003 + epoch)
+        x_train = epoch_inputs(ds, cfg, epoch, tables)
+        order = torch.from_numpy(np.random.default_rng([cfg.seed, epoch, 2])
+                                 .permutation(len(y_train)))
+        model.train()
+        loss_sum, correct = 0.0, 0
+        bar = tqdm(range(0, len(order), cfg.train.batch_size), desc=f"{name} {epoch + 1}/{epochs}",
+                   unit="batch", leave=False, disable=None)
+        for start in bar:
+            idx = order[start:start + cfg.train.batch_size]
+            x, y = x_train[idx].to(device), y_train[idx].to(device)
+            logits = model(x)
+            with torch.no_grad():
+                t_logits = teacher(x) if teacher is not None else None
+            loss = distill_loss(logits, t_logits, y, cfg.distill.temperature, cfg.distill.alpha,
+                                cfg.train.label_smoothing)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            loss_sum += float(loss.detach()) * len(idx)
+            correct += int((logits.argmax(1) == y).sum())
+            bar.set_postfix(loss=f"{float(loss.detach()):.3f}")
+        val_logits = predict(model, ds.val_x, device)
+        row = {"epoch": epoch + 1, "train_loss": round(loss_sum / len(order), 5),
+               "train_acc": round(correct / len(order), 5),
+               "val_loss": round(float(F.cross_entropy(val_logits, ds.val_y)), 5),
+               "val_acc": round(_accuracy(val_logits, ds.val_y), 5),
+               "lr": optimizer.param_groups[0]["lr"],
+               "seconds": round(time.perf_counter() - started, 2)}
+        state["history"].append(row)
+        state["epoch"] = epoch + 1
+        state["train_seconds"] += row["seconds"]
+        log.info("%s epoch %d/%d: loss %.4f train %.3f val %.3f (%.1fs)", name, epoch + 1,
+                 epochs, row["train_loss"], row["train_acc"], row["val_acc"], row["seconds"])
+        if row["val_acc"] > state["best_val_acc"]:
+            state["best_val_acc"] = row["val_acc"]
+            _save(out / "best.pt", {"model": model.state_dict(), "epoch": epoch + 1})
+        _save(checkpoint, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                           "schedule": schedule.state_dict(), "state": state})
+        _write_metrics(out / "metrics.csv", state["history"])
+        if writer is not None:
+            for key, value in row.items():
+                if key != "epoch":
+                    writer.add_scalar(f"{name}/{key}", value, epoch + 1)
+    if writer is not None:
+        writer.close()
+    if not (out / "best.pt").exists():
+        raise KwsError(f"{name}: no epoch was trained (train.epochs={epochs})")
+    model.load_state_dict(torch.load(out / "best.pt", map_location=device)["model"])
+    test_logits = predict(model, ds.test_x, device)
+    _plot_confusion(out / "confusion_test.png", test_logits.argmax(1), ds.test_y, ds.labels, name)
+    frames, coeffs = ds.test_x.shape[-2:]
+    return {"model": model_cfg.name, "params": count_params(model),
+            "macs": count_macs(model.cpu(), (frames, coeffs)),
+            "val_acc": round(state["best_val_acc"], 4),
+            "test_acc": round(_accuracy(test_logits, ds.test_y), 4),
+            "epochs": state["epoch"], "train_seconds": round(state["train_seconds"], 1),
+            "device": str(device)}
+
+
+def load_trained(run_dir: Path, name: str, model_cfg, n_classes: int) -> nn.Module:
+    """The best checkpoint of stage `name` in `run_dir` (model_cfg None: the one it recorded)."""
+    path = Path(run_dir) / name / "best.pt"
+    if not path.exists():
+        raise KwsError(f"{path} is missing: run the {name} stage first")
+    if model_cfg is None:
+        model_cfg = OmegaConf.create(read_json(Path(run_dir) / name / "model.json"))
+    model = build_model(model_cfg, n_classes)
+    model.load_state_dict(torch.load(path, map_location="cpu")["model"])
+    return model.eval()
+
+
+def _accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
+    return float((logits.argmax(1) == labels).float().mean()) if len(labels) else 0.0
+
+
+def _save(path: Path, obj: dict) -> None:
+    with atomic_path(path, suffix=".pt") as tmp:
+        torch.save(obj, tmp)
+
+
+def _load_checkpoint(path: Path, model, optimizer, schedule) -> dict:
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+        model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        schedule.load_state_dict(ckpt["schedule"])
+    except (RuntimeError, KeyError, EOFError, ValueError, pickle.UnpicklingError) as exc:
+        raise KwsError(f"{path}: cannot resume from this checkpoint ({exc}); "
+                       "delete it or set train.resume=false") from None
+    return ckpt["state"]
+
+
+def _write_metrics(path: Path, history: list[dict]) -> None:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(history[0]))
+    writer.writeheader()
+    writer.writerows(history)
+    write_text(path, buffer.getvalue())
+
+
+def _tensorboard(out: Path, enabled: bool):
+    if not enabled:
+        return None
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        return None
+    return SummaryWriter(str(out / "tensorboard"))
+
+
+def _plot_confusion(path: Path, predicted: torch.Tensor, truth: torch.Tensor,
+                    labels: list[str], title: str) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = len(labels)
+    matrix = np.zeros((n, n), dtype=int)
+    np.add.at(matrix, (truth.numpy(), predicted.numpy()), 1)
+    fig, ax = plt.subplots(figsize=(7, 6))
+    ax.imshow(matrix, cmap="Blues")
+    for i in range(n):
+        for j in range(n):
+            if matrix[i, j]:
+                ax.text(j, i, str(matrix[i, j]), ha="center", va="center", fontsize=7,
+                        color="white" if matrix[i, j] > matrix.max() / 2 else "black")
+    ax.set_xticks(range(n), labels, rotation=45, ha="right")
+    ax.set_yticks(range(n), labels)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    accuracy = np.trace(matrix) / max(matrix.sum(), 1)
+    ax.set_title(f"{title}: test split, accuracy {accuracy:.3f}")
+    save_figure(path, fig)
+    plt.close(fig)
