@@ -19,10 +19,11 @@ import numpy as np
 from kws.audio.clips import read_clip
 from kws.toolchain.host import build_mfcc_tool, run_mfcc_tool
 from kws.config import DEFAULT_KEYWORDS, FeaturesConfig
-from kws.stages.features import (float_features, float_log_mel, loud_frames, snr_all_and_loud,
-                          snr_db, speed_vs_librosa)
+from kws.measure.fidelity import (float_features, float_log_mel, loud_frames, snr_all_and_loud,
+                                  snr_db, speed_vs_librosa)
 from kws.golden.mfcc import dequantize, frame_clips, log_mel, mfcc_clips
-from kws.golden.mfcc_tables import make_tables, write_c_tables
+from kws.emit.mfcc_c import write_c_tables
+from kws.golden.mfcc_tables import make_tables
 from kws.audio.speech_commands import scan
 from results import DEFAULT_ROOT, HERE, write_section
 

@@ -329,7 +329,7 @@ def build_ours(board: str, tables, clips: np.ndarray, build_dir: Path,
     with check_power the golden P' of every frame, which the harness reads back from the
     scratch: a check of kws_mfcc.c's inner steps, not of the API)."""
     from kws.golden.mfcc import mfcc_clips
-    from kws.golden.mfcc_tables import write_c_tables
+    from kws.emit.mfcc_c import write_c_tables
     gen = build_dir / "gen"
     gen.mkdir(parents=True, exist_ok=True)
     write_c_tables(tables, gen)
@@ -461,7 +461,7 @@ def flash_of(build_dir: Path, elf: Path, objects: set[str], table_objects: set[s
 
 def fidelity(clips: np.ndarray, t) -> dict:
     from kws.measure.cmsis_peer import cmsis_mfcc_q15, float_reference_same_algorithm
-    from kws.stages.features import float_features, snr_db
+    from kws.measure.fidelity import float_features, snr_db
     from kws.golden.mfcc import dequantize, frame_clips, mfcc_clips
     frames = frame_clips(clips, t).reshape(-1, t.window_len)
     kw = dict(sample_rate=t.sample_rate, fft_len=FFT_LEN, n_mels=t.n_mels, fmin=t.fmin,

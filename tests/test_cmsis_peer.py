@@ -6,7 +6,7 @@ cmsisdsp = pytest.importorskip("cmsisdsp", reason="cmsisdsp (CMSIS-DSP Python bi
                                                   "installed: no CMSIS peer to compare")
 
 from kws.measure import cmsis_peer as cmsis_mfcc# noqa: E402
-from kws.stages.features import snr_all_and_loud  # noqa: E402
+from kws.measure.fidelity import snr_all_and_loud  # noqa: E402
 
 SR, WINDOW, HOP = 16000, 480, 320
 N_MELS, N_COEFFS = 40, 10
@@ -52,7 +52,7 @@ def _both(frames, **kwargs):
     ("speech-like noise -40 dBFS rms", _speechlike_noise(0.01, seed=1), 30),
 ])
 def test_cmsis_q15_is_close_to_its_float_model(name, signal, min_db):
-    from kws.stages.features import snr_db
+    from kws.measure.fidelity import snr_db
     frames = _frames(signal)
     reference, test = _both(frames)
     snr = snr_db(reference, test)
@@ -62,7 +62,7 @@ def test_cmsis_q15_is_close_to_its_float_model(name, signal, min_db):
 def test_old_model_without_undoing_the_normalisation_is_far_off():
     """The model that normalised each frame and never undid it (before the fix) is off by
     ln(1 / peak) per band: negative SNR on a -40 dBFS signal (the real data set: about -6 dB)."""
-    from kws.stages.features import snr_db
+    from kws.measure.fidelity import snr_db
     frames = _frames(_speechlike_noise(0.01))
     peak = np.abs(frames).max(axis=1, keepdims=True) / 32768.0
     normalised = np.round(frames / peak).clip(-32768, 32767).astype(np.int16)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from conftest import compose_cfg
-from kws.stages import data as data_stage
+from kws.artifacts import RunDir
 from kws.pipeline import run_pipeline
 from kws.audio.speech_commands import SPLITS, hash_split, scan
 
@@ -24,10 +24,10 @@ def test_synthetic_run_has_every_class_in_every_split_and_no_shared_speaker(tiny
     saved = json.loads((tmp_path / "report.json").read_text())
     assert saved["data"]["counts"] == report["counts"]
     for split in SPLITS:
-        clips = data_stage.load_split(tmp_path, split)
+        clips = RunDir(tmp_path).split(split)
         assert clips["audio"].dtype == np.int16 and clips["audio"].shape[1] == 16000
         assert len(clips["label"]) == sum(report["counts"][split].values())
-    speakers = [set(data_stage.load_split(tmp_path, s)["speaker"]) - {""} for s in SPLITS]
+    speakers = [set(RunDir(tmp_path).split(s)["speaker"]) - {""} for s in SPLITS]
     assert not (speakers[0] & speakers[1]) and not (speakers[0] & speakers[2]) \
         and not (speakers[1] & speakers[2])
     for png in ("class_counts.png", "spectrograms.png"):

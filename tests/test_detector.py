@@ -7,7 +7,8 @@ from conftest import compose_cfg
 from kws.toolchain.detector_harness import build_detector_tool, run_recognizer, run_stream
 from kws.errors import KwsError
 from kws.golden.mfcc import mfcc_clips
-from kws.golden.mfcc_tables import make_tables, write_c_tables
+from kws.emit.mfcc_c import write_c_tables
+from kws.golden.mfcc_tables import make_tables
 from kws.golden.detector import (Detection, DetectorSettings, Recognizer, detect_stream, inference_frames,
                         make_exp_lut, make_settings, recognize, softmax_u8)
 

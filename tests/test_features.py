@@ -5,9 +5,11 @@ import pytest
 from conftest import compose_cfg
 from kws.toolchain.host import build_mfcc_tool, run_mfcc_tool
 from kws.errors import KwsError
-from kws.stages.features import cached_features, float_features, float_log_mel, snr_db
+from kws.feature_cache import cached_features
+from kws.measure.fidelity import float_features, float_log_mel, snr_db
 from kws.golden.mfcc import log_mel, mfcc_clips, mfcc_frames, frame_clips
-from kws.golden.mfcc_tables import make_tables, write_c_tables
+from kws.emit.mfcc_c import write_c_tables
+from kws.golden.mfcc_tables import make_tables
 from kws.audio.signals import adversarial_signals
 
 
@@ -64,12 +66,12 @@ def test_streaming_in_any_chunk_size_equals_whole_clip(default_tool):
 
 def test_synthetic_clips_are_bit_exact(default_tool, tiny_cfg, tmp_path):
     from kws.pipeline import run_pipeline
-    from kws.stages import data as data_stage
+    from kws.artifacts import RunDir
     run_pipeline(compose_cfg([f"paths.cache_dir={tiny_cfg.paths.cache_dir}",
                               *[o for o in __import__("conftest").TINY_SYNTHETIC],
                               "stages=[data]"]), tmp_path)
     t, tool = default_tool
-    clips = data_stage.load_split(tmp_path, "train")["audio"]
+    clips = RunDir(tmp_path).split("train")["audio"]
     assert np.array_equal(run_mfcc_tool(tool, clips, t.frames_per_clip, t.n_out),
                           mfcc_clips(clips, t))
 

@@ -77,13 +77,13 @@ def test_verify_is_bit_exact_on_clips_and_stream(exported):
 
 def test_demo_prints_the_python_twins_detections(exported, tmp_path):
     from kws.config import compose
-    from kws.stages.export import load_exported_settings
+    from kws.artifacts import RunDir
     from kws.golden.network import run_network
     from kws.golden.mfcc_tables import make_tables
     from kws.golden.detector import detect_stream
     run_dir, report, overrides = exported
     cfg = compose(overrides)
-    layers, labels, settings = load_exported_settings(cfg, run_dir)
+    layers, labels, settings = RunDir(run_dir).golden_network(), RunDir(run_dir).labels(), RunDir(run_dir).detector_settings()
     with np.load(run_dir / "data" / "test.npz") as f:
         audio = f["audio"]
     pcm = np.concatenate([np.zeros(8000, np.int16), *audio[:6], np.zeros(8000, np.int16)])

@@ -34,9 +34,9 @@ def keyword_clips(run_dir, n: int = 8) -> list[int]:
     """Test clips whose golden logits top a keyword first (so the stream has detections even
     from a barely trained model), then others, n in all."""
     from kws.golden.network import run_network
-    from kws.stages.quantize import load_golden
+    from kws.artifacts import RunDir
     features = np.load(run_dir / "features" / "test.npz")["features"]
-    top = run_network(load_golden(run_dir), features[..., None]).argmax(1)
+    top = run_network(RunDir(run_dir).golden_network(), features[..., None]).argmax(1)
     keyword = np.flatnonzero(top >= 2)                 # labels 0, 1: _silence_, _unknown_
     rest = np.flatnonzero(top < 2)
     chosen = list(keyword[:n // 2]) + list(rest[:n - min(len(keyword), n // 2)])

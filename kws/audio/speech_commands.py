@@ -65,6 +65,19 @@ def validate_keywords(keywords: list[str]) -> None:
         raise KwsError(f"data.keywords lists {duplicates} more than once")
 
 
+def listing_fingerprint(root: Path) -> str:
+    """sha256 of the listing (relative names, sizes, mtimes) of every file under `root`, or
+    "missing": what a stage reading the folder depends on besides its config."""
+    if not root.is_dir():
+        return "missing"
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*")):
+        if path.is_file():
+            st = path.stat()
+            digest.update(f"{path.relative_to(root)}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
 def _wavs(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix.lower() == ".wav" and p.is_file())
 

@@ -13,7 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from kws.emit.c_arrays import c_array
 from kws.errors import KwsError
+from kws.golden.detector import DetectorSettings
 from kws.golden.network import AvgPool, Conv, Dense, same_padding
 from kws.emit.memplan import MemoryPlan, plan_chain
 
@@ -73,14 +75,6 @@ def check_requantization(shapes: list[LayerShape]) -> None:
 
 # ---------------------------------------------------------------- emission helpers
 
-def c_array(ctype: str, name: str, values, per_line: int = 16, static: bool = False) -> str:
-    flat = [str(int(v)) for v in np.asarray(values).ravel()]
-    rows = [", ".join(flat[i:i + per_line]) for i in range(0, len(flat), per_line)]
-    body = ",\n    ".join(rows)
-    storage = "static const" if static else "const"
-    return f"{storage} {ctype} {name}[{len(flat)}] = {{\n    {body}\n}};\n"
-
-
 def _weights_in_c_layout(layer) -> np.ndarray:
     if isinstance(layer, Conv) and layer.depthwise:
         return np.transpose(layer.weights[..., 0], (1, 2, 0))     # [C,kh,kw] → [kh,kw,C]
@@ -99,19 +93,83 @@ def _data_arrays(s: LayerShape) -> list[tuple[str, str, np.ndarray]]:
     return arrays
 
 
-def model_data_sources(shapes: list[LayerShape]) -> tuple[str, str, int]:
-    """(kws_model_data.h, kws_model_data.c, bytes of constant data)."""
+def model_data_sources(shapes: list[LayerShape], detector: DetectorSettings | None = None
+                       ) -> tuple[str, str, int]:
+    """(kws_model_data.h, kws_model_data.c, bytes of constant data). With `detector`, the data
+    also holds `kws_model_detector_settings` (kws_detector.h's kws_detector_settings_t)."""
     decls, defs, total = [], [], 0
     for s in shapes:
         for ctype, name, values in _data_arrays(s):
             decls.append(f"extern const {ctype} {name}[{np.asarray(values).size}];")
             defs.append(c_array(ctype, name, values))
             total += np.asarray(values).size * (1 if ctype == "int8_t" else 4)
+    includes = "#include <stdint.h>\n"
+    tail = ""
+    if detector is not None:
+        includes += '\n#include "kws_detector.h"\n'
+        tail = "\nextern const kws_detector_settings_t kws_model_detector_settings;\n"
     header = (GENERATED + "/* The int8 network's constants (flash). Layouts: see kws_nn.h. */\n"
-              "#ifndef KWS_MODEL_DATA_H\n#define KWS_MODEL_DATA_H\n\n#include <stdint.h>\n\n"
-              + "\n".join(decls) + "\n\n#endif /* KWS_MODEL_DATA_H */\n")
+              "#ifndef KWS_MODEL_DATA_H\n#define KWS_MODEL_DATA_H\n\n" + includes + "\n"
+              + "\n".join(decls) + "\n" + tail + "\n#endif /* KWS_MODEL_DATA_H */\n")
     source = GENERATED + '#include "kws_model_data.h"\n\n' + "\n".join(defs)
+    if detector is not None:
+        source += detector_settings_source(detector)
     return header, source, total
+
+
+def detector_settings_source(settings: DetectorSettings) -> str:
+    """C definition of `kws_model_detector_settings` (kws_detector_settings_t)."""
+    flags = ", ".join("1" if k else "0" for k in settings.is_keyword)
+    lut = ",\n        ".join(", ".join(str(int(v)) for v in settings.exp_lut[i:i + 16])
+                            for i in range(0, 256, 16))
+    return f"""
+/* The recogniser's settings (kws_detector.h); exp_lut[d] = round(32767 exp(-d * output scale)),
+ * the integer softmax over the logits' LSB gaps. */
+const kws_detector_settings_t kws_model_detector_settings = {{
+    .n_classes = {settings.n_classes},
+    .is_keyword = {{ {flags} }},
+    .average_window = {settings.average_window},
+    .min_count = {settings.min_count},
+    .threshold = {settings.threshold},
+    .suppression_frames = {settings.suppression_frames},
+    .infer_every = {settings.infer_every},
+    .exp_lut = {{
+        {lut}
+    }},
+}};
+"""
+
+
+def settings_header(labels: list[str], quant: dict, settings: DetectorSettings,
+                    sample_rate: int, stride: int, window_len: int) -> str:
+    """kws_model_settings.h: labels, front-end sizes and the detector's settings."""
+    label_list = ", ".join(f'"{label}"' for label in labels)
+    keyword_flags = ", ".join("1" if k else "0" for k in settings.is_keyword)
+    return GENERATED + f"""/* Labels, front-end sizes and the wake-word detector's settings of this model. */
+#ifndef KWS_MODEL_SETTINGS_H
+#define KWS_MODEL_SETTINGS_H
+
+#define KWS_SAMPLE_RATE        {sample_rate}
+#define KWS_WINDOW_SAMPLES     {window_len}
+#define KWS_STRIDE_SAMPLES     {stride}
+#define KWS_FEATURE_FRAMES     {quant['frames']}
+#define KWS_FEATURE_COEFFS     {quant['n_out']}
+#define KWS_N_CLASSES          {len(labels)}
+#define KWS_LABELS             {{ {label_list} }}
+#define KWS_IS_KEYWORD         {{ {keyword_flags} }}
+
+/* Recogniser (kws_model_detector_settings in kws_model_data.c holds the same values): an
+ * inference every KWS_INFER_EVERY_FRAMES frames; the class posteriors (uint8, integer softmax) averaged over the last KWS_AVERAGE_WINDOW inferences
+ * (at least KWS_MIN_COUNT); a keyword fires at an average >= KWS_THRESHOLD (of 255), at most
+ * once per KWS_SUPPRESSION_FRAMES frames. See kws/golden/detector.py. */
+#define KWS_INFER_EVERY_FRAMES {settings.infer_every}
+#define KWS_AVERAGE_WINDOW     {settings.average_window}
+#define KWS_MIN_COUNT          {settings.min_count}
+#define KWS_THRESHOLD          {settings.threshold}
+#define KWS_SUPPRESSION_FRAMES {settings.suppression_frames}
+
+#endif /* KWS_MODEL_SETTINGS_H */
+"""
 
 
 def _quant(layer, act_min: int, act_max: int) -> str:

@@ -91,6 +91,22 @@ class DetectorSettings:
     def n_classes(self) -> int:
         return len(self.is_keyword)
 
+    def to_json(self) -> dict:
+        """Every value, as the export stage writes it beside kws_model_settings.h."""
+        return {"is_keyword": list(self.is_keyword), "exp_lut": self.exp_lut.tolist(),
+                "average_window": self.average_window, "min_count": self.min_count,
+                "threshold": self.threshold, "suppression_frames": self.suppression_frames,
+                "infer_every": self.infer_every}
+
+    @classmethod
+    def from_json(cls, values: dict) -> "DetectorSettings":
+        return cls(is_keyword=tuple(values["is_keyword"]),
+                   exp_lut=np.asarray(values["exp_lut"], dtype=np.uint16),
+                   **{k: int(values[k]) for k in _COUNTS})
+
+
+_COUNTS = ("average_window", "min_count", "threshold", "suppression_frames", "infer_every")
+
 
 def make_exp_lut(output_scale: float) -> np.ndarray:
     """uint16 [256]: exp_lut[d] = round(32767 * exp(-d * output_scale)), d = logit gap in LSB."""
@@ -105,6 +121,21 @@ def make_settings(labels: list[str], output_scale: float, **kwargs) -> DetectorS
     """Settings for a model's class list: _silence_ and _unknown_ are not keywords."""
     return DetectorSettings(is_keyword=tuple(lab not in NON_KEYWORDS for lab in labels),
                             exp_lut=make_exp_lut(output_scale), **kwargs)
+
+
+def settings_from_config(detector, labels: list[str], output_scale: float, stride_ms: float,
+                         threshold: int | None = None) -> DetectorSettings:
+    """The recogniser's integer settings from the `detector` config (times in ms → frames and
+    inferences at `stride_ms` per frame); `threshold` replaces detector.threshold (the stream
+    stage's operating point). The one place these are computed: the stream stage sweeps with
+    them, the export stage writes them (kws_model_settings.h and detector.json)."""
+    inference_ms = detector["infer_every_frames"] * stride_ms
+    return make_settings(labels, output_scale,
+                         average_window=max(1, round(detector["average_window_ms"] / inference_ms)),
+                         min_count=detector["min_count"],
+                         threshold=detector["threshold"] if threshold is None else threshold,
+                         suppression_frames=round(detector["suppression_ms"] / stride_ms),
+                         infer_every=detector["infer_every_frames"])
 
 
 def _check_logits(logits: np.ndarray, n_classes: int | None = None) -> np.ndarray:

@@ -8,7 +8,6 @@ Writes: data/{train,validation,test}.npz  (audio int16 [N, S], label int16 [N], 
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import logging
 from dataclasses import dataclass
@@ -17,12 +16,14 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from kws.artifacts import RunDir
 from kws.audio import synthetic
 from kws.audio.clips import UnreadableClip, read_clip, read_long
 from kws.audio.download import download_and_extract
+from kws.audio.speech_commands import (SILENCE, SPLITS, UNKNOWN, ClipRef, labels_for,
+                                       listing_fingerprint, scan)
 from kws.errors import KwsError
-from kws.io import read_json, save_figure, save_npz, write_json, write_text
-from kws.audio.speech_commands import SILENCE, SPLITS, UNKNOWN, ClipRef, labels_for, scan
+from kws.io import save_figure, save_npz, write_json, write_text
 
 log = logging.getLogger(__name__)
 CONFIG_KEYS = ("data",)
@@ -61,15 +62,7 @@ def input_fingerprint(cfg) -> str:
     """What the stage reads besides its config: the listing (names, sizes, mtimes) of the root."""
     if cfg.data.source != "speech_commands" or not cfg.data.root:
         return ""
-    root = Path(cfg.data.root).expanduser()
-    if not root.is_dir():
-        return "missing"
-    digest = hashlib.sha256()
-    for path in sorted(root.rglob("*")):
-        if path.is_file():
-            st = path.stat()
-            digest.update(f"{path.relative_to(root)}|{st.st_size}|{st.st_mtime_ns}\n".encode())
-    return digest.hexdigest()
+    return listing_fingerprint(Path(cfg.data.root).expanduser())
 
 
 def run(cfg, run_dir: Path) -> dict:
@@ -125,33 +118,6 @@ def summarize(entry: dict) -> str:
     return (f"{entry.get('source')}: {len(entry.get('labels', []))} classes, "
             f"train/val/test {sizes} clips, speaker overlap {entry.get('speaker_overlap')}, "
             f"skipped {entry.get('skipped_clips')}")
-
-
-def load_split(run_dir: Path, split: str) -> dict[str, np.ndarray]:
-    """The clips the data stage wrote for `split` (audio, label, speaker)."""
-    path = run_dir / "data" / f"{split}.npz"
-    if not path.exists():
-        raise KwsError(f"{path} is missing: run the data stage first (stages=[data,...])")
-    with np.load(path) as f:
-        return {k: f[k] for k in f.files}
-
-
-def load_noise(run_dir: Path, split: str) -> list[np.ndarray]:
-    with np.load(run_dir / "data" / f"noise_{split}.npz") as f:
-        return [f[k] for k in sorted(f.files)]
-
-
-def read_json_meta(run_dir: Path) -> dict:
-    """data/labels.json: labels, sample_rate, clip_samples."""
-    meta = read_json(Path(run_dir) / "data" / "labels.json")
-    if meta is None:
-        raise KwsError(f"{Path(run_dir) / 'data' / 'labels.json'} is missing: "
-                       "run the data stage first")
-    return meta
-
-
-def load_labels(run_dir: Path) -> list[str]:
-    return read_json_meta(run_dir)["labels"]
 
 
 # ---------------------------------------------------------------- selection and loading
@@ -286,7 +252,7 @@ def _plot(out: Path, counts: dict, labels: list[str], n_examples: int, sample_ra
     save_figure(out / "class_counts.png", fig)
     plt.close(fig)
 
-    train = load_split(out.parent, "train")
+    train = RunDir(out.parent).split("train")
     picks = [int(np.flatnonzero(train["label"] == i)[0]) for i in range(len(labels))
              if np.any(train["label"] == i)][:max(n_examples, 1)]
     fig, axes = plt.subplots(1, len(picks), figsize=(3 * len(picks), 3), squeeze=False)

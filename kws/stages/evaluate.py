@@ -12,26 +12,21 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from omegaconf import OmegaConf
 
-from kws.stages import data as data_stage
+from kws.artifacts import RunDir
 from kws.audio.clips import UnreadableClip, read_clip
+from kws.audio.speech_commands import listing_fingerprint, scan
 from kws.errors import KwsError
-from kws.stages.features import load_quant
+from kws.golden.mfcc import mfcc_clips
 from kws.golden.network import run_network
 from kws.io import write_json
-from kws.golden.mfcc import mfcc_clips
-from kws.golden.mfcc_tables import make_tables
-from kws.stages.quantize import load_golden
-from kws.audio.speech_commands import scan
 from kws.training.loop import _plot_confusion, dequantize_tensor, load_trained, predict
 
 CONFIG_KEYS = ("eval",)
 
 
 def input_fingerprint(cfg) -> str:
-    return str(data_stage.input_fingerprint(OmegaConf.create(
-        {"data": {"source": "speech_commands", "root": cfg.eval.root}})))
+    return listing_fingerprint(Path(cfg.eval.root).expanduser()) if cfg.eval.root else ""
 
 
 def run(cfg, run_dir: Path) -> dict:
@@ -40,9 +35,10 @@ def run(cfg, run_dir: Path) -> dict:
     root, scored = Path(cfg.eval.root).expanduser(), Path(cfg.eval.run).expanduser()
     if not (scored / "data" / "labels.json").exists():
         raise KwsError(f"eval.run={scored}: not a finished kws run (no data/labels.json)")
-    labels = data_stage.load_labels(scored)
-    quant = load_quant(scored)
-    tables = make_tables(OmegaConf.create(quant["settings"]), quant["sample_rate"])
+    scored_run = RunDir(scored)
+    labels = scored_run.labels()
+    quant = scored_run.quant()
+    tables = scored_run.mfcc_tables()
     refs, _ = scan(root, labels[2:], 0, 0)
     audio, truth, skipped = [], [], []
     for ref in refs:
@@ -59,7 +55,7 @@ def run(cfg, run_dir: Path) -> dict:
     model = load_trained(scored, "student", None, len(labels))
     x_float = dequantize_tensor(features, quant["scale"], quant["zero_point"])
     float_pred = predict(model, x_float, torch.device("cpu")).argmax(1).numpy()
-    int8_pred = run_network(load_golden(scored), features[..., None]).astype(np.int32).argmax(1)
+    int8_pred = run_network(scored_run.golden_network(), features[..., None]).astype(np.int32).argmax(1)
     name = cfg.eval.name or root.name
     out = scored / "eval"
     _plot_confusion(out / f"{name}_confusion.png", torch.from_numpy(int8_pred),

@@ -17,26 +17,25 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from kws.stages import data as data_stage
-from kws.stages.features import load_features, load_quant
-from kws.errors import KwsError
-from kws.golden.network import AvgPool, Conv, Dense, QuantParams, run_network
-from kws.io import atomic_path, read_json, save_npz, write_json
+from kws.artifacts import RunDir
 from kws.emit.onnx import export_and_check
+from kws.emit.tflite import run_tflm, smallest_arena, to_tflite
+from kws.golden.network import AvgPool, QuantParams, run_network
+from kws.io import atomic_path
+from kws.training.loop import dequantize_tensor, load_trained
 from kws.training.ptq import activation_ranges, convert, dequantize_output, float_forward, fold
 from kws.training.qat import FakeQuantNet, finetune
-from kws.emit.tflite import run_tflm, smallest_arena, to_tflite
-from kws.training.loop import dequantize_tensor, load_trained
 
 CONFIG_KEYS = ("quant", "student_model", "train", "data.augment")
 
 
 def run(cfg, run_dir: Path) -> dict:
-    labels = data_stage.load_labels(run_dir)
-    quant = load_quant(run_dir)
+    run = RunDir(run_dir)
+    labels = run.labels()
+    quant = run.quant()
     model = load_trained(run_dir, "student", cfg.student_model, len(labels))
     layers = fold(model)
-    train, test = load_features(run_dir, "train"), load_features(run_dir, "test")
+    train, test = run.features("train"), run.features("test")
     picks = np.random.default_rng(cfg.seed).permutation(len(train["label"]))
     calibration = train["features"][np.sort(picks[:cfg.quant.calibration_clips])]
     to_float = lambda q: dequantize_tensor(q, quant["scale"], quant["zero_point"])  # noqa: E731
@@ -62,10 +61,9 @@ def run(cfg, run_dir: Path) -> dict:
     student_logits = float_forward(layers, to_float(test["features"]))[-1].numpy()
     float_pred = student_logits.argmax(1)
     int8_pred = int8_outputs[-1].astype(np.int32).argmax(1)
-    out = Path(run_dir) / "quantize"
+    out = run.quantize
     per_layer = _per_layer_report(golden, int8_outputs, float_outputs)
-    save_npz(out / "model_int8.npz", **_flatten(golden))
-    write_json(out / "layers.json", per_layer)
+    run.save_golden_network(golden, per_layer)
     report.update(_tflite(golden, x_int8, int8_outputs[-1], out))
     report.update(export_and_check(model, to_float(test["features"]), out / "student_float.onnx"))
     return {"float_test_acc": round(float(np.mean(float_pred == truth)), 4), **report,
@@ -109,34 +107,6 @@ def _qat_vs_golden(net: FakeQuantNet, golden: list, x_float: torch.Tensor, x_int
             "qat_golden_max_logit_diff_lsb": int(np.abs(fake_q - golden_q).max())}
 
 
-def load_golden(run_dir: Path) -> list:
-    """The golden int8 layers the quantize stage wrote (model_int8.npz + layers.json)."""
-    out = Path(run_dir) / "quantize"
-    rows = read_json(out / "layers.json")
-    if rows is None or not (out / "model_int8.npz").exists():
-        raise KwsError(f"{out}: no int8 model: run the quantize stage first")
-    layers = []
-    with np.load(out / "model_int8.npz") as f:
-        for row in rows:
-            name = row["name"]
-            if row["kind"] == "avgpool":
-                layers.append(AvgPool(name, QuantParams(row["scale"], row["zero_point"])))
-                continue
-            in_scale, in_zp, out_scale, out_zp = f[f"{name}/io_quant"]
-            io = QuantParams(float(in_scale), int(in_zp)), QuantParams(float(out_scale),
-                                                                       int(out_zp))
-            if row["kind"] == "dense":
-                layers.append(Dense(name, f[f"{name}/weights"], f[f"{name}/bias"],
-                                    int(f[f"{name}/multiplier"][0]), int(f[f"{name}/shift"][0]),
-                                    *io))
-            else:
-                layers.append(Conv(name, f[f"{name}/weights"], f[f"{name}/bias"],
-                                   f[f"{name}/multiplier"], f[f"{name}/shift"],
-                                   tuple(int(v) for v in f[f"{name}/stride"]),
-                                   row["kind"] == "dwconv", *io, act_min=io[1].zero_point))
-    return layers
-
-
 def sqnr_db(reference: np.ndarray, test: np.ndarray) -> float:
     noise = np.sum((test - reference) ** 2)
     return float("inf") if noise == 0 else float(10 * np.log10(np.sum(reference**2) / noise))
@@ -157,22 +127,6 @@ def _per_layer_report(golden: list, int8_outputs: list, float_outputs: list) -> 
                      "zero_point": quant.zero_point,
                      "sqnr_db": round(sqnr_db(_nchw_to_nhwc(f), deq), 2)})
     return rows
-
-
-def _flatten(golden: list) -> dict[str, np.ndarray]:
-    arrays = {}
-    for layer in golden:
-        prefix = layer.name
-        if isinstance(layer, (Conv, Dense)):
-            arrays[f"{prefix}/weights"] = layer.weights
-            arrays[f"{prefix}/bias"] = layer.bias
-            arrays[f"{prefix}/multiplier"] = np.atleast_1d(layer.multiplier).astype(np.int32)
-            arrays[f"{prefix}/shift"] = np.atleast_1d(layer.shift).astype(np.int32)
-            arrays[f"{prefix}/io_quant"] = np.array([layer.input.scale, layer.input.zero_point,
-                                                     layer.output.scale, layer.output.zero_point])
-        if isinstance(layer, Conv):
-            arrays[f"{prefix}/stride"] = np.array(layer.stride, dtype=np.int32)
-    return arrays
 
 
 def summarize(entry: dict) -> str:

@@ -23,26 +23,22 @@ import numpy as np
 import soundfile as sf
 from omegaconf import OmegaConf
 
-from kws.stages import data as data_stage
-from kws.golden.detector import DetectorSettings, fire, stream_logits, sweep_inputs
+from kws.artifacts import RunDir
+from kws.audio.streams import Placed, mix_stream
 from kws.errors import KwsError
-from kws.stages.export import OPERATING_POINT, detector_settings, model_hash
-from kws.stages.features import load_quant
+from kws.golden.detector import DetectorSettings, fire, settings_from_config, stream_logits, sweep_inputs
 from kws.golden.network import run_network
 from kws.io import atomic_path, save_figure, save_npz, write_json, write_text
-from kws.golden.mfcc_tables import make_tables
-from kws.stages.quantize import load_golden
 from kws.measure.scoring import Score, score_events
-from kws.audio.streams import Placed, mix_stream
 
 CONFIG_KEYS = ("stream", "detector", "features")
 THRESHOLDS = np.arange(256)
 
 
-def _streams(cfg, run_dir: Path, labels: list[str], rate: int):
+def _streams(cfg, run: RunDir, labels: list[str], rate: int):
     s = cfg.stream
-    test = data_stage.load_split(run_dir, "test")
-    noise = data_stage.load_noise(run_dir, "test")
+    test = run.split("test")
+    noise = run.noise("test")
     keyword = np.array([label not in ("_silence_", "_unknown_") for label in labels])
     silence = labels.index("_silence_") if "_silence_" in labels else None
     everything = np.arange(len(test["label"]))
@@ -88,7 +84,7 @@ def operating_point(frr: np.ndarray, fa_per_hour: np.ndarray, target: float) -> 
     return int(fewest[np.argmin(frr[fewest])]), False
 
 
-def _inferences(cfg, run_dir: Path, layers: list, tables, settings: DetectorSettings,
+def _inferences(cfg, run: RunDir, layers: list, tables, settings: DetectorSettings,
                 pos_pcm: np.ndarray, neg_pcm: np.ndarray):
     """Every inference's (frames, logits) on both streams, and the loop's real-time factor.
 
@@ -98,10 +94,10 @@ def _inferences(cfg, run_dir: Path, layers: list, tables, settings: DetectorSett
     s = OmegaConf.to_container(cfg.stream, resolve=True)
     for key in ("target_fa_per_hour", "hit_window_s", "write_wav"):
         s.pop(key)
-    blob = json.dumps([model_hash(run_dir), s, settings.infer_every,
+    blob = json.dumps([run.model_hash(), s, settings.infer_every,
                        OmegaConf.to_container(cfg.features, resolve=True)], sort_keys=True)
     key = hashlib.sha256(blob.encode()).hexdigest()
-    path = Path(run_dir) / "stream" / "inferences.npz"
+    path = run.stream / "inferences.npz"
     if path.exists():
         with np.load(path) as f:
             if str(f["key"]) == key:
@@ -119,22 +115,22 @@ def _inferences(cfg, run_dir: Path, layers: list, tables, settings: DetectorSett
 
 
 def run(cfg, run_dir: Path) -> dict:
-    run_dir = Path(run_dir)
+    run = RunDir(run_dir)
     s = cfg.stream
-    labels = data_stage.load_labels(run_dir)
-    quant = load_quant(run_dir)
+    labels = run.labels()
+    quant = run.quant()
     rate = int(quant["sample_rate"])
-    layers = load_golden(run_dir)
-    settings = detector_settings(cfg, labels, layers[-1].output.scale,
-                                 quant["settings"]["stride_ms"])
-    tables = make_tables(cfg.features, rate)
-    out = run_dir / "stream"
-    (pos_pcm, pos_truth), (neg_pcm, neg_truth) = _streams(cfg, run_dir, labels, rate)
+    layers = run.golden_network()
+    settings = settings_from_config(cfg.detector, labels, layers[-1].output.scale,
+                                    quant["settings"]["stride_ms"])
+    tables = run.mfcc_tables()
+    out = run.stream
+    (pos_pcm, pos_truth), (neg_pcm, neg_truth) = _streams(cfg, run, labels, rate)
     if s.write_wav:
         _write_stream(out, "positive", pos_pcm, pos_truth, labels, rate)
         _write_stream(out, "negative", neg_pcm, neg_truth, labels, rate)
 
-    pos_inf, neg_inf, realtime_factor = _inferences(cfg, run_dir, layers, tables, settings,
+    pos_inf, neg_inf, realtime_factor = _inferences(cfg, run, layers, tables, settings,
                                                     pos_pcm, neg_pcm)
     geometry = (tables.stride, tables.window_len, int(round(s.hit_window_s * rate)))
     positive = _sweep(settings, pos_inf, pos_truth, geometry)
@@ -147,8 +143,8 @@ def run(cfg, run_dir: Path) -> dict:
     per_keyword = {labels[k]: _keyword_point(positive[threshold], negative[threshold], k, hours)
                    for k in keywords}
     _write_det(out, labels, keywords, positive, negative, hours, threshold)
-    write_json(run_dir / OPERATING_POINT, {"threshold": threshold, "target_met": met,
-                                       "model_sha256": model_hash(run_dir)})
+    write_json(run.operating_point_path, {"threshold": threshold, "target_met": met,
+                                          "model_sha256": run.model_hash()})
     at = positive[threshold]
     return {"threshold": threshold, "target_fa_per_hour": s.target_fa_per_hour,
             "target_met": met, "frr": round(float(frr[threshold]), 4),

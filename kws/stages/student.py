@@ -7,11 +7,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kws.stages import data as data_stage
+from kws.artifacts import RunDir
 from kws.errors import KwsError
 from kws.io import read_json
-from kws.stages.teacher import summarize as _summarize_model
-from kws.training.loop import load_trained, train_model
+from kws.training.loop import load_trained, summarize_training, train_model
 
 CONFIG_KEYS = ("seed", "student_model", "teacher_model", "train", "distill", "data.augment")
 
@@ -21,8 +20,8 @@ def run(cfg, run_dir: Path) -> dict:
     entry = {"distilled": bool(cfg.distill.enabled)}
     if cfg.distill.enabled:
         teacher_run = Path(cfg.distill.teacher_dir or run_dir)
-        labels = data_stage.load_labels(run_dir)
-        if cfg.distill.teacher_dir and data_stage.load_labels(teacher_run) != labels:
+        labels = RunDir(run_dir).labels()
+        if cfg.distill.teacher_dir and RunDir(teacher_run).labels() != labels:
             raise KwsError(f"distill.teacher_dir={teacher_run}: its labels differ from this run's")
         teacher = load_trained(teacher_run, "teacher", cfg.teacher_model, len(labels))
         teacher_report = (read_json(teacher_run / "report.json") or {}).get("teacher", {})
@@ -36,4 +35,4 @@ def run(cfg, run_dir: Path) -> dict:
 
 def summarize(entry: dict) -> str:
     how = "distilled" if entry.get("distilled") else "from scratch"
-    return f"{_summarize_model(entry)}, {how}"
+    return f"{summarize_training(entry)}, {how}"

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kws.training.loop import train_model
+from kws.training.loop import summarize_training, train_model
 
 CONFIG_KEYS = ("seed", "teacher_model", "train", "data.augment")
 
@@ -16,6 +16,4 @@ def run(cfg, run_dir: Path) -> dict:
 
 
 def summarize(entry: dict) -> str:
-    return (f"{entry.get('model')}: {entry.get('params')} params, {entry.get('macs')} MACs, "
-            f"val {entry.get('val_acc')}, test {entry.get('test_acc')}, "
-            f"{entry.get('epochs')} epochs in {entry.get('train_seconds')} s")
+    return summarize_training(entry)

@@ -22,18 +22,15 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from kws.stages import data as data_stage
-from kws.toolchain.host import FIRMWARE, build, sources_fingerprint
+from kws.artifacts import RunDir
+from kws.audio.streams import mix_stream
 from kws.errors import KwsError
-from kws.stages.export import FIRMWARE_DIR, load_exported_settings
-from kws.stages.features import load_features, load_quant
+from kws.golden.detector import Detection, detect_stream
 from kws.golden.network import run_network
 from kws.io import atomic_path, write_text
-from kws.golden.mfcc_tables import make_tables
-from kws.golden.detector import Detection, detect_stream
-from kws.audio.streams import mix_stream
+from kws.toolchain.host import FIRMWARE, build, sources_fingerprint
 
-CONFIG_KEYS = ("verify", "detector")
+CONFIG_KEYS = ("verify",)
 STREAM_CHUNK = 320                         # samples per feed: 20 ms, as an audio DMA would give
 
 
@@ -143,23 +140,22 @@ def _index(labels: list[str], name: str) -> int | None:
 
 
 def run(cfg, run_dir: Path) -> dict:
-    run_dir = Path(run_dir)
-    generated = run_dir / FIRMWARE_DIR
+    run = RunDir(run_dir)
+    generated = run.export
     if not (generated / "kws_model.c").exists():
         raise KwsError(f"{generated}/kws_model.c is missing: run the export stage first")
     v = cfg.verify
-    out = run_dir / "verify"
+    out = run.verify
     tools = build_host(generated, out / "build", sanitize=v.sanitize)
-    layers, labels, settings = load_exported_settings(cfg, run_dir)
-    test, features = data_stage.load_split(run_dir, "test"), load_features(run_dir, "test")
+    layers, labels, settings = run.golden_network(), run.labels(), run.detector_settings()
+    test, features = run.split("test"), run.features("test")
     bitexact = _check_clips(tools["verify"], layers, test["audio"], features["features"],
                             len(labels))
 
-    quant = load_quant(run_dir)
-    tables = make_tables(cfg.features, quant["sample_rate"])
-    rate = quant["sample_rate"]
+    tables = run.mfcc_tables()
+    rate = tables.sample_rate
     pcm, placed = mix_stream(test["audio"], test["label"], np.arange(len(test["label"])),
-                             data_stage.load_noise(run_dir, "test"), v.stream_seconds, rate,
+                             run.noise("test"), v.stream_seconds, rate,
                              np.random.default_rng(v.seed), snr_db=(v.stream_snr_db,) * 2,
                              silence_label=_index(labels, "_silence_"))
     _write_stream(out, pcm, placed, labels, rate)

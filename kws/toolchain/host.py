@@ -18,14 +18,16 @@ CFLAGS = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-O2"]
 SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-g"]
 
 
-def sources_fingerprint() -> str:
-    """sha256 over firmware/'s C sources and headers: a stage that builds them re-runs when
-    they change (its input_fingerprint)."""
+def sources_fingerprint(sources: list[Path] | None = None) -> str:
+    """sha256 over firmware/'s headers and `sources` (default: every C source and linker
+    script): a stage that builds them re-runs when they change (its input_fingerprint)."""
     digest = hashlib.sha256()
-    for path in sorted(FIRMWARE.rglob("*")):
-        if path.suffix in (".c", ".h", ".ld"):
-            digest.update(str(path.relative_to(FIRMWARE)).encode())
-            digest.update(path.read_bytes())
+    every = sorted(p for p in FIRMWARE.rglob("*") if p.suffix in (".c", ".h", ".ld"))
+    chosen = every if sources is None else sorted(
+        {p for p in every if p.suffix == ".h"} | {Path(p) for p in sources})
+    for path in chosen:
+        digest.update(str(path.relative_to(FIRMWARE)).encode())
+        digest.update(path.read_bytes())
     return digest.hexdigest()
 
 
@@ -54,12 +56,15 @@ def build(output: Path, sources: list[Path], include_dirs: list[Path],
     return output
 
 
+def mfcc_tool_sources() -> list[Path]:
+    """The firmware/ sources of the host MFCC harness (besides the generated tables)."""
+    return [FIRMWARE / "src" / "kws_mfcc.c", FIRMWARE / "ports" / "host" / "kws_mfcc_tool.c"]
+
+
 def build_mfcc_tool(tables_dir: Path, out_dir: Path, sanitize: bool = False) -> Path:
     """The host MFCC harness linked with the generated tables in `tables_dir`."""
     name = "kws_mfcc_tool" + ("_san" if sanitize else "")
-    return build(out_dir / name,
-                 [FIRMWARE / "src" / "kws_mfcc.c", tables_dir / "kws_mfcc_tables.c",
-                  FIRMWARE / "ports" / "host" / "kws_mfcc_tool.c"],
+    return build(out_dir / name, mfcc_tool_sources() + [Path(tables_dir) / "kws_mfcc_tables.c"],
                  [FIRMWARE / "include", tables_dir], sanitize=sanitize)
 
 

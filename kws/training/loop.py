@@ -28,12 +28,11 @@ from torch import nn
 from torch.nn import functional as F
 from tqdm import tqdm
 
-from kws.stages import data as data_stage
+from kws.artifacts import RunDir
 from kws.audio.augment import augment
 from kws.errors import KwsError
-from kws.stages.features import cached_features, load_features, load_quant
-from kws.io import atomic_path, read_json, save_figure, write_json, write_text
-from kws.golden.mfcc_tables import make_tables
+from kws.feature_cache import cached_features
+from kws.io import atomic_path, save_figure, write_json, write_text
 from kws.training.models import build_model, count_macs, count_params
 
 log = logging.getLogger(__name__)
@@ -55,18 +54,19 @@ class Dataset:
 
 
 def load_dataset(run_dir: Path) -> Dataset:
-    quant = load_quant(run_dir)
-    train = data_stage.load_split(run_dir, "train")
-    val, test = load_features(run_dir, "validation"), load_features(run_dir, "test")
+    run = RunDir(run_dir)
+    quant = run.quant()
+    train = run.split("train")
+    val, test = run.features("validation"), run.features("test")
 
     def tensor(q):
         return dequantize_tensor(q, quant["scale"], quant["zero_point"])
 
     return Dataset(train["audio"], train["label"].astype(np.int64),
-                   data_stage.load_noise(run_dir, "train"),
+                   run.noise("train"),
                    tensor(val["features"]), torch.from_numpy(val["label"].astype(np.int64)),
                    tensor(test["features"]), torch.from_numpy(test["label"].astype(np.int64)),
-                   data_stage.load_labels(run_dir), quant["scale"], quant["zero_point"])
+                   run.labels(), quant["scale"], quant["zero_point"])
 
 
 def dequantize_tensor(q: np.ndarray, scale: float, zero_point: int) -> torch.Tensor:
@@ -126,7 +126,7 @@ def train_model(cfg, run_dir: Path, name: str, model_cfg, epochs: int,
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "model.json", OmegaConf.to_container(model_cfg, resolve=True))
     ds = load_dataset(run_dir)
-    tables = make_tables(cfg.features, data_stage.read_json_meta(run_dir)["sample_rate"])
+    tables = RunDir(run_dir).mfcc_tables()
     device = choose_device(cfg.train.device, cfg.train.threads)
     torch.manual_seed(cfg.seed)
     model = build_model(model_cfg, len(ds.labels)).to(device)
@@ -207,13 +207,19 @@ def train_model(cfg, run_dir: Path, name: str, model_cfg, epochs: int,
             "device": str(device)}
 
 
+def summarize_training(entry: dict) -> str:
+    """One line for a training stage's report entry (train_model's result)."""
+    return (f"{entry.get('model')}: {entry.get('params')} params, {entry.get('macs')} MACs, "
+            f"val {entry.get('val_acc')}, test {entry.get('test_acc')}, "
+            f"{entry.get('epochs')} epochs in {entry.get('train_seconds')} s")
+
+
 def load_trained(run_dir: Path, name: str, model_cfg, n_classes: int) -> nn.Module:
     """The best checkpoint of stage `name` in `run_dir` (model_cfg None: the one it recorded)."""
-    path = Path(run_dir) / name / "best.pt"
-    if not path.exists():
-        raise KwsError(f"{path} is missing: run the {name} stage first")
+    run = RunDir(run_dir)
+    path = run.checkpoint(name)
     if model_cfg is None:
-        model_cfg = OmegaConf.create(read_json(Path(run_dir) / name / "model.json"))
+        model_cfg = OmegaConf.create(run.model_config(name))
     model = build_model(model_cfg, n_classes)
     model.load_state_dict(torch.load(path, map_location="cpu")["model"])
     return model.eval()

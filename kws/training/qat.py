@@ -87,12 +87,11 @@ def finetune(net: FakeQuantNet, cfg, run_dir, epochs: int, lr: float) -> list[di
     """Fine-tune on fresh augmentation draws of the training audio; returns per-epoch metrics."""
     import numpy as np
 
-    from kws.stages import data as data_stage
-    from kws.golden.mfcc_tables import make_tables
+    from kws.artifacts import RunDir
     from kws.training.loop import choose_device, epoch_inputs, load_dataset, predict
 
     ds = load_dataset(run_dir)
-    tables = make_tables(cfg.features, data_stage.read_json_meta(run_dir)["sample_rate"])
+    tables = RunDir(run_dir).mfcc_tables()
     device = choose_device(cfg.train.device, cfg.train.threads)
     net.to(device)
     optimizer = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=0.0)
