@@ -39,7 +39,7 @@ def main() -> None:
     args = parser.parse_args()
     if not args.root.is_dir():
         sys.exit(f"bench: {args.root} not found (pass --root PATH to a Speech Commands folder)")
-    cfg = FeaturesConfig(out_scale=0.5, out_zero_point=47)       # conf/features/mfcc.yaml
+    cfg = FeaturesConfig()                                         # conf/features/mfcc.yaml
     t = make_tables(cfg, 16000)
     clips = load_all(args.root)
     n_frames = clips.shape[0] * t.frames_per_clip

@@ -202,7 +202,7 @@ def default_tables():
     """Our tables for the default features (conf/features/mfcc.yaml)."""
     from kws.config import FeaturesConfig
     from kws.golden.mfcc_tables import make_tables
-    return make_tables(FeaturesConfig(out_scale=0.5, out_zero_point=47), 16000)
+    return make_tables(FeaturesConfig(), 16000)
 
 
 def speechlike(n: int, seed: int = 0, length: int = 16000) -> np.ndarray:

@@ -93,8 +93,10 @@ class FeaturesConfig:
     fmax: float = 4000.0
     n_coeffs: int = 10                    # DCT-II outputs (kind=mfcc)
     log_floor: float = 1e-6               # ln(max(mel power, floor)); signal as int16/32768
-    out_scale: float = 1.0                # int8 output q means (q - out_zero_point) * out_scale
-    out_zero_point: int = 0
+    # int8 output q means (q - out_zero_point) * out_scale; these defaults are the MFCC's
+    # (conf/features/mfcc.yaml explains them), logmel.yaml sets its own
+    out_scale: float = 0.5
+    out_zero_point: int = 47
     verify_c: bool = True                 # build the C front end and compare every frame
     sanitize: bool = False                # ... with ASan+UBSan (slower; the tests turn it on)
     cmsis_peer: bool = True               # measure CMSIS-DSP arm_mfcc_q15 when cmsisdsp is installed
@@ -114,7 +116,10 @@ class ModelConfig:
     first_channels: int = 64
     first_kernel: List[int] = field(default_factory=lambda: [10, 4])
     first_stride: List[int] = field(default_factory=lambda: [2, 1])
-    blocks: List[BlockConfig] = field(default_factory=list)
+    # the default student's blocks (conf/model/student.yaml); the other presets set their own
+    blocks: List[BlockConfig] = field(default_factory=lambda: [
+        BlockConfig(64, [2, 2]), BlockConfig(64, [1, 1]), BlockConfig(64, [1, 1]),
+        BlockConfig(64, [1, 1])])
     dropout: float = 0.2
 
 

@@ -36,6 +36,9 @@ def standin_logits(x: np.ndarray, zero_point: int) -> np.ndarray:
 
 def _settings(n_classes=4, keywords=(2, 3), **kw):
     kw.setdefault("exp_lut", make_exp_lut(0.1))
+    for key, value in dict(average_window=50, min_count=3, threshold=200, suppression_frames=75,
+                           infer_every=1).items():
+        kw.setdefault(key, value)
     return DetectorSettings(is_keyword=tuple(c in keywords for c in range(n_classes)), **kw)
 
 
@@ -178,7 +181,9 @@ def test_bad_settings_and_inputs_are_named():
         rec.push([4], _one_hot([2]))
     with pytest.raises(KwsError, match="logits"):
         recognize(_settings(), [0], _one_hot([2], n_classes=3))
-    assert make_settings(LABELS, 0.1).is_keyword == (False, False, True, True)
+    settings = make_settings(LABELS, 0.1, average_window=5, min_count=1, threshold=200,
+                             suppression_frames=0, infer_every=1)
+    assert settings.is_keyword == (False, False, True, True)
 
 
 # ---------------------------------------------------------------- C recogniser

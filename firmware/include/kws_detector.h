@@ -20,16 +20,8 @@
 
 #include <stdint.h>
 
+#include "kws_limits.h" /* KWS_DETECTOR_MAX_CLASSES, _MAX_WINDOW, _EXP_LUT_LEN, _EXP_ONE, _P_ONE */
 #include "kws_status.h"
-
-#ifndef KWS_DETECTOR_MAX_CLASSES
-#define KWS_DETECTOR_MAX_CLASSES 32     /* kws.detector.MAX_CLASSES */
-#endif
-#ifndef KWS_DETECTOR_MAX_WINDOW
-#define KWS_DETECTOR_MAX_WINDOW 64      /* kws.detector.MAX_AVERAGE_WINDOW */
-#endif
-#define KWS_DETECTOR_EXP_LUT_LEN 256
-#define KWS_DETECTOR_EXP_ONE 32767      /* exp_lut[0] */
 
 typedef struct {
     int32_t n_classes;                          /* [1, KWS_DETECTOR_MAX_CLASSES] */

@@ -12,7 +12,7 @@ kws_status_t kws_detector_init(kws_detector_t *state, const kws_detector_setting
     if (state == NULL || s == NULL || s->n_classes < 1 || s->n_classes > KWS_DETECTOR_MAX_CLASSES ||
         s->average_window < 1 || s->average_window > KWS_DETECTOR_MAX_WINDOW ||
         s->min_count < 1 || s->min_count > s->average_window || s->threshold < 0 ||
-        s->threshold > 255 || s->suppression_frames < 0 || s->infer_every < 1 ||
+        s->threshold > KWS_DETECTOR_P_ONE || s->suppression_frames < 0 || s->infer_every < 1 ||
         s->exp_lut[0] != KWS_DETECTOR_EXP_ONE) {
         return KWS_ERR_ARG;
     }
@@ -48,7 +48,7 @@ kws_status_t kws_detector_softmax(const kws_detector_settings_t *s, const int8_t
     /* sum >= exp_lut[0] = 32767 > 0: the maximum contributes it. */
     for (c = 0; c < s->n_classes; c++) {
         const uint32_t e = s->exp_lut[max_l - logits[c]];
-        p[c] = (uint8_t)((e * 255u + sum / 2u) / sum);
+        p[c] = (uint8_t)((e * (uint32_t)KWS_DETECTOR_P_ONE + sum / 2u) / sum);
     }
     return KWS_OK;
 }

@@ -39,10 +39,12 @@ from kws.errors import KwsError
 from kws.golden.mfcc import frame_clips, mfcc_frames
 from kws.golden.mfcc_tables import MfccTables
 
+# Shared with the C through firmware/include/kws_limits.h (written by kws.emit.limits).
 EXP_ONE = 32767                 # exp_lut[0]: probability mass of the top class before normalising
+EXP_LUT_LEN = 256               # exp_lut[d] for logit gaps d = 0..255 LSB
 P_ONE = 255                     # p and smoothed scores are in 0..255
-MAX_CLASSES = 32                # KWS_DETECTOR_MAX_CLASSES in firmware/include/kws_detector.h
-MAX_AVERAGE_WINDOW = 64         # KWS_DETECTOR_MAX_WINDOW
+MAX_CLASSES = 32                # classes a recogniser holds
+MAX_AVERAGE_WINDOW = 64         # inferences averaged at most
 NON_KEYWORDS = ("_silence_", "_unknown_")
 _CHUNK_FRAMES = 4096            # frames per pass of detect_stream: bounds memory on long streams
 
@@ -59,16 +61,18 @@ class DetectorSettings:
     """Recogniser and loop settings (kws_detector_settings_t in C)."""
     is_keyword: tuple[bool, ...]            # per class; n_classes = len(is_keyword)
     exp_lut: np.ndarray = field(repr=False)  # uint16 [256], make_exp_lut
-    average_window: int = 50                # W, in inferences (micro_speech: 1 s)
-    min_count: int = 3                      # inferences held before anything may fire
-    threshold: int = 200                    # smoothed score needed, 0..255
-    suppression_frames: int = 75            # frames between detections (1.5 s at 20 ms)
-    infer_every: int = 1                    # K: frames between inferences
+    average_window: int                     # W, in inferences
+    min_count: int                          # inferences held before anything may fire
+    threshold: int                          # smoothed score needed, 0..255
+    suppression_frames: int                 # frames between detections
+    infer_every: int                        # K: frames between inferences
+    # No defaults: the values come from the `detector` config (settings_from_config), never
+    # from here, so conf/detector/default.yaml is their one home.
 
     def __post_init__(self):
         object.__setattr__(self, "is_keyword", tuple(bool(k) for k in self.is_keyword))
         lut = np.asarray(self.exp_lut)
-        if lut.shape != (256,) or lut.min() < 0 or lut.max() > EXP_ONE or lut[0] != EXP_ONE:
+        if lut.shape != (EXP_LUT_LEN,) or lut.min() < 0 or lut.max() > EXP_ONE or lut[0] != EXP_ONE:
             raise KwsError("detector exp_lut must be 256 values in [0, 32767] with "
                            "exp_lut[0] == 32767 (use make_exp_lut)")
         object.__setattr__(self, "exp_lut", lut.astype(np.uint16))

@@ -68,6 +68,66 @@ class MfccTables:
         return 1 + (self.sample_rate - self.window_len) // self.stride
 
 
+# ---------------------------------------------------------------- the float designs, in numpy
+# The window, the mel filterbank and the DCT are the ones scipy and librosa make, computed the
+# same way (the same float operations in the same order), so the rounded tables are identical:
+# tests/test_golden_mfcc_tables.py compares them over sample rates, FFT sizes and band counts.
+
+def hann_periodic(n: int) -> np.ndarray:
+    """scipy.signal.get_window("hann", n, fftbins=True): 0.5 + 0.5 cos over linspace(-pi, pi)."""
+    if n == 1:
+        return np.ones(1)
+    fac = np.linspace(-np.pi, np.pi, n + 1)
+    return (0.5 + 0.5 * np.cos(fac))[:-1]
+
+
+_MEL_F_SP = 200.0 / 3                     # Slaney mel scale: linear below 1 kHz ...
+_MEL_MIN_LOG_HZ = 1000.0
+_MEL_MIN_LOG_MEL = _MEL_MIN_LOG_HZ / _MEL_F_SP
+_MEL_LOGSTEP = float(np.log(6.4)) / 27.0      # ... logarithmic above
+
+
+def hz_to_mel(hz: np.ndarray) -> np.ndarray:
+    """librosa.hz_to_mel(htk=False) (Slaney)."""
+    hz = np.atleast_1d(np.asarray(hz, dtype=np.float64))
+    mel = hz / _MEL_F_SP
+    log = hz >= _MEL_MIN_LOG_HZ
+    mel[log] = _MEL_MIN_LOG_MEL + np.log(hz[log] / _MEL_MIN_LOG_HZ) / _MEL_LOGSTEP
+    return mel
+
+
+def mel_to_hz(mel: np.ndarray) -> np.ndarray:
+    """librosa.mel_to_hz(htk=False) (Slaney)."""
+    mel = np.atleast_1d(np.asarray(mel, dtype=np.float64))
+    hz = 0.0 + _MEL_F_SP * mel
+    log = mel >= _MEL_MIN_LOG_MEL
+    hz[log] = _MEL_MIN_LOG_HZ * np.exp(_MEL_LOGSTEP * (mel[log] - _MEL_MIN_LOG_MEL))
+    return hz
+
+
+def mel_filters(sample_rate: int, fft_len: int, n_mels: int, fmin: float,
+                fmax: float) -> np.ndarray:
+    """librosa.filters.mel(htk=False, norm=None): float32 [n_mels, fft_len/2 + 1] triangles of
+    peak 1 between Slaney-mel-spaced edges."""
+    bins = np.fft.rfftfreq(n=fft_len, d=1.0 / sample_rate)
+    edges = mel_to_hz(np.linspace(hz_to_mel(fmin)[0], hz_to_mel(fmax)[0], n_mels + 2))
+    widths = np.diff(edges)
+    ramps = np.subtract.outer(edges, bins)
+    weights = np.zeros((n_mels, len(bins)), dtype=np.float32)
+    for i in range(n_mels):
+        weights[i] = np.maximum(0, np.minimum(-ramps[i] / widths[i], ramps[i + 2] / widths[i + 1]))
+    return weights
+
+
+def dct_ortho(n: int) -> np.ndarray:
+    """Orthonormal DCT-II matrix [n, n] (scipy.fft.dct(eye(n), type=2, norm="ortho", axis=0))."""
+    k = np.arange(n)[:, None]
+    m = np.arange(n)[None, :]
+    d = np.cos(np.pi * k * (2 * m + 1) / (2 * n)) * np.sqrt(2.0 / n)
+    d[0] /= np.sqrt(2.0)
+    return d
+
+
 def _q(x: np.ndarray, bits: int, dtype) -> np.ndarray:
     """Round to Q`bits`, clamped to the dtype (so 1.0 in Q15 becomes 32767)."""
     info = np.iinfo(dtype)
@@ -112,16 +172,12 @@ def feature_settings(settings) -> SimpleNamespace:
 def make_tables(settings, sample_rate: int) -> MfccTables:
     """All constants for the features settings (feature_settings) at `sample_rate`."""
     f = feature_settings(settings)
-    import librosa
-    import scipy.fft
-    import scipy.signal
-
     window_len, stride = check_settings(f, sample_rate)
     n, m = f.fft_len, f.fft_len // 2
     log2_m = m.bit_length() - 1
     norm_bits = 29 - log2_m                 # 2**norm_bits * sqrt(2) * M < 2**31 through the FFT
 
-    window = _q(scipy.signal.get_window("hann", window_len, fftbins=True), 15, np.int16)
+    window = _q(hann_periodic(window_len), 15, np.int16)
     t = np.arange(m // 2)
     fft_twiddle = _q(np.stack([np.cos(2 * np.pi * t / m), -np.sin(2 * np.pi * t / m)], 1),
                      15, np.int32)
@@ -130,8 +186,7 @@ def make_tables(settings, sample_rate: int) -> MfccTables:
                        15, np.int32)
     bitrev = np.array([int(f"{i:0{log2_m}b}"[::-1], 2) for i in range(m)], dtype=np.uint16)
 
-    mel = _q(librosa.filters.mel(sr=sample_rate, n_fft=n, n_mels=f.n_mels, fmin=f.fmin,
-                                 fmax=f.fmax, htk=False, norm=None), 15, np.int16)
+    mel = _q(mel_filters(sample_rate, n, f.n_mels, f.fmin, f.fmax), 15, np.int16)
     first, count, packed = [], [], []
     for band in mel:
         nz = np.flatnonzero(band)
@@ -148,8 +203,7 @@ def make_tables(settings, sample_rate: int) -> MfccTables:
     dct = None
     n_out = f.n_mels
     if f.kind == "mfcc":
-        dct = _q(scipy.fft.dct(np.eye(f.n_mels), type=2, norm="ortho", axis=0)[:f.n_coeffs],
-                 15, np.int16)
+        dct = _q(dct_ortho(f.n_mels)[:f.n_coeffs], 15, np.int16)
         n_out = f.n_coeffs
     multiplier, shift = quantize_multiplier(2.0**-ACC_Q / f.out_scale)
     return MfccTables(
