@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from kws.golden.network import same_padding
+
 
 @dataclass(frozen=True)
 class Block:
@@ -25,19 +27,12 @@ def _pair(v) -> tuple[int, int]:
         else (int(v), int(v))
 
 
-def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
-    """TensorFlow "same" padding (before, after): out = ceil(size / stride), extra pad after."""
-    out = -(-size // stride)
-    total = max((out - 1) * stride + kernel - size, 0)
-    return total // 2, total - total // 2
-
-
 class SameConv2d(nn.Conv2d):
     """Conv2d with TensorFlow/TFLite "same" padding, as the int8 kernels compute it."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        top, bottom = same_padding(x.shape[-2], self.kernel_size[0], self.stride[0])
-        left, right = same_padding(x.shape[-1], self.kernel_size[1], self.stride[1])
+        _, top, bottom = same_padding(x.shape[-2], self.kernel_size[0], self.stride[0])
+        _, left, right = same_padding(x.shape[-1], self.kernel_size[1], self.stride[1])
         return super().forward(nn.functional.pad(x, (left, right, top, bottom)))
 
 

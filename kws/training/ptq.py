@@ -21,7 +21,8 @@ from torch.nn import functional as F
 
 from kws.golden.network import AvgPool, Conv, Dense, QuantParams
 from kws.golden.intmath import quantize_multiplier
-from kws.training.models import DSCNN, SameConv2d, same_padding
+from kws.golden.network import same_padding
+from kws.training.models import DSCNN, SameConv2d
 
 
 @dataclass
@@ -59,8 +60,8 @@ def float_forward(layers: list[FloatLayer], x: torch.Tensor) -> list[torch.Tenso
         for layer in layers:
             if layer.kind in ("conv", "dwconv"):
                 kh, kw = layer.weight.shape[-2:]
-                top, bottom = same_padding(x.shape[-2], kh, layer.stride[0])
-                left, right = same_padding(x.shape[-1], kw, layer.stride[1])
+                _, top, bottom = same_padding(x.shape[-2], kh, layer.stride[0])
+                _, left, right = same_padding(x.shape[-1], kw, layer.stride[1])
                 x = F.conv2d(F.pad(x, (left, right, top, bottom)), layer.weight, layer.bias,
                              layer.stride, groups=x.shape[1] if layer.kind == "dwconv" else 1)
                 x = F.relu(x)

@@ -13,7 +13,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from kws.golden.network import QuantParams
-from kws.training.models import same_padding
+from kws.golden.network import same_padding
 from kws.training.ptq import FloatLayer, activation_quant
 
 
@@ -64,8 +64,8 @@ class FakeQuantNet(nn.Module):
                 x = fake_quant(F.linear(x, w, b), quant)
                 continue
             kh, kw = w.shape[-2:]
-            top, bottom = same_padding(x.shape[-2], kh, stride[0])
-            left, right = same_padding(x.shape[-1], kw, stride[1])
+            _, top, bottom = same_padding(x.shape[-2], kh, stride[0])
+            _, left, right = same_padding(x.shape[-1], kw, stride[1])
             x = F.conv2d(F.pad(x, (left, right, top, bottom)), w, b, stride,
                          groups=x.shape[1] if kind == "dwconv" else 1)
             x = fake_quant(x, quant, q_min=quant.zero_point)      # int8 ReLU: clamp at the zp
