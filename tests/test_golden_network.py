@@ -62,40 +62,6 @@ def test_dense_by_hand():
     assert run_dense(layer, np.array([[5, 3]], dtype=np.int8)).item() == -128
 
 
-def test_ptq_int8_follows_the_float_model(tmp_path, cache_dir):
-    from conftest import TINY_SYNTHETIC, compose_cfg
-    from test_train import TINY_TRAINING
-    from kws.pipeline import run_pipeline
-    cfg = compose_cfg(TINY_SYNTHETIC + TINY_TRAINING + [f"paths.cache_dir={cache_dir}",
-                                                        "train.epochs=3", "distill.enabled=false",
-                                                        "stages=[data,features,student,quantize]",
-                                                        "quant.qat=false"])
-    report = run_pipeline(cfg, tmp_path)["quantize"]
-    assert report["int8_source"] == "ptq" and "qat_int8_test_acc" not in report
-    assert report["float_int8_argmax_agreement"] >= 0.9
-    assert min(report["sqnr_db"].values()) > 15
-    assert abs(report["ptq_int8_test_acc"] - report["float_test_acc"]) <= 0.1
-    with np.load(tmp_path / "quantize" / "model_int8.npz") as f:
-        assert all(f[k].dtype == np.int8 for k in f.files if k.endswith("/weights"))
-        assert all(np.abs(f[k]).max() <= 127 for k in f.files if k.endswith("/weights"))
-
-
-def test_qat_model_and_golden_integers_agree(tmp_path, cache_dir):
-    from conftest import TINY_SYNTHETIC, compose_cfg
-    from test_train import TINY_TRAINING
-    from kws.pipeline import run_pipeline
-    cfg = compose_cfg(TINY_SYNTHETIC + TINY_TRAINING + [f"paths.cache_dir={cache_dir}",
-                                                        "train.epochs=3", "distill.enabled=false",
-                                                        "stages=[data,features,student,quantize]",
-                                                        "quant.qat_epochs=1"])
-    report = run_pipeline(cfg, tmp_path)["quantize"]
-    assert report["int8_source"] == "qat" and len(report["qat_history"]) == 1
-    assert report["int8_test_acc"] == report["qat_int8_test_acc"]
-    assert report["qat_golden_argmax_agreement"] >= 0.9
-    assert report["qat_golden_max_logit_diff_lsb"] <= 4
-    assert min(report["sqnr_db"].values()) > 15
-
-
 def test_golden_equals_tflite_micro_on_random_networks():
     """Random weights, zero points and inputs: the interpreter's int8 outputs equal ours."""
     from kws.training.ptq import FloatLayer, convert
