@@ -22,11 +22,14 @@ from .golden import run_network
 from .io import write_json
 from .mfcc_fixed import mfcc_clips
 from .mfcc_tables import make_tables
+from .pipeline import require_completed
 from .quantize import load_golden
 from .speech_commands import scan
 from .train import _plot_confusion, dequantize_tensor, load_trained, predict
 
 CONFIG_KEYS = ("eval",)
+OUTPUT = None                             # it writes into the scored run: eval.run/eval/
+REQUIRES = ()                             # of this run; eval.run must hold a finished run
 
 
 def input_fingerprint(cfg) -> str:
@@ -34,12 +37,13 @@ def input_fingerprint(cfg) -> str:
         {"data": {"source": "speech_commands", "root": cfg.eval.root}})))
 
 
-def run(cfg, run_dir: Path) -> dict:
+def run(cfg, run_dir: Path, out: Path | None = None) -> dict:
     if not cfg.eval.root or not cfg.eval.run:
         raise KwsError("evaluate needs eval.root=FOLDER and eval.run=RUN_DIR")
     root, scored = Path(cfg.eval.root).expanduser(), Path(cfg.eval.run).expanduser()
     if not (scored / "data" / "labels.json").exists():
         raise KwsError(f"eval.run={scored}: not a finished kws run (no data/labels.json)")
+    require_completed(scored, ("data", "features", "student", "quantize"), "eval.run")
     labels = data_stage.load_labels(scored)
     quant = load_quant(scored)
     tables = make_tables(OmegaConf.create(quant["settings"]), quant["sample_rate"])

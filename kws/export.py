@@ -20,12 +20,14 @@ from .codegen import (GENERATED, check_requantization, layer_shapes, model_data_
 from .detector import DetectorSettings, make_settings
 from .errors import KwsError
 from .features import load_quant
-from .io import atomic_dir, read_json, write_text
+from .io import read_json, write_text
 from .quantize import load_golden
 
 CONFIG_KEYS = ("detector",)
 OPERATING_POINT = Path("stream") / "operating_point.json"
 FIRMWARE_DIR = "firmware"
+OUTPUT = FIRMWARE_DIR
+REQUIRES = ("data", "features", "quantize")   # and the stream stage's operating point, if made
 
 
 def detector_settings(cfg, labels: list[str], output_scale: float, stride_ms: float,
@@ -108,8 +110,10 @@ def settings_header(labels: list[str], quant: dict, settings: DetectorSettings,
 """
 
 
-def run(cfg, run_dir: Path) -> dict:
+def run(cfg, run_dir: Path, out: Path | None = None) -> dict:
     run_dir = Path(run_dir)
+    final = run_dir / OUTPUT
+    out = Path(out) if out else final
     layers = load_golden(run_dir)
     labels = data_stage.load_labels(run_dir)
     quant = load_quant(run_dir)
@@ -134,18 +138,16 @@ def run(cfg, run_dir: Path) -> dict:
     data_h = data_h.replace("\n#endif", "\nextern const kws_detector_settings_t kws_model_detector_settings;\n\n#endif")
     data_c += detector_settings_source(settings)
     model_h, model_c = model_sources(shapes, plan)
-    out = run_dir / FIRMWARE_DIR
-    with atomic_dir(out) as tmp:
-        write_text(tmp / "kws_model_data.h", data_h)
-        write_text(tmp / "kws_model_data.c", data_c)
-        write_text(tmp / "kws_model.h", model_h)
-        write_text(tmp / "kws_model.c", model_c)
-        write_text(tmp / "kws_model_settings.h",
-                   settings_header(labels, quant, settings, sample_rate, stride, window_len))
-        for name in ("kws_mfcc_tables.c", "kws_mfcc_tables.h"):
-            shutil.copyfile(tables_dir / name, tmp / name)
+    write_text(out / "kws_model_data.h", data_h)
+    write_text(out / "kws_model_data.c", data_c)
+    write_text(out / "kws_model.h", model_h)
+    write_text(out / "kws_model.c", model_c)
+    write_text(out / "kws_model_settings.h",
+               settings_header(labels, quant, settings, sample_rate, stride, window_len))
+    for name in ("kws_mfcc_tables.c", "kws_mfcc_tables.h"):
+        shutil.copyfile(tables_dir / name, out / name)
     files = sorted(p.name for p in out.iterdir() if p.is_file())
-    report = {"folder": str(out), "files": files,
+    report = {"folder": str(final), "files": files,
               "ram_bytes": plan.arena_bytes, "ram_lower_bound_bytes": plan.lower_bound_bytes,
               "weights_bytes": weights_bytes, "layers": len(shapes),
               "detector": {"average_window": settings.average_window,

@@ -39,6 +39,8 @@ from .speech_commands import SPLITS
 
 log = logging.getLogger(__name__)
 CONFIG_KEYS = ("features",)
+OUTPUT = "features"
+REQUIRES = ("data",)
 _TABLE_ARRAYS = ("window", "fft_twiddle", "split_twiddle", "bitrev", "mel_first_bin",
                  "mel_n_bins", "mel_weights", "log2_lut", "dct")
 
@@ -226,10 +228,10 @@ def cmsis_peer_snr(clips: np.ndarray, t: MfccTables) -> dict:
 
 # ---------------------------------------------------------------- stage interface
 
-def run(cfg, run_dir: Path) -> dict:
+def run(cfg, run_dir: Path, out: Path | None = None) -> dict:
     f = cfg.features
     t = make_tables(f, data_stage.read_json_meta(run_dir)["sample_rate"])
-    out = Path(run_dir) / "features"
+    out = Path(out) if out else Path(run_dir) / OUTPUT
     cache_dir = Path(cfg.paths.cache_dir).expanduser()
     c_files = write_c_tables(t, out)
     splits = {split: data_stage.load_split(run_dir, split) for split in SPLITS}

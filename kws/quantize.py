@@ -29,9 +29,11 @@ from .tflite_export import run_tflm, smallest_arena, to_tflite
 from .train import dequantize_tensor, load_trained
 
 CONFIG_KEYS = ("quant", "student_model", "train", "data.augment")
+OUTPUT = "quantize"
+REQUIRES = ("data", "features", "student")
 
 
-def run(cfg, run_dir: Path) -> dict:
+def run(cfg, run_dir: Path, out: Path | None = None) -> dict:
     labels = data_stage.load_labels(run_dir)
     quant = load_quant(run_dir)
     model = load_trained(run_dir, "student", cfg.student_model, len(labels))
@@ -62,7 +64,7 @@ def run(cfg, run_dir: Path) -> dict:
     student_logits = float_forward(layers, to_float(test["features"]))[-1].numpy()
     float_pred = student_logits.argmax(1)
     int8_pred = int8_outputs[-1].astype(np.int32).argmax(1)
-    out = Path(run_dir) / "quantize"
+    out = Path(out) if out else Path(run_dir) / OUTPUT
     per_layer = _per_layer_report(golden, int8_outputs, float_outputs)
     save_npz(out / "model_int8.npz", **_flatten(golden))
     write_json(out / "layers.json", per_layer)

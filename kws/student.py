@@ -10,18 +10,30 @@ from pathlib import Path
 from . import data as data_stage
 from .errors import KwsError
 from .io import read_json
+from .pipeline import require_completed
 from .teacher import summarize as _summarize_model
 from .train import load_trained, train_model
 
 CONFIG_KEYS = ("seed", "student_model", "teacher_model", "train", "distill", "data.augment")
+OUTPUT = "student"
+REQUIRES = ("data", "features")
+RESUMABLE = True                          # train.resume continues student.partial/
 
 
-def run(cfg, run_dir: Path) -> dict:
+def requires(cfg) -> tuple[str, ...]:
+    """This run's teacher too, when distilling from it (not from distill.teacher_dir)."""
+    own_teacher = cfg.distill.enabled and not cfg.distill.teacher_dir
+    return REQUIRES + (("teacher",) if own_teacher else ())
+
+
+def run(cfg, run_dir: Path, out: Path | None = None) -> dict:
     teacher = None
     entry = {"distilled": bool(cfg.distill.enabled)}
     if cfg.distill.enabled:
         teacher_run = Path(cfg.distill.teacher_dir or run_dir)
         labels = data_stage.load_labels(run_dir)
+        if cfg.distill.teacher_dir:
+            require_completed(teacher_run, ("teacher",), "distill.teacher_dir")
         if cfg.distill.teacher_dir and data_stage.load_labels(teacher_run) != labels:
             raise KwsError(f"distill.teacher_dir={teacher_run}: its labels differ from this run's")
         teacher = load_trained(teacher_run, "teacher", cfg.teacher_model, len(labels))
@@ -30,7 +42,8 @@ def run(cfg, run_dir: Path) -> dict:
                             "params": teacher_report.get("params"),
                             "test_acc": teacher_report.get("test_acc")}
     epochs = cfg.distill.epochs or cfg.train.epochs
-    result = train_model(cfg, run_dir, "student", cfg.student_model, epochs, teacher=teacher)
+    result = train_model(cfg, run_dir, "student", cfg.student_model, epochs, teacher=teacher,
+                         out=out)
     return {**result, **entry}
 
 

@@ -34,6 +34,8 @@ from .detector import Detection, detect_stream
 from .streams import mix_stream
 
 CONFIG_KEYS = ("verify", "detector")
+OUTPUT = "verify"
+REQUIRES = ("data", "features", "quantize", "export")
 STREAM_CHUNK = 320                         # samples per feed: 20 ms, as an audio DMA would give
 
 
@@ -142,13 +144,13 @@ def _index(labels: list[str], name: str) -> int | None:
     return labels.index(name) if name in labels else None
 
 
-def run(cfg, run_dir: Path) -> dict:
+def run(cfg, run_dir: Path, out: Path | None = None) -> dict:
     run_dir = Path(run_dir)
+    out = Path(out) if out else run_dir / OUTPUT
     generated = run_dir / FIRMWARE_DIR
     if not (generated / "kws_model.c").exists():
         raise KwsError(f"{generated}/kws_model.c is missing: run the export stage first")
     v = cfg.verify
-    out = run_dir / "verify"
     tools = build_host(generated, out / "build", sanitize=v.sanitize)
     layers, labels, settings = load_exported_settings(cfg, run_dir)
     test, features = data_stage.load_split(run_dir, "test"), load_features(run_dir, "test")
@@ -184,7 +186,8 @@ def run(cfg, run_dir: Path) -> dict:
             "stream_events_equal": bool(equal),
             "python_realtime_factor": round(stream_seconds / python_seconds, 1),
             "c_host_realtime_factor": round(stream_seconds / c_seconds, 1),
-            "sanitized": bool(v.sanitize), "demo": str(tools["demo"])}
+            "sanitized": bool(v.sanitize),
+            "demo": str(run_dir / OUTPUT / tools["demo"].relative_to(out))}
 
 
 def summarize(entry: dict) -> str:
