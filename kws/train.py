@@ -148,7 +148,7 @@ def train_model(cfg, run_dir: Path, name: str, model_cfg, epochs: int,
     state = {"epoch": 0, "best_val_acc": -1.0, "history": [], "train_seconds": 0.0}
     checkpoint = out / "last.pt"
     record = fingerprint_record(cfg, name, read_json(Path(run_dir) / STAMPS, default={}))
-    # An interrupted run's folder first; else the last completed one (e.g. to add nothing).
+    # A killed run's partial folder first, else the last completed folder (same check).
     source = next((p for p in (checkpoint, final / "last.pt") if p.exists()), None)
     if cfg.train.resume and source is not None:
         state = _load_checkpoint(source, model, optimizer, schedule, record)
