@@ -126,6 +126,16 @@ class RunDir:
     def detector_json_path(self) -> Path:
         return self.export / DETECTOR_JSON
 
+    def require_completed(self, stages, setting: str) -> None:
+        """For a stage that reads another run (named by `setting`): those stages must have
+        completed there."""
+        stamps = read_json(self.stamps, default={})
+        missing = [s for s in stages if s not in stamps]
+        if missing:
+            raise KwsError(f"{setting}={self.root}: stage(s) {', '.join(missing)} have not "
+                           f"completed there (no stamp in {STAMPS}): run them first, e.g. "
+                           f"kws hydra.run.dir={self.root} stages=[{','.join(missing)}]")
+
     # ------------------------------------------------------------ data stage
 
     def split(self, split: str) -> dict[str, np.ndarray]:
@@ -182,11 +192,12 @@ class RunDir:
         with np.load(self.model_int8_path) as f:
             return [_layer(row, f) for row in rows]
 
-    def save_golden_network(self, layers: list, rows: list[dict]) -> None:
-        """Write model_int8.npz (every layer's integers) and layers.json (`rows`, one per layer:
-        name, kind, shape, scale, zero_point, ...)."""
-        save_npz(self.model_int8_path, **_flatten(layers))
-        write_json(self.layers_path, rows)
+    def save_golden_network(self, layers: list, rows: list[dict], folder: Path) -> None:
+        """Write `folder`/model_int8.npz (every layer's integers) and layers.json (`rows`, one
+        per layer: name, kind, shape, scale, zero_point, ...); `folder` is the quantize stage's
+        folder being built (it becomes self.quantize)."""
+        save_npz(Path(folder) / self.model_int8_path.name, **_flatten(layers))
+        write_json(Path(folder) / self.layers_path.name, rows)
 
     def model_hash(self) -> str:
         """sha256 of model_int8.npz: what an operating point or a cache was made for."""

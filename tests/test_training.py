@@ -40,7 +40,7 @@ def test_training_killed_mid_run_resumes_to_the_same_weights(cache_dir, tmp_path
                                                "train.epochs=4"]
     killed, reference = tmp_path / "killed", tmp_path / "reference"
     proc = _kws(common + [f"hydra.run.dir={killed}"], ROOT)
-    metrics = killed / "teacher" / "metrics.csv"
+    metrics = killed / "teacher.partial" / "metrics.csv"       # the in-progress folder
     deadline = time.time() + 300
     while time.time() < deadline and proc.poll() is None:
         if metrics.exists() and len(metrics.read_text().splitlines()) >= 2:   # epoch 1 done
@@ -49,14 +49,16 @@ def test_training_killed_mid_run_resumes_to_the_same_weights(cache_dir, tmp_path
         time.sleep(0.05)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL, proc.stderr.read()
-    interrupted = torch.load(killed / "teacher" / "last.pt", weights_only=False)["state"]
+    interrupted = torch.load(killed / "teacher.partial" / "last.pt", weights_only=False)["state"]
     assert 1 <= interrupted["epoch"] < 4
+    assert not (killed / "teacher").exists()          # nothing half-trained where stages read
 
     resumed = _kws(common + [f"hydra.run.dir={killed}", "train.resume=true"], ROOT)
     assert resumed.wait(timeout=600) == 0, resumed.stderr.read()
     full = _kws(common + [f"hydra.run.dir={reference}"], ROOT)
     assert full.wait(timeout=600) == 0, full.stderr.read()
 
+    assert not (killed / "teacher.partial").exists()
     a = torch.load(killed / "teacher" / "last.pt", weights_only=False)
     b = torch.load(reference / "teacher" / "last.pt", weights_only=False)
     assert a["state"]["epoch"] == b["state"]["epoch"] == 4
@@ -93,3 +95,25 @@ def test_kd_ablation_experiment_writes_the_table(cache_dir, tmp_path):
     assert all(row["runs"] == 3 for row in result["summary"])
     assert "± " in (tmp_path / "kd_ablation.md").read_text()
     assert sorted(p.name for p in tmp_path.glob("seed*")) == ["seed0", "seed1", "seed2"]
+
+
+def test_resume_refuses_a_checkpoint_made_with_other_settings(cache_dir, tmp_path):
+    from kws.errors import KwsError
+    common = TINY_SYNTHETIC + TINY_TRAINING + [f"paths.cache_dir={cache_dir}", "train.epochs=1"]
+    run_pipeline(compose_cfg(common + ["stages=[data,features,teacher]"]), tmp_path)
+    trained = (tmp_path / "teacher" / "last.pt").read_bytes()
+    changed = compose_cfg(common + ["stages=[teacher]", "train.resume=true", "train.lr=0.001",
+                                    "seed=1"])
+    with pytest.raises(KwsError) as err:
+        run_pipeline(changed, tmp_path)
+    message = str(err.value)
+    assert "teacher/last.pt: cannot resume" in message
+    assert "seed: 0 → 1" in message and "train.lr: 0.003 → 0.001" in message
+    assert "train.resume=false" in message and "train.epochs" not in message
+    assert (tmp_path / "teacher" / "last.pt").read_bytes() == trained
+
+    old = torch.load(tmp_path / "teacher" / "last.pt", weights_only=False)
+    del old["fingerprint"]                                # as written before the record existed
+    torch.save(old, tmp_path / "teacher" / "last.pt")
+    with pytest.raises(KwsError, match="does not record the settings it was trained with"):
+        run_pipeline(compose_cfg(common + ["stages=[teacher]", "train.resume=true"]), tmp_path)

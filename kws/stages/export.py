@@ -20,13 +20,16 @@ from kws.emit.model_c import (check_requantization, layer_shapes, model_data_sou
                               model_sources, plan_memory, settings_header)
 from kws.errors import KwsError
 from kws.golden.detector import settings_from_config
-from kws.io import atomic_dir, write_json, write_text
+from kws.io import write_json, write_text
 
 CONFIG_KEYS = ("detector",)
+OUTPUT = "firmware"
+REQUIRES = ("data", "features", "quantize")   # and the stream stage's operating point, if made
 
 
-def run(cfg, run_dir: Path) -> dict:
+def run(cfg, run_dir: Path, out: Path | None = None) -> dict:
     run = RunDir(run_dir)
+    out = Path(out) if out else run.export
     layers = run.golden_network()
     labels = run.labels()
     quant = run.quant()
@@ -45,20 +48,18 @@ def run(cfg, run_dir: Path) -> dict:
                                     point["threshold"] if point else None)
     data_h, data_c, weights_bytes = model_data_sources(shapes, settings)
     model_h, model_c = model_sources(shapes, plan)
-    out = run.export
-    with atomic_dir(out) as tmp:
-        write_text(tmp / "kws_model_data.h", data_h)
-        write_text(tmp / "kws_model_data.c", data_c)
-        write_text(tmp / "kws_model.h", model_h)
-        write_text(tmp / "kws_model.c", model_c)
-        write_text(tmp / "kws_model_settings.h",
-                   settings_header(labels, quant, settings, tables.sample_rate, tables.stride,
-                                   tables.window_len))
-        write_json(tmp / run.detector_json_path.name, settings.to_json())
-        for name in ("kws_mfcc_tables.c", "kws_mfcc_tables.h"):
-            shutil.copyfile(run.features_dir / name, tmp / name)
+    write_text(out / "kws_model_data.h", data_h)
+    write_text(out / "kws_model_data.c", data_c)
+    write_text(out / "kws_model.h", model_h)
+    write_text(out / "kws_model.c", model_c)
+    write_text(out / "kws_model_settings.h",
+               settings_header(labels, quant, settings, tables.sample_rate, tables.stride,
+                               tables.window_len))
+    write_json(out / run.detector_json_path.name, settings.to_json())
+    for name in ("kws_mfcc_tables.c", "kws_mfcc_tables.h"):
+        shutil.copyfile(run.features_dir / name, out / name)
     files = sorted(p.name for p in out.iterdir() if p.is_file())
-    return {"folder": str(out), "files": files,
+    return {"folder": str(run.export), "files": files,
             "ram_bytes": plan.arena_bytes, "ram_lower_bound_bytes": plan.lower_bound_bytes,
             "weights_bytes": weights_bytes, "layers": len(shapes),
             "detector": {"average_window": settings.average_window,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -32,6 +33,8 @@ from kws.io import atomic_path, save_figure, save_npz, write_json, write_text
 from kws.measure.scoring import Score, score_events
 
 CONFIG_KEYS = ("stream", "detector", "features")
+OUTPUT = "stream"
+REQUIRES = ("data", "features", "quantize")
 THRESHOLDS = np.arange(256)
 
 
@@ -84,25 +87,27 @@ def operating_point(frr: np.ndarray, fa_per_hour: np.ndarray, target: float) -> 
     return int(fewest[np.argmin(frr[fewest])]), False
 
 
-def _inferences(cfg, run: RunDir, layers: list, tables, settings: DetectorSettings,
-                pos_pcm: np.ndarray, neg_pcm: np.ndarray):
+def _inferences(cfg, run: RunDir, out: Path, layers: list, tables,
+                settings: DetectorSettings, pos_pcm: np.ndarray, neg_pcm: np.ndarray):
     """Every inference's (frames, logits) on both streams, and the loop's real-time factor.
 
     Cached in stream/inferences.npz, keyed by the int8 network, the streams' settings, the
     front end and the inference rate: a sweep over the other detector settings (window,
-    threshold, suppression) then re-runs only the recogniser."""
+    threshold, suppression) then re-runs only the recogniser. Read from the last completed
+    stream/ folder, written into `out` (the folder being built)."""
     s = OmegaConf.to_container(cfg.stream, resolve=True)
     for key in ("target_fa_per_hour", "hit_window_s", "write_wav"):
         s.pop(key)
     blob = json.dumps([run.model_hash(), s, settings.infer_every,
                        OmegaConf.to_container(cfg.features, resolve=True)], sort_keys=True)
     key = hashlib.sha256(blob.encode()).hexdigest()
-    path = run.stream / "inferences.npz"
-    if path.exists():
-        with np.load(path) as f:
-            if str(f["key"]) == key:
-                return ((f["pos_frames"], f["pos_logits"]), (f["neg_frames"], f["neg_logits"]),
-                        float(f["realtime_factor"]))
+    path = out / "inferences.npz"
+    for cached in (path, run.stream / path.name):
+        hit = _cached_inferences(cached, key)
+        if hit is not None:
+            if cached != path:
+                shutil.copyfile(cached, path)           # the cache moves on with the folder
+            return hit
     net = lambda x: run_network(layers, x)  # noqa: E731
     started = time.perf_counter()
     pos = stream_logits(pos_pcm, tables, net, settings.n_classes, settings.infer_every)
@@ -114,8 +119,19 @@ def _inferences(cfg, run: RunDir, layers: list, tables, settings: DetectorSettin
     return pos, neg, realtime_factor
 
 
-def run(cfg, run_dir: Path) -> dict:
+def _cached_inferences(path: Path, key: str):
+    if not path.exists():
+        return None
+    with np.load(path) as f:
+        if str(f["key"]) != key:
+            return None
+        return ((f["pos_frames"], f["pos_logits"]), (f["neg_frames"], f["neg_logits"]),
+                float(f["realtime_factor"]))
+
+
+def run(cfg, run_dir: Path, out: Path | None = None) -> dict:
     run = RunDir(run_dir)
+    out = Path(out) if out else run.stream
     s = cfg.stream
     labels = run.labels()
     quant = run.quant()
@@ -124,13 +140,12 @@ def run(cfg, run_dir: Path) -> dict:
     settings = settings_from_config(cfg.detector, labels, layers[-1].output.scale,
                                     quant["settings"]["stride_ms"])
     tables = run.mfcc_tables()
-    out = run.stream
     (pos_pcm, pos_truth), (neg_pcm, neg_truth) = _streams(cfg, run, labels, rate)
     if s.write_wav:
         _write_stream(out, "positive", pos_pcm, pos_truth, labels, rate)
         _write_stream(out, "negative", neg_pcm, neg_truth, labels, rate)
 
-    pos_inf, neg_inf, realtime_factor = _inferences(cfg, run, layers, tables, settings,
+    pos_inf, neg_inf, realtime_factor = _inferences(cfg, run, out, layers, tables, settings,
                                                     pos_pcm, neg_pcm)
     geometry = (tables.stride, tables.window_len, int(round(s.hit_window_s * rate)))
     positive = _sweep(settings, pos_inf, pos_truth, geometry)
@@ -143,8 +158,8 @@ def run(cfg, run_dir: Path) -> dict:
     per_keyword = {labels[k]: _keyword_point(positive[threshold], negative[threshold], k, hours)
                    for k in keywords}
     _write_det(out, labels, keywords, positive, negative, hours, threshold)
-    write_json(run.operating_point_path, {"threshold": threshold, "target_met": met,
-                                          "model_sha256": run.model_hash()})
+    write_json(out / run.operating_point_path.name, {"threshold": threshold, "target_met": met,
+                                                     "model_sha256": run.model_hash()})
     at = positive[threshold]
     return {"threshold": threshold, "target_fa_per_hour": s.target_fa_per_hour,
             "target_met": met, "frr": round(float(frr[threshold]), 4),

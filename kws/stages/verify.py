@@ -31,6 +31,8 @@ from kws.io import atomic_path, write_text
 from kws.toolchain.host import FIRMWARE, build, sources_fingerprint
 
 CONFIG_KEYS = ("verify",)
+OUTPUT = "verify"
+REQUIRES = ("data", "features", "quantize", "export")
 STREAM_CHUNK = 320                         # samples per feed: 20 ms, as an audio DMA would give
 
 
@@ -139,13 +141,13 @@ def _index(labels: list[str], name: str) -> int | None:
     return labels.index(name) if name in labels else None
 
 
-def run(cfg, run_dir: Path) -> dict:
+def run(cfg, run_dir: Path, out: Path | None = None) -> dict:
     run = RunDir(run_dir)
+    out = Path(out) if out else run.verify
     generated = run.export
     if not (generated / "kws_model.c").exists():
         raise KwsError(f"{generated}/kws_model.c is missing: run the export stage first")
     v = cfg.verify
-    out = run.verify
     tools = build_host(generated, out / "build", sanitize=v.sanitize)
     layers, labels, settings = run.golden_network(), run.labels(), run.detector_settings()
     test, features = run.split("test"), run.features("test")
@@ -180,7 +182,8 @@ def run(cfg, run_dir: Path) -> dict:
             "stream_events_equal": bool(equal),
             "python_realtime_factor": round(stream_seconds / python_seconds, 1),
             "c_host_realtime_factor": round(stream_seconds / c_seconds, 1),
-            "sanitized": bool(v.sanitize), "demo": str(tools["demo"])}
+            "sanitized": bool(v.sanitize),
+            "demo": str(run.verify / tools["demo"].relative_to(out))}
 
 
 def summarize(entry: dict) -> str:
