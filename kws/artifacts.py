@@ -230,7 +230,8 @@ def _layer(row: dict, f) -> Conv | AvgPool | Dense:
                      int(f[f"{name}/multiplier"][0]), int(f[f"{name}/shift"][0]), *io)
     return Conv(name, f[f"{name}/weights"], f[f"{name}/bias"], f[f"{name}/multiplier"],
                 f[f"{name}/shift"], tuple(int(v) for v in f[f"{name}/stride"]),
-                row["kind"] == "dwconv", *io, act_min=io[1].zero_point)
+                row["kind"] == "dwconv", *io, act_min=io[1].zero_point,
+                time_padding=row.get("time_padding", "same"))
 
 
 def _flatten(layers: list) -> dict[str, np.ndarray]:

@@ -88,7 +88,7 @@ SEED = integer(0)                          # numpy's generators take no negative
 def _model(prefix: str) -> dict[str, Rule]:
     return {f"{prefix}.first_channels": integer(1), f"{prefix}.first_kernel": pair(),
             f"{prefix}.first_stride": pair(), f"{prefix}.blocks": BLOCKS,
-            f"{prefix}.dropout": SHARE}
+            f"{prefix}.dropout": SHARE, f"{prefix}.time_padding": choice("same", "valid")}
 
 
 # Key → allowed values, for every numeric or choice setting of kws.config's dataclasses.

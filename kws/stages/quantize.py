@@ -124,10 +124,12 @@ def _per_layer_report(golden: list, int8_outputs: list, float_outputs: list) -> 
         quant = layer.quant if isinstance(layer, AvgPool) else layer.output
         deq = dequantize_output(q, quant)
         kind = layer.name.split("_", 1)[1]
-        rows.append({"name": layer.name, "kind": kind, "shape": list(q.shape[1:]),
-                     "scale": quant.scale,
-                     "zero_point": quant.zero_point,
-                     "sqnr_db": round(sqnr_db(_nchw_to_nhwc(f), deq), 2)})
+        row = {"name": layer.name, "kind": kind, "shape": list(q.shape[1:]),
+               "scale": quant.scale, "zero_point": quant.zero_point,
+               "sqnr_db": round(sqnr_db(_nchw_to_nhwc(f), deq), 2)}
+        if getattr(layer, "time_padding", "same") != "same":
+            row["time_padding"] = layer.time_padding
+        rows.append(row)
     return rows
 
 
