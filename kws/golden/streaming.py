@@ -174,3 +174,35 @@ def stream_logits_streaming(features: np.ndarray, layers: list, frames: int
     n_classes = layers[-1].weights.shape[0]
     return (np.array(indices, dtype=np.int64),
             np.array(logits, dtype=np.int8).reshape(-1, n_classes))
+
+
+def can_stream(layers: list) -> bool:
+    """Whether every layer before the pool leaves time unpadded (or is 1x1 in time)."""
+    return all(layer.time_padding == "valid" or (layer.weights.shape[1] == 1
+                                                 and layer.stride[0] == 1)
+               for layer in layers if isinstance(layer, Conv))
+
+
+def inference_cadence(layers: list, frames: int, configured: int) -> int:
+    """Frames between inferences: the network's time stride when it streams (one step per new
+    row of its final map), else the configured detector.infer_every_frames."""
+    return geometry(layers, frames).time_stride if can_stream(layers) else int(configured)
+
+
+def stream_logits_streamed(pcm: np.ndarray, tables, layers: list, frames: int,
+                           chunk_frames: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+    """The streaming network on an int16 stream [S]: golden MFCC frames (kws.golden.mfcc),
+    then stream_logits_streaming. Returns (window-end frame indices, int8 logits) like
+    kws.golden.detector.stream_logits at the network's cadence."""
+    from kws.golden.detector import n_stream_frames
+    from kws.golden.mfcc import frame_clips, mfcc_frames
+
+    total = n_stream_frames(len(pcm), tables)
+    parts = [mfcc_frames(frame_clips(pcm[a * tables.stride:
+                                         (min(a + chunk_frames, total) - 1) * tables.stride
+                                         + tables.window_len], tables), tables)
+             for a in range(0, total, chunk_frames)]
+    features = np.concatenate(parts) if parts else np.zeros((0, tables.n_out), np.int8)
+    indices, logits = stream_logits_streaming(features, layers, frames)
+    keep = indices < total               # windows that end inside the stream, as the loop's
+    return indices[keep], logits[keep]

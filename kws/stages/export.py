@@ -20,6 +20,7 @@ from kws.emit.model_c import (check_requantization, layer_shapes, model_data_sou
                               model_sources, plan_memory, settings_header)
 from kws.errors import KwsError
 from kws.golden.detector import settings_from_config
+from kws.golden.streaming import inference_cadence
 from kws.io import write_json, write_text
 
 CONFIG_KEYS = ("detector",)
@@ -45,7 +46,9 @@ def run(cfg, run_dir: Path, out: Path | None = None) -> dict:
     point = run.operating_point()
     settings = settings_from_config(cfg.detector, labels, layers[-1].output.scale,
                                     quant["settings"]["stride_ms"],
-                                    point["threshold"] if point else None)
+                                    point["threshold"] if point else None,
+                                    infer_every=inference_cadence(layers, tables.frames_per_clip,
+                                                                  cfg.detector.infer_every_frames))
     data_h, data_c, weights_bytes = model_data_sources(shapes, settings)
     model_h, model_c = model_sources(shapes, plan)
     write_text(out / "kws_model_data.h", data_h)
