@@ -10,8 +10,8 @@ under QEMU (-icount shift=0: SysTick counts instructions) with the harness
 firmware/ports/mps2/bench_main.c. Prints instructions per layer kind and in total next to
 CMSIS-NN's on the same network (/work/shared/ANCHORS.md), checks every layer's output on a few
 random inputs against the golden model (kws.golden.network, exact), and writes the "kernels" section of
-bench/RESULTS.md. --baseline REV also measures firmware/src/kws_nn.c as of git revision REV
-(read with `git show`) for a before/after column.
+bench/RESULTS.md. --baseline REV also measures the kernels (firmware/src/nn/) as of git revision
+REV (extracted with `git archive`) for a before/after column.
 """
 from __future__ import annotations
 
@@ -153,10 +153,19 @@ def generate(gen: Path, n_inputs: int, seed: int = 0) -> list:
     return shapes
 
 
-def build_and_run(board: str, gen: Path, kernels: Path, build_dir: Path) -> dict:
-    sources = [kernels, gen / "kws_model.c", gen / "kws_model_data.c", gen / "kws_bench_data.c",
+def kernel_sources(tree: Path) -> tuple[list[Path], Path]:
+    """The kernel sources of a firmware tree and its public headers' folder."""
+    kernels = sorted((tree / "src" / "nn").glob("*.c"))
+    if not kernels:
+        raise SystemExit(f"bench: {tree} has no kernel sources in src/nn/")
+    return kernels, tree / "include"
+
+
+def build_and_run(board: str, gen: Path, tree: Path, build_dir: Path) -> dict:
+    kernels, include = kernel_sources(tree)
+    sources = [*kernels, gen / "kws_model.c", gen / "kws_model_data.c", gen / "kws_bench_data.c",
                *(PORT / n for n in ("startup.c", "semihost.c", "systick.c", "bench_main.c"))]
-    elf = target.compile_and_link(board, sources, [FIRMWARE / "include", gen, PORT], build_dir,
+    elf = target.compile_and_link(board, sources, [include, gen, PORT], build_dir,
                                   defines=["KWS_MODEL_TRACE_HOOK=kws_bench_trace"])
     status, text = target.run_qemu(board, elf, timeout_s=120)
     (build_dir / "qemu.log").write_text(text)
@@ -167,7 +176,8 @@ def build_and_run(board: str, gen: Path, kernels: Path, build_dir: Path) -> dict
     if status != 0 or total is None or checked is None or int(checked.group(2)) != 0:
         raise SystemExit(f"bench: {board} failed (exit {status}):\n{text[-3000:]}")
     stack = re.search(r"STACK (\d+) bytes", text)
-    kernels_text = target.parts_from_map(build_dir / "app.map").get("kernels", {}).get("flash")
+    objects = target.objects_from_map(build_dir / "app.map")
+    kernels_text = sum(objects.get(f"{s.stem}.o", {}).get("flash", 0) for s in kernels)
     return {"layers": layers, "total": int(total.group(1)), "checked": int(checked.group(1)),
             "kernels_bytes": kernels_text, "stack": int(stack.group(1)) if stack else None}
 
@@ -220,9 +230,10 @@ def main() -> None:
                         choices=sorted(target.BOARDS))
     parser.add_argument("--inputs", type=int, default=3, help="random inputs checked bit-exact")
     parser.add_argument("--baseline", metavar="REV",
-                        help="also measure firmware/src/kws_nn.c as of this git revision")
-    parser.add_argument("--kernels", type=Path, default=FIRMWARE / "src" / "kws_nn.c",
-                        help="the kws_nn.c to measure (default: the working tree's)")
+                        help="also measure the kernels of firmware/ as of this git revision")
+    parser.add_argument("--firmware", type=Path, default=FIRMWARE,
+                        help="the firmware tree whose kernels to measure (default: the working "
+                             "tree's)")
     parser.add_argument("--out", type=Path, help="build directory (default: a temporary one)")
     parser.add_argument("--no-write", action="store_true", help="do not touch bench/RESULTS.md")
     args = parser.parse_args()
@@ -235,14 +246,10 @@ def main() -> None:
         shapes = generate(out / "gen", args.inputs)
         baseline = None
         if args.baseline:
-            baseline = out / "baseline" / "kws_nn.c"
-            baseline.parent.mkdir(parents=True, exist_ok=True)
-            baseline.write_text(subprocess.run(
-                ["git", "-C", str(REPO), "show", f"{args.baseline}:firmware/src/kws_nn.c"],
-                check=True, capture_output=True, text=True).stdout)
+            baseline = checkout_firmware(args.baseline, out / "baseline")
         results = {}
         for board in args.boards:
-            ours = build_and_run(board, out / "gen", args.kernels, out / board)
+            ours = build_and_run(board, out / "gen", args.firmware, out / board)
             base = build_and_run(board, out / "gen", baseline, out / f"{board}-baseline") \
                 if baseline else None
             results[board] = (ours, base)
@@ -268,7 +275,7 @@ def main() -> None:
         flags = " ".join(b.cpu_flags)
         lines += ["", f"### {board} ({b.cpu}, `{flags}`)", "",
                   *table(board, shapes, ours, base, label or "baseline"), "",
-                  f"Kernels' code (kws_nn.o, linked): {ours['kernels_bytes']} B"
+                  f"Kernels' code (src/nn/*.o, linked): {ours['kernels_bytes']} B"
                   + (f" (baseline {base['kernels_bytes']} B)" if base else "")
                   + f"; harness stack high-water {ours['stack']} B"
                   + (f" (baseline {base['stack']} B)" if base else "")
@@ -278,6 +285,18 @@ def main() -> None:
     if not args.no_write:
         write_section(HERE / "RESULTS.md", "kernels", text)
         print(f"\nwrote the 'kernels' section of {HERE / 'RESULTS.md'}")
+
+
+def checkout_firmware(rev: str, dest: Path) -> Path:
+    """firmware/ as of git revision `rev`, extracted (read-only git archive) into dest."""
+    dest.mkdir(parents=True, exist_ok=True)
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", rev, "firmware"],
+                             capture_output=True)
+    if archive.returncode != 0:
+        raise SystemExit(f"bench: git archive {rev} firmware failed: "
+                         f"{archive.stderr.decode(errors='replace').strip()}")
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive.stdout, check=True)
+    return dest / "firmware"
 
 
 def gcc_version() -> str:

@@ -1,5 +1,5 @@
 """The int8 kernels on the Cortex-M itself equal the golden model exactly: the DSP (SIMD) path of
-firmware/src/kws_nn.c on mps2-an386 (Cortex-M4F) and its portable path on mps2-an385 (Cortex-M3),
+firmware/src/nn/ on mps2-an386 (Cortex-M4F) and its portable path on mps2-an385 (Cortex-M3),
 both under QEMU, on random layers (odd channel counts, every stride, kernels wider than the input,
 windows on both sides of the im2col limit, extreme zero points, shifts and biases) with inputs
 at unaligned addresses. Also, on the host with ASan/UBSan, the shapes the other kernel tests do not
@@ -22,7 +22,7 @@ from kws.toolchain.nn_harness import build_nn_tool, layer_case, run_layers_c
 from test_nn_kernels import (INT32_MAX, ZERO_POINTS, _act, _biases, _conv, _inputs, _shifts,
                              _ties)
 
-IM2COL_TAPS = 64                      # KWS_CONV_COL_TAPS in kws_nn.c
+IM2COL_TAPS = 64                      # KWS_CONV_COL_TAPS in src/nn/kws_conv2d_s8.c
 
 # (h, w, c, cout, kernel_h, kernel_w, stride_h, stride_w)
 CONV_SHAPES = [
@@ -204,7 +204,7 @@ typedef struct {
 
 
 def run_cases_on(board: str, gen: Path, build_dir: Path, defines=()) -> tuple[int, str]:
-    sources = [target.FIRMWARE / "src" / "kws_nn.c", gen / "kws_nn_cases.c",
+    sources = [*sorted((target.FIRMWARE / "src" / "nn").glob("*.c")), gen / "kws_nn_cases.c",
                *(target.PORT / n for n in ("startup.c", "semihost.c", "systick.c",
                                           "nn_cases_main.c"))]
     elf = target.compile_and_link(board, sources, [target.FIRMWARE / "include", gen, target.PORT],
@@ -284,8 +284,10 @@ def test_kernels_compile_at_every_optimisation_level(tmp_path, flags):
     if target.missing_tools():
         pytest.skip(target.toolchain_hint(target.missing_tools()))
     for board in ("mps2-an386", "mps2-an500"):
-        cmd = ["arm-none-eabi-gcc", *target.BOARDS[board].cpu_flags, "-std=c99", "-Wall",
-               "-Wextra", "-Werror", *flags, f"-I{target.FIRMWARE / 'include'}", "-c",
-               str(target.FIRMWARE / "src" / "kws_nn.c"), "-o", str(tmp_path / "kws_nn.o")]
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-        assert proc.returncode == 0, f"{board} {' '.join(flags)}:\n{proc.stderr[-2000:]}"
+        for source in sorted((target.FIRMWARE / "src" / "nn").glob("*.c")):
+            cmd = ["arm-none-eabi-gcc", *target.BOARDS[board].cpu_flags, "-std=c99", "-Wall",
+                   "-Wextra", "-Werror", *flags, f"-I{target.FIRMWARE / 'include'}", "-c",
+                   str(source), "-o", str(tmp_path / f"{source.stem}.o")]
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+            assert proc.returncode == 0, f"{board} {' '.join(flags)} {source.name}:\n" \
+                                         f"{proc.stderr[-2000:]}"

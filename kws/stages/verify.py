@@ -41,7 +41,7 @@ def input_fingerprint(cfg) -> str:
 def build_host(generated: Path, out_dir: Path, sanitize: bool = False) -> dict[str, Path]:
     """kws_verify_tool and kws_demo, linked with the generated files in `generated`."""
     src, host = FIRMWARE / "src", FIRMWARE / "ports" / "host"
-    common = [src / "kws_mfcc.c", src / "kws_nn.c", src / "kws_detector.c",
+    common = [src / "kws_mfcc.c", *sorted((src / "nn").glob("*.c")), src / "kws_detector.c",
               src / "kws_wakeword.c", generated / "kws_model.c", generated / "kws_model_data.c",
               generated / "kws_mfcc_tables.c", host / "kws_host_app.c"]
     includes = [FIRMWARE / "include", generated, host]

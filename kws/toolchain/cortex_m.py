@@ -69,7 +69,7 @@ BOARDS = {
 PARTS = {
     "kws_model_data.o": "model_data",       # weights, biases, requantisation, detector LUT
     "kws_model.o": "model",                 # generated kws_model_invoke + activation arena
-    "kws_nn.o": "kernels",
+    **{f"{p.stem}.o": "kernels" for p in (FIRMWARE / "src" / "nn").glob("*.c")},
     "kws_mfcc.o": "mfcc",
     "kws_mfcc_tables.o": "mfcc",
     "kws_detector.o": "detector",
@@ -194,7 +194,8 @@ const uint32_t kws_target_events[][3] = {c_initializer(event_rows)};
 
 def _sources(generated: Path, data_dir: Path) -> list[Path]:
     src = FIRMWARE / "src"
-    return ([src / n for n in ("kws_mfcc.c", "kws_nn.c", "kws_detector.c", "kws_wakeword.c")]
+    return ([src / n for n in ("kws_mfcc.c", "kws_detector.c", "kws_wakeword.c")]
+            + sorted((src / "nn").glob("*.c"))
             + [generated / n for n in ("kws_model.c", "kws_model_data.c", "kws_mfcc_tables.c")]
             + [HOST_PORT / "kws_host_app.c", data_dir / "kws_target_data.c"]
             + [PORT / n for n in ("startup.c", "semihost.c", "systick.c", "main.c")])
@@ -331,14 +332,15 @@ def _part_of(obj: str) -> str:
     return PARTS.get(Path(obj).name, PORT_PART)
 
 
-def parts_from_map(map_file: Path) -> dict[str, dict[str, int]]:
-    """Bytes per part from the linker map (sections kept after --gc-sections):
-    part → {"flash": text + rodata + data, "ram": data + bss}."""
+def objects_from_map(map_file: Path) -> dict[str, dict[str, int]]:
+    """Bytes per linked object from the linker map (sections kept after --gc-sections): object
+    (its file name; library members as "libx.a(member.o)") → {"flash": text + rodata + data,
+    "ram": data + bss}."""
     text = map_file.read_text()
     start = text.find("Linker script and memory map")
     if start < 0:
         raise KwsError(f"{map_file}: not a GNU ld map file")
-    parts: dict[str, dict[str, int]] = {}
+    objects: dict[str, dict[str, int]] = {}
     for m in _INPUT_SECTION.finditer(text, start):
         sec, size = m.group("sec"), int(m.group("size"), 16)
         if size == 0:
@@ -348,9 +350,21 @@ def parts_from_map(map_file: Path) -> dict[str, dict[str, int]]:
         ram = sec.startswith((".data", ".bss")) or sec == "COMMON"
         if not (flash or ram):
             continue                                    # debug info, comments, attributes
-        entry = parts.setdefault(_part_of(m.group("obj")), {"flash": 0, "ram": 0})
+        obj = m.group("obj")
+        entry = objects.setdefault(obj if ".a(" in obj else Path(obj).name, {"flash": 0, "ram": 0})
         entry["flash"] += size if flash else 0
         entry["ram"] += size if ram else 0
+    return objects
+
+
+def parts_from_map(map_file: Path) -> dict[str, dict[str, int]]:
+    """Bytes per part (PARTS; newlib and libgcc members: "lib"; anything else: "port"):
+    part → {"flash": ..., "ram": ...} as objects_from_map."""
+    parts: dict[str, dict[str, int]] = {}
+    for obj, size in objects_from_map(map_file).items():
+        entry = parts.setdefault(_part_of(obj), {"flash": 0, "ram": 0})
+        entry["flash"] += size["flash"]
+        entry["ram"] += size["ram"]
     return parts
 
 

@@ -90,7 +90,8 @@ def build_nn_tool(out_dir: Path, sanitize: bool = False) -> Path:
     """Compile kws_nn.c with the host harness into out_dir/kws_nn_tool[_san]."""
     name = "kws_nn_tool" + ("_san" if sanitize else "")
     return build(Path(out_dir) / name,
-                 [FIRMWARE / "src" / "kws_nn.c", FIRMWARE / "ports" / "host" / "kws_nn_tool.c"],
+                 [*sorted((FIRMWARE / "src" / "nn").glob("*.c")),
+                  FIRMWARE / "ports" / "host" / "kws_nn_tool.c"],
                  [FIRMWARE / "include"], sanitize=sanitize)
 
 
