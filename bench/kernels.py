@@ -7,7 +7,7 @@ Builds the DS-CNN-S topology (conf/model/dscnn_s.yaml; untrained, seeded weights
 counts do not depend on the values, only on the shapes) on the default 49x10 int8 MFCC input,
 quantises it with kws.training.ptq (calibrated on random inputs), exports it with kws.emit.model_c and runs it
 under QEMU (-icount shift=0: SysTick counts instructions) with the harness
-firmware/ports/mps2/bench_main.c. Prints instructions per layer kind and in total next to
+firmware/tests/target/bench_main.c. Prints instructions per layer kind and in total next to
 CMSIS-NN's on the same network (/work/shared/ANCHORS.md), checks every layer's output on a few
 random inputs against the golden model (kws.golden.network, exact), and writes the "kernels" section of
 bench/RESULTS.md. --baseline REV also measures the kernels (firmware/src/nn/) as of git revision
@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from kws.toolchain import cortex_m as target
+from kws.toolchain.sources import FIRMWARE, SourceList
 from kws.emit.model_c import (check_requantization, is_pointwise, layer_shapes, model_data_sources,
                          model_sources, plan_memory)
 from kws.golden.network import AvgPool, Conv, QuantParams, run_network
@@ -47,8 +48,9 @@ ANCHOR = {
     "mps2-an385": {"conv": 1_380_000, "dwconv": 2_660_000, "pwconv": 6_370_000,
                    "avgpool": 120_000, "fc": 3_000, "total": 10_526_017},
 }
-PORT = target.PORT
-FIRMWARE = target.FIRMWARE
+# firmware/sources.txt: the harness, the generated model and its data; the kernels ([nn]) come
+# from the firmware tree measured
+BENCH = ("model", "model-data", "tests-target-bench", "tests-target-bench-data")
 
 
 def golden_network(seed: int = 0) -> list:
@@ -153,20 +155,24 @@ def generate(gen: Path, n_inputs: int, seed: int = 0) -> list:
     return shapes
 
 
-def kernel_sources(tree: Path) -> tuple[list[Path], Path]:
-    """The kernel sources of a firmware tree and its public headers' folder."""
-    kernels = sorted((tree / "src" / "nn").glob("*.c"))
-    if not kernels:
-        raise SystemExit(f"bench: {tree} has no kernel sources in src/nn/")
-    return kernels, tree / "include"
+def kernel_sources(tree: Path) -> tuple[list[Path], list[Path]]:
+    """The kernels of a firmware tree (its sources.txt's [nn]) and its public headers."""
+    listed = tree / "sources.txt"
+    if not listed.is_file():
+        raise SystemExit(f"bench: {tree} has no sources.txt (a revision before the source "
+                         "list; measure it with that revision's own bench/kernels.py)")
+    b = SourceList.load(listed).build("nn")
+    return b.sources, b.includes
 
 
 def build_and_run(board: str, gen: Path, tree: Path, build_dir: Path) -> dict:
+    """The benchmark over the kernels of firmware tree `tree` (the harness, board and model
+    from this checkout)."""
     kernels, include = kernel_sources(tree)
-    sources = [*kernels, gen / "kws_model.c", gen / "kws_model_data.c", gen / "kws_bench_data.c",
-               *(PORT / n for n in ("startup.c", "semihost.c", "systick.c", "bench_main.c"))]
-    elf = target.compile_and_link(board, sources, [include, gen, PORT], build_dir,
-                                  defines=["KWS_MODEL_TRACE_HOOK=kws_bench_trace"])
+    elf = target.build_program(board, BENCH, build_dir, extra_sources=tuple(kernels),
+                               extra_includes=tuple(include),
+                               defines=["KWS_MODEL_TRACE_HOOK=kws_bench_trace"], model=gen,
+                               data=gen)
     status, text = target.run_qemu(board, elf, timeout_s=120)
     (build_dir / "qemu.log").write_text(text)
     layers = {int(m.group(1)): int(m.group(2))
@@ -264,7 +270,7 @@ def main() -> None:
              f"Command: {cmd} ({time.strftime('%Y-%m-%d')}, {seconds:.0f} s). DS-CNN-S "
              "(conf/model/dscnn_s.yaml: conv 64 10x4 s2, 4 DS blocks of 64, avgpool, FC 12) on a "
              "49x10 int8 input, seeded untrained weights quantised with kws.training.ptq, exported with "
-             "kws.emit.model_c, run by firmware/ports/mps2/bench_main.c under QEMU 7.2 "
+             "kws.emit.model_c, run by firmware/tests/target/bench_main.c under QEMU 7.2 "
              "`-icount shift=0` (executed instructions, not cycles), -O2, arm-none-eabi-gcc "
              f"{gcc_version()}. Every layer's output on {args.inputs} random inputs equals the "
              "golden model's (kws.golden.network) exactly. CMSIS-NN: the same network, from "

@@ -5,7 +5,7 @@ windows on both sides of the im2col limit, extreme zero points, shifts and biase
 at unaligned addresses. Also, on the host with ASan/UBSan, the shapes the other kernel tests do not
 reach (the direct convolution loop for windows above the im2col limit, wide pointwise layers).
 
-Harness: firmware/ports/mps2/nn_cases_main.c with the cases generated as C (in flash)."""
+Harness: firmware/tests/target/nn_cases_main.c with the cases generated as C (in flash)."""
 from __future__ import annotations
 
 import re
@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from kws.toolchain import cortex_m as target
+from kws.toolchain import sources
 from kws.golden.network import AvgPool, Conv, Dense, QuantParams, run_layer
 from kws.toolchain.nn_harness import build_nn_tool, layer_case, run_layers_c
 from test_nn_kernels import (INT32_MAX, ZERO_POINTS, _act, _biases, _conv, _inputs, _shifts,
@@ -204,11 +205,8 @@ typedef struct {
 
 
 def run_cases_on(board: str, gen: Path, build_dir: Path, defines=()) -> tuple[int, str]:
-    sources = [*sorted((target.FIRMWARE / "src" / "nn").glob("*.c")), gen / "kws_nn_cases.c",
-               *(target.PORT / n for n in ("startup.c", "semihost.c", "systick.c",
-                                          "nn_cases_main.c"))]
-    elf = target.compile_and_link(board, sources, [target.FIRMWARE / "include", gen, target.PORT],
-                                  build_dir, defines=list(defines))
+    elf = target.build_program(board, ("nn", "tests-target-nn-cases", "tests-target-nn-cases-data"),
+                               build_dir, defines=list(defines), data=gen)
     return target.run_qemu(board, elf, timeout_s=60)
 
 
@@ -283,10 +281,11 @@ def test_kernels_compile_at_every_optimisation_level(tmp_path, flags):
     """The inline asm's register demands fit whatever the compiler keeps for itself."""
     if target.missing_tools():
         pytest.skip(target.toolchain_hint(target.missing_tools()))
+    kernels = sources.build("nn")
     for board in ("mps2-an386", "mps2-an500"):
-        for source in sorted((target.FIRMWARE / "src" / "nn").glob("*.c")):
+        for source in kernels.sources:
             cmd = ["arm-none-eabi-gcc", *target.BOARDS[board].cpu_flags, "-std=c99", "-Wall",
-                   "-Wextra", "-Werror", *flags, f"-I{target.FIRMWARE / 'include'}", "-c",
+                   "-Wextra", "-Werror", *flags, *(f"-I{d}" for d in kernels.includes), "-c",
                    str(source), "-o", str(tmp_path / f"{source.stem}.o")]
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
             assert proc.returncode == 0, f"{board} {' '.join(flags)} {source.name}:\n" \

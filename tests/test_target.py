@@ -136,9 +136,7 @@ def test_a_fault_is_reported_and_exits_non_zero(tmp_path):
     source.write_text('#include "semihost.h"\n'
                       'int main(void)\n{\n    sh_puts("before\\n");\n'
                       '    __asm__ volatile("udf #7");\n    return 0;\n}\n')
-    p = target.PORT
-    elf = target.compile_and_link("mps2-an386", [p / "startup.c", p / "semihost.c",
-                                                 p / "systick.c", source], [p], tmp_path / "b")
+    elf = target.build_program("mps2-an386", (), tmp_path / "b", extra_sources=(source,))
     status, text = target.run_qemu("mps2-an386", elf, timeout_s=30)
     assert status == 3
     assert "before" in text and "FAULT: exception 3" in text and "CFSR 0x00010000" in text

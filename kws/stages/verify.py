@@ -28,7 +28,7 @@ from kws.errors import KwsError
 from kws.golden.detector import Detection, detect_stream
 from kws.golden.network import run_network
 from kws.io import atomic_path, write_text
-from kws.toolchain.host import FIRMWARE, build, sources_fingerprint
+from kws.toolchain.host import build_sections, sources_fingerprint
 
 CONFIG_KEYS = ("verify",)
 STREAM_CHUNK = 320                         # samples per feed: 20 ms, as an audio DMA would give
@@ -40,17 +40,14 @@ def input_fingerprint(cfg) -> str:
 
 def build_host(generated: Path, out_dir: Path, sanitize: bool = False) -> dict[str, Path]:
     """kws_verify_tool and kws_demo, linked with the generated files in `generated`."""
-    src, host = FIRMWARE / "src", FIRMWARE / "ports" / "host"
-    common = [src / "kws_mfcc.c", *sorted((src / "nn").glob("*.c")), src / "kws_detector.c",
-              src / "kws_wakeword.c", generated / "kws_model.c", generated / "kws_model_data.c",
-              generated / "kws_mfcc_tables.c", host / "kws_host_app.c"]
-    includes = [FIRMWARE / "include", generated, host]
+    app = ("mfcc", "nn", "detector", "wakeword", "model", "model-data", "app")
     suffix = "_san" if sanitize else ""
-    return {"verify": build(out_dir / f"kws_verify_tool{suffix}",
-                            common + [host / "kws_verify_tool.c"], includes, sanitize,
-                            defines=["KWS_MODEL_TRACE_HOOK=kws_host_trace"]),
-            "demo": build(out_dir / f"kws_demo{suffix}", common + [host / "kws_demo.c"],
-                          includes, sanitize)}
+    return {"verify": build_sections(out_dir / f"kws_verify_tool{suffix}",
+                                     app + ("tests-host-verify",), sanitize,
+                                     ["KWS_MODEL_TRACE_HOOK=kws_verify_trace"],
+                                     model=generated, tables=generated),
+            "demo": build_sections(out_dir / f"kws_demo{suffix}", app + ("demo",), sanitize,
+                                   model=generated, tables=generated)}
 
 
 def _run(tool: Path, *args) -> None:

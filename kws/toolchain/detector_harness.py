@@ -1,4 +1,4 @@
-"""Building and running the C wake-word detector on the host (firmware/ports/host/
+"""Building and running the C wake-word detector on the host (firmware/tests/host/
 kws_detector_tool.c), returning events in kws.golden.detector's form so tests compare with ==."""
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kws.toolchain.host import FIRMWARE, build
+from kws.toolchain.host import build_sections
 from kws.errors import KwsError
 from kws.golden.mfcc_tables import MfccTables
 from kws.golden.detector import Detection, DetectorSettings, inference_frames, n_stream_frames
@@ -18,12 +18,9 @@ def build_detector_tool(tables_dir: Path, out_dir: Path, sanitize: bool = False)
     """The harness linked with the MFCC tables in `tables_dir` (kws.golden.mfcc_tables.write_c_tables)
     and the test stand-in model (kws_standin_model.c)."""
     name = "kws_detector_tool" + ("_san" if sanitize else "")
-    src, host = FIRMWARE / "src", FIRMWARE / "ports" / "host"
-    return build(Path(out_dir) / name,
-                 [src / "kws_detector.c", src / "kws_wakeword.c", src / "kws_mfcc.c",
-                  Path(tables_dir) / "kws_mfcc_tables.c", host / "kws_standin_model.c",
-                  host / "kws_detector_tool.c"],
-                 [FIRMWARE / "include", Path(tables_dir)], sanitize=sanitize)
+    return build_sections(Path(out_dir) / name, ("detector", "wakeword", "mfcc",
+                                                 "tests-host-detector"),
+                          sanitize, tables=Path(tables_dir))
 
 
 def settings_text(s: DetectorSettings) -> str:

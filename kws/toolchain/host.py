@@ -12,20 +12,24 @@ import numpy as np
 
 from kws.errors import KwsError
 from kws.io import atomic_path
+from kws.toolchain import sources
+from kws.toolchain.sources import FIRMWARE, SOURCES_TXT
 
-FIRMWARE = Path(__file__).resolve().parents[2] / "firmware"
 CFLAGS = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-O2"]
 SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-g"]
 
 
-def sources_fingerprint(sources: list[Path] | None = None) -> str:
-    """sha256 over firmware/'s headers and `sources` (default: every C source and linker
-    script): a stage that builds them re-runs when they change (its input_fingerprint)."""
+def sources_fingerprint(paths: list[Path] | None = None) -> str:
+    """sha256 over firmware/sources.txt, firmware/'s headers and the firmware/ files among
+    `paths` (default: every C source and linker script): a stage that builds them re-runs when
+    they change (its input_fingerprint). Generated files outside firmware/ are skipped: the
+    stages that write them fingerprint them."""
     digest = hashlib.sha256()
     every = sorted(p for p in FIRMWARE.rglob("*") if p.suffix in (".c", ".h", ".ld"))
-    chosen = every if sources is None else sorted(
-        {p for p in every if p.suffix == ".h"} | {Path(p) for p in sources})
-    for path in chosen:
+    chosen = every if paths is None else sorted(
+        {p for p in every if p.suffix == ".h"}
+        | {Path(p).resolve() for p in paths if Path(p).resolve().is_relative_to(FIRMWARE)})
+    for path in [SOURCES_TXT, *chosen]:
         digest.update(str(path.relative_to(FIRMWARE)).encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
@@ -44,7 +48,7 @@ def build(output: Path, sources: list[Path], include_dirs: list[Path],
           sanitize: bool = False, defines: list[str] | None = None) -> Path:
     """Compile and link `sources` into the executable `output` (atomically).
 
-    defines: preprocessor definitions, e.g. ["KWS_MODEL_TRACE_HOOK=kws_host_trace"]."""
+    defines: preprocessor definitions, e.g. ["KWS_MODEL_TRACE_HOOK=kws_verify_trace"]."""
     flags = CFLAGS + (SANITIZE if sanitize else []) + [f"-D{d}" for d in defines or []]
     includes = [f"-I{d}" for d in include_dirs]
     with atomic_path(output, suffix=".bin") as tmp:
@@ -56,16 +60,25 @@ def build(output: Path, sources: list[Path], include_dirs: list[Path],
     return output
 
 
+MFCC_TOOL = ("mfcc", "tests-host-mfcc")        # sections of firmware/sources.txt
+
+
 def mfcc_tool_sources() -> list[Path]:
     """The firmware/ sources of the host MFCC harness (besides the generated tables)."""
-    return [FIRMWARE / "src" / "kws_mfcc.c", FIRMWARE / "ports" / "host" / "kws_mfcc_tool.c"]
+    return sources.load().firmware_sources(*MFCC_TOOL)
+
+
+def build_sections(output: Path, sections: tuple[str, ...], sanitize: bool = False,
+                   defines: list[str] | None = None, **generated: Path) -> Path:
+    """build() of the sections of firmware/sources.txt (generated folders by key)."""
+    b = sources.build(*sections, **generated)
+    return build(output, b.sources, b.includes, sanitize=sanitize, defines=defines)
 
 
 def build_mfcc_tool(tables_dir: Path, out_dir: Path, sanitize: bool = False) -> Path:
     """The host MFCC harness linked with the generated tables in `tables_dir`."""
     name = "kws_mfcc_tool" + ("_san" if sanitize else "")
-    return build(out_dir / name, mfcc_tool_sources() + [Path(tables_dir) / "kws_mfcc_tables.c"],
-                 [FIRMWARE / "include", tables_dir], sanitize=sanitize)
+    return build_sections(Path(out_dir) / name, MFCC_TOOL, sanitize, tables=Path(tables_dir))
 
 
 def run_mfcc_tool(tool: Path, clips: np.ndarray, n_frames: int, n_out: int,

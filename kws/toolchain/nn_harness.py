@@ -1,6 +1,6 @@
-"""Running the C network kernels (firmware/src/kws_nn.c) on the host, layer by layer.
+"""Running the C network kernels (firmware/src/nn/) on the host, layer by layer.
 
-The harness firmware/ports/host/kws_nn_tool.c reads a file of layer "cases" and writes their int8
+The harness firmware/tests/host/kws_nn_tool.c reads a file of layer "cases" and writes their int8
 outputs; its header comment documents the format. Typical use, mirroring kws.golden.network.run_layer:
 
     tool = build_nn_tool(out_dir, sanitize=True)
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kws.toolchain.host import FIRMWARE, build
+from kws.toolchain.host import build_sections
 from kws.errors import KwsError
 from kws.golden.network import AvgPool, Conv, Dense, same_padding
 
@@ -87,12 +87,9 @@ class NnCase:
 
 
 def build_nn_tool(out_dir: Path, sanitize: bool = False) -> Path:
-    """Compile kws_nn.c with the host harness into out_dir/kws_nn_tool[_san]."""
+    """Compile the kernels with the host harness into out_dir/kws_nn_tool[_san]."""
     name = "kws_nn_tool" + ("_san" if sanitize else "")
-    return build(Path(out_dir) / name,
-                 [*sorted((FIRMWARE / "src" / "nn").glob("*.c")),
-                  FIRMWARE / "ports" / "host" / "kws_nn_tool.c"],
-                 [FIRMWARE / "include"], sanitize=sanitize)
+    return build_sections(Path(out_dir) / name, ("nn", "tests-host-nn"), sanitize)
 
 
 def is_pointwise(layer: Conv) -> bool:

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kws_host_app.h"
+#include "kws_app.h"
 #include "kws_mfcc_tables.h"
 #include "kws_model.h"
 
@@ -27,8 +27,8 @@ static kws_mfcc_cell_t scratch[KWS_MFCC_SCRATCH_CELLS];
 static int16_t chunk[STREAM_CHUNK_MAX];
 static FILE *trace_out;
 
-/* Called by the generated kws_model_invoke after each layer (-DKWS_MODEL_TRACE_HOOK=kws_host_trace). */
-void kws_host_trace(int layer, const int8_t *data, int bytes)
+/* Called by the generated kws_model_invoke after each layer (-DKWS_MODEL_TRACE_HOOK=kws_verify_trace). */
+void kws_verify_trace(int layer, const int8_t *data, int bytes)
 {
     (void)layer;
     if (trace_out != NULL) {
@@ -112,12 +112,12 @@ static int run_stream(const char *pcm_path, long chunk_len, const char *events_p
         fprintf(stderr, "ERROR: cannot open %s or %s\n", pcm_path, events_path);
         return 2;
     }
-    if (kws_host_app_init(write_event, out) != KWS_OK) {
+    if (kws_app_init(write_event, out) != KWS_OK) {
         fprintf(stderr, "ERROR: the wake-word loop rejected its settings\n");
         return 1;
     }
     while ((got = fread(chunk, sizeof(int16_t), (size_t)chunk_len, in)) > 0) {
-        if (kws_host_app_feed(chunk, (int32_t)got) != KWS_OK) {
+        if (kws_app_feed(chunk, (int32_t)got) != KWS_OK) {
             fprintf(stderr, "ERROR: the wake-word loop failed\n");
             return 1;
         }

@@ -17,7 +17,7 @@
  */
 #include <stdint.h>
 
-#include "kws_host_app.h"
+#include "kws_app.h"
 #include "kws_mfcc_tables.h"
 #include "kws_model.h"
 #include "kws_target_data.h"
@@ -155,7 +155,7 @@ int main(void)
 
     /* 2. the clips as one stream through the wake-word loop */
     uint32_t equal_events = 0;
-    if (kws_host_app_init(on_detection, 0) != KWS_OK) {
+    if (kws_app_init(on_detection, 0) != KWS_OK) {
         sh_puts("ERROR the wake-word loop rejected its settings\n");
         return 2;
     }
@@ -165,7 +165,7 @@ int main(void)
         int32_t pos;
         for (pos = 0; pos < total; pos += STREAM_CHUNK) {
             const int32_t n = total - pos < STREAM_CHUNK ? total - pos : STREAM_CHUNK;
-            if (kws_host_app_feed(pcm + pos, n) != KWS_OK) {
+            if (kws_app_feed(pcm + pos, n) != KWS_OK) {
                 sh_puts("ERROR the wake-word loop failed\n");
                 return 2;
             }
@@ -188,7 +188,7 @@ int main(void)
     sh_puts(" equal (target found ");
     sh_put_u32(n_events);
     sh_puts(", ");
-    sh_put_u32(kws_host_app_state()->n_inferences);
+    sh_put_u32(kws_app_state()->n_inferences);
     sh_puts(" inferences)\n");
 
     /* 3. one frame and one inference alone (clip 0's first frame; its features from step 1
