@@ -60,7 +60,10 @@ def build(output: Path, sources: list[Path], include_dirs: list[Path],
     return output
 
 
-MFCC_TOOL = ("mfcc", "tests-host-mfcc")        # sections of firmware/sources.txt
+# sections of firmware/sources.txt: every host tool writes its outputs as a result file
+# (kws.toolchain.results) through the writer and its stdio sink
+HOST_RESULTS = ("tests-results", "tests-host-results")
+MFCC_TOOL = ("mfcc", "tests-host-mfcc")
 
 
 def mfcc_tool_sources() -> list[Path]:
@@ -73,6 +76,13 @@ def build_sections(output: Path, sections: tuple[str, ...], sanitize: bool = Fal
     """build() of the sections of firmware/sources.txt (generated folders by key)."""
     b = sources.build(*sections, **generated)
     return build(output, b.sources, b.includes, sanitize=sanitize, defines=defines)
+
+
+def build_results_tool(out_dir: Path, sanitize: bool = True) -> Path:
+    """The result writer's own host harness (firmware/tests/host/kws_results_tool.c)."""
+    name = "kws_results_tool" + ("_san" if sanitize else "")
+    return build_sections(Path(out_dir) / name, HOST_RESULTS + ("tests-host-results-tool",),
+                          sanitize)
 
 
 def build_mfcc_tool(tables_dir: Path, out_dir: Path, sanitize: bool = False) -> Path:
