@@ -16,7 +16,6 @@ REV (extracted with `git archive`) for a before/after column.
 from __future__ import annotations
 
 import argparse
-import re
 import subprocess
 import sys
 import tempfile
@@ -26,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from kws.toolchain import cortex_m as target
+from kws.toolchain.results import read_results, scalars
 from kws.toolchain.sources import FIRMWARE, SourceList
 from kws.emit.model_c import (check_requantization, is_pointwise, layer_shapes, model_data_sources,
                          model_sources, plan_memory)
@@ -175,17 +175,20 @@ def build_and_run(board: str, gen: Path, tree: Path, build_dir: Path) -> dict:
                                data=gen)
     status, text = target.run_qemu(board, elf, timeout_s=120)
     (build_dir / "qemu.log").write_text(text)
-    layers = {int(m.group(1)): int(m.group(2))
-              for m in re.finditer(r"LAYER (\d+) INSTRUCTIONS (\d+)", text)}
-    total = re.search(r"TOTAL INSTRUCTIONS (\d+)", text)
-    checked = re.search(r"CHECKED (\d+) inputs, mismatches (\d+)", text)
-    if status != 0 or total is None or checked is None or int(checked.group(2)) != 0:
+    if status != 0:
         raise SystemExit(f"bench: {board} failed (exit {status}):\n{text[-3000:]}")
-    stack = re.search(r"STACK (\d+) bytes", text)
+    path = target.results_path(elf)
+    arrays = read_results(path)
+    v = scalars(arrays, ["total_instructions", "inputs_checked", "mismatches", "stack_bytes"],
+                str(path))
+    if v["mismatches"] != 0 or "layer_instructions" not in arrays:
+        raise SystemExit(f"bench: {board}: {v['mismatches']} mismatches; see "
+                         f"{build_dir / 'qemu.log'}")
     objects = target.objects_from_map(build_dir / "app.map")
     kernels_text = sum(objects.get(f"{s.stem}.o", {}).get("flash", 0) for s in kernels)
-    return {"layers": layers, "total": int(total.group(1)), "checked": int(checked.group(1)),
-            "kernels_bytes": kernels_text, "stack": int(stack.group(1)) if stack else None}
+    return {"layers": dict(enumerate(int(n) for n in arrays["layer_instructions"])),
+            "total": v["total_instructions"], "checked": v["inputs_checked"],
+            "kernels_bytes": kernels_text, "stack": v["stack_bytes"]}
 
 
 def by_kind(shapes, layers: dict) -> dict:

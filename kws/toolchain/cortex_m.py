@@ -13,9 +13,13 @@ the generated model and tables and the application (firmware/app/kws_app.c): the
 CHECK of firmware/sources.txt. QEMU runs it on an MPS2 board with
 `-icount shift=0`: every instruction advances virtual time by 1 ns, and SysTick, clocked at the
 board's 25 MHz, counts virtual time, so a tick is 40 instructions. The harness measures that ratio
-itself (a run of NOPs) and prints INSTRUCTIONS, never cycles: QEMU models no pipeline, caches or
+itself (a run of NOPs) and reports INSTRUCTIONS, never cycles: QEMU models no pipeline, caches or
 wait states, so these are executed-instruction counts, deterministic from run to run, each
 measurement rounded to a multiple of the ratio.
+
+Every target program writes its numbers to a result file (firmware/tests/common/kws_results.h,
+read by kws.toolchain.results): QEMU runs in the ELF's folder and passes the file's name on the
+semihosting command line; the console text is for people only.
 
 Entry point: run_on_target(run_dir, out_dir, board, n_clips) → dict (see its docstring).
 """
@@ -38,8 +42,11 @@ from kws.golden.detector import detect_stream
 from kws.golden.network import run_network
 from kws.io import write_text
 from kws.toolchain import sources as source_list
+from kws.toolchain.results import read_results, scalars
 
 BOARD_SECTION = "mps2"             # firmware/sources.txt: the board port every program links
+PROGRAM_SECTIONS = ("tests-results", "tests-target-results")   # and its result-file writer
+RESULTS_FILE = "results.kwsr"      # in the ELF's folder; named on the semihosting command line
 CHECK = ("mfcc", "nn", "detector", "wakeword", "model", "model-data", "app",
          "tests-target-check", "tests-target-check-data")
 DEBIAN_PACKAGES = ("gcc-arm-none-eabi", "libnewlib-arm-none-eabi", "qemu-system-arm")
@@ -233,11 +240,11 @@ def build_program(board: str, sections: tuple[str, ...], build_dir: Path, *,
                   extra_sources: tuple[Path, ...] = (), extra_includes: tuple[Path, ...] = (),
                   defines: list[str] | None = None, stack_bytes: int = 32768,
                   **generated: Path) -> Path:
-    """A program for `board` from sections of firmware/sources.txt (the board port added),
-    generated folders by key (model=..., tables=..., data=...), plus sources from outside
+    """A program for `board` from sections of firmware/sources.txt (the board port and the
+    result-file writer added), generated folders by key (model=..., tables=..., data=...), plus sources from outside
     firmware/ (a peer library's, or another revision's kernels: their include folders come
     first): build_dir/app.elf."""
-    b = source_list.build(*sections, BOARD_SECTION, **generated)
+    b = source_list.build(*sections, BOARD_SECTION, *PROGRAM_SECTIONS, **generated)
     return compile_and_link(board, [*b.sources, *extra_sources], [*extra_includes, *b.includes],
                             build_dir, stack_bytes, defines)
 
@@ -254,20 +261,30 @@ def build_elf(board: str, generated: Path, data_dir: Path, build_dir: Path,
 
 def qemu_command(board: str, elf: Path, icount_shift: int = 0) -> list[str]:
     """-icount shift=N: each instruction is 2^N ns of virtual time, so SysTick (25 MHz) ticks
-    every 40 / 2^N instructions; N in 0..3 keeps that an integer (40, 20, 10, 5)."""
+    every 40 / 2^N instructions; N in 0..3 keeps that an integer (40, 20, 10, 5). The
+    semihosting command line is "PROGRAM RESULTS_FILE" (kws_results_semihost.h)."""
     return ["qemu-system-arm", "-M", BOARDS[board].machine, "-nographic", "-monitor", "none",
-            "-semihosting-config", "enable=on,target=native", "-icount", f"shift={icount_shift}",
-            "-kernel", str(elf)]
+            "-semihosting-config",
+            f"enable=on,target=native,arg={Path(elf).name},arg={RESULTS_FILE}",
+            "-icount", f"shift={icount_shift}", "-kernel", str(Path(elf).resolve())]
+
+
+def results_path(elf: Path) -> Path:
+    """Where the program run from `elf` writes its result file."""
+    return Path(elf).parent / RESULTS_FILE
 
 
 def run_qemu(board: str, elf: Path, timeout_s: float = TIMEOUT_S,
              icount_shift: int = 0) -> tuple[int, str]:
     """QEMU's exit status (the program's, through semihosting) and its output (semihosting
-    console output arrives on QEMU's stderr; both streams are returned together)."""
+    console output arrives on QEMU's stderr; both streams are returned together). QEMU runs in
+    the ELF's folder, where the program writes results_path(elf) (an old one is removed
+    first)."""
     cmd = qemu_command(board, elf, icount_shift)
+    results_path(elf).unlink(missing_ok=True)
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL,
-                              timeout=timeout_s)
+                              timeout=timeout_s, cwd=Path(elf).parent)
     except subprocess.TimeoutExpired as e:
         out = "".join(x.decode(errors="replace") if isinstance(x, bytes) else (x or "")
                       for x in (e.stdout, e.stderr))
@@ -276,35 +293,32 @@ def run_qemu(board: str, elf: Path, timeout_s: float = TIMEOUT_S,
     return proc.returncode, proc.stdout + proc.stderr
 
 
-_PATTERNS = {
-    "insn_per_tick": r"INSTRUCTIONS per tick: (\d+)",
-    "calibration_ticks": r"calibration ticks: (\d+)",
-    "calibration_instructions": r"calibration NOP instructions: (\d+)",
-    "insn_per_mfcc_frame": r"INSTRUCTIONS per MFCC frame \(mean\): (\d+)",
-    "insn_per_inference": r"INSTRUCTIONS per inference \(mean\): (\d+)",
-    "insn_one_mfcc_frame": r"INSTRUCTIONS one MFCC frame: (\d+)",
-    "insn_one_inference": r"INSTRUCTIONS one inference: (\d+)",
-    "stack_bytes": r"stack high-water: (\d+) bytes",
-    "stack_reserved_bytes": r"stack high-water: \d+ bytes of (\d+)",
+# report key → the target check's scalar (firmware/tests/target/check_main.c)
+_CHECK_SCALARS = {
+    "insn_per_tick": "insn_per_tick",
+    "calibration_ticks": "calibration_ticks",
+    "calibration_instructions": "calibration_instructions",
+    "insn_per_mfcc_frame": "insn_per_mfcc_frame",
+    "insn_per_inference": "insn_per_inference",
+    "insn_one_mfcc_frame": "insn_one_mfcc_frame",
+    "insn_one_inference": "insn_one_inference",
+    "stack_bytes": "stack_bytes",
+    "stack_reserved_bytes": "stack_reserved_bytes",
 }
 
 
-def parse_output(text: str) -> dict:
-    """The numbers check_main.c prints."""
-    out = {}
-    m = re.search(r"clips (\d+)/(\d+) bit-exact", text)
-    if m is None:
-        raise KwsError(f"target: no 'clips N/N bit-exact' line in the output:\n{text[-3000:]}")
-    out["bitexact_clips"], out["total_clips"] = int(m.group(1)), int(m.group(2))
-    m = re.search(r"stream events (\d+)/(\d+) equal \(target found (\d+), (\d+) inferences\)",
-                  text)
-    if m:
-        out["stream_events_equal"] = int(m.group(1)) == int(m.group(2)) == int(m.group(3))
-        out["stream_events"], out["stream_inferences"] = int(m.group(2)), int(m.group(4))
-    for key, pattern in _PATTERNS.items():
-        m = re.search(pattern, text)
-        if m:
-            out[key] = int(m.group(1))
+def check_results(arrays: dict, source: str = "target check") -> dict:
+    """The report entries from the target check's result file (read_results); `source` names
+    the file in errors."""
+    v = scalars(arrays, ["clips", "clips_bitexact", "events_expected", "events_found",
+                         "events_equal", "inferences", *_CHECK_SCALARS.values()], source)
+    events = arrays.get("events")
+    if events is None or events.ndim != 2 or events.shape[1] != 3:
+        raise KwsError(f"{source}: no events array [n][3]")
+    out = {"bitexact_clips": v["clips_bitexact"], "total_clips": v["clips"],
+           "stream_events_equal": v["events_equal"] == v["events_expected"] == v["events_found"],
+           "stream_events": v["events_expected"], "stream_inferences": v["inferences"]}
+    out.update({key: v[name] for key, name in _CHECK_SCALARS.items()})
     return out
 
 
@@ -417,7 +431,7 @@ def run_on_target(run_dir: Path, out_dir: Path, board: str = "mps2-an386", n_cli
     if status not in (0, 1):
         raise KwsError(f"target: {board} exited with status {status} (2: a kernel or loop "
                        f"error, 3: a fault); see {build_dir / 'qemu.log'}:\n{text[-3000:]}")
-    result = parse_output(text)
+    result = check_results(read_results(results_path(elf)))
     result.update(memory_report(elf, build_dir / "app.map", result.get("stack_bytes")))
     result.update({"board": board, "cpu": BOARDS[board].cpu,
                    "clip_indices": vectors["index"].tolist(), "exit_status": status,

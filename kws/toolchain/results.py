@@ -94,3 +94,15 @@ def parse_results(data: bytes, source: str = "results") -> dict[str, np.ndarray]
         n_bytes = int(np.prod(dims, dtype=object)) * dtype.itemsize
         arrays[name] = np.frombuffer(take(n_bytes, f"the data of {name!r}"),
                                      dtype).reshape(dims).copy()
+
+
+def scalars(arrays: dict[str, np.ndarray], names, source: str) -> dict[str, int]:
+    """The named scalars of a result file as ints; KwsError naming `source` and the first
+    missing or non-scalar one."""
+    out = {}
+    for name in names:
+        if name not in arrays or arrays[name].shape != ():
+            raise KwsError(f"{source}: no scalar {name!r} (the file holds "
+                           f"{', '.join(arrays) or 'nothing'})")
+        out[name] = int(arrays[name])
+    return out

@@ -12,14 +12,24 @@
  *      front end and inference; printed as INSTRUCTIONS via the measured instructions per tick
  *      (QEMU -icount: SysTick counts virtual time, i.e. instructions; see systick.h).
  *   4. the stack's high-water mark.
- * Output lines are parsed by kws/target.py; keep their wording. Exit status (semihosting): 0 when
- * every clip and every event matched, 1 on a mismatch, 2 on a kernel or loop error, 3 on a fault.
+ * The numbers go to the result file (kws_results.h; its name on the semihosting command line),
+ * which kws.toolchain.cortex_m reads: scalars insn_per_tick, calibration_ticks,
+ * calibration_instructions, clips, clips_bitexact, events_expected, events_found, events_equal
+ * (events matching the expected one at their index, when the counts agree), inferences,
+ * ticks_mfcc_clips, ticks_inferences, insn_one_mfcc_frame, insn_one_inference,
+ * insn_per_mfcc_frame, insn_per_inference (means, rounded), frames_measured, stack_bytes,
+ * stack_reserved_bytes; and events, uint32 [min(found, KWS_TARGET_N_EVENTS + 1)][3]: frame_index,
+ * label, score of each event found. It is written after every measurement, by a function of its
+ * own, so that neither the counts nor the stack's high-water mark include it. The console lines
+ * are for people. Exit status (semihosting): 0 when every clip and every event matched, 1 on a
+ * mismatch, 2 on a kernel or loop error (or the result file failed), 3 on a fault.
  */
 #include <stdint.h>
 
 #include "kws_app.h"
 #include "kws_mfcc_tables.h"
 #include "kws_model.h"
+#include "kws_results_semihost.h"
 #include "kws_target_data.h"
 #include "semihost.h"
 #include "startup.h"
@@ -57,6 +67,54 @@ static void on_detection(const kws_detection_t *event, void *user)
         events[n_events] = *event;
     }
     n_events++;
+}
+
+/* What the run measured, for the result file. */
+typedef struct {
+    uint64_t insn_per_tick, cal_ticks, cal_insns;
+    uint32_t exact, equal_events;
+    uint64_t mfcc_ticks, invoke_ticks, one_frame_insns, one_invoke_insns;
+    uint64_t per_frame, per_inference, n_frames;
+    uint32_t stack_used;
+} measured_t;
+
+/* The result file, after every measurement; a call of its own (noinline: its frame and the
+ * writer's exist only now), so the stack's high-water mark, taken before, does not see it. */
+static __attribute__((noinline)) kws_status_t write_results(const measured_t *m)
+{
+    kws_results_semihost_t file;
+    kws_results_t *r = &file.results;
+    const uint32_t n_written = n_events < MAX_EVENTS ? n_events : MAX_EVENTS;
+    const uint32_t dims[2] = {n_written, 3};
+    uint32_t i;
+    if (kws_results_semihost_open(&file) != KWS_OK) {
+        return KWS_ERR_ARG;
+    }
+    (void)kws_results_u64(r, "insn_per_tick", m->insn_per_tick);
+    (void)kws_results_u64(r, "calibration_ticks", m->cal_ticks);
+    (void)kws_results_u64(r, "calibration_instructions", m->cal_insns);
+    (void)kws_results_u64(r, "clips", KWS_TARGET_N_CLIPS);
+    (void)kws_results_u64(r, "clips_bitexact", m->exact);
+    (void)kws_results_u64(r, "events_expected", KWS_TARGET_N_EVENTS);
+    (void)kws_results_u64(r, "events_found", n_events);
+    (void)kws_results_u64(r, "events_equal", m->equal_events);
+    (void)kws_results_u64(r, "inferences", kws_app_state()->n_inferences);
+    (void)kws_results_u64(r, "ticks_mfcc_clips", m->mfcc_ticks);
+    (void)kws_results_u64(r, "ticks_inferences", m->invoke_ticks);
+    (void)kws_results_u64(r, "insn_one_mfcc_frame", m->one_frame_insns);
+    (void)kws_results_u64(r, "insn_one_inference", m->one_invoke_insns);
+    (void)kws_results_u64(r, "insn_per_mfcc_frame", m->per_frame);
+    (void)kws_results_u64(r, "insn_per_inference", m->per_inference);
+    (void)kws_results_u64(r, "frames_measured", m->n_frames);
+    (void)kws_results_u64(r, "stack_bytes", m->stack_used);
+    (void)kws_results_u64(r, "stack_reserved_bytes", kws_stack_size_bytes());
+    (void)kws_results_begin(r, "events", KWS_RESULTS_UINT32, 2, dims);
+    for (i = 0; i < n_written; i++) {
+        const uint32_t row[3] = {events[i].frame_index, (uint32_t)events[i].label,
+                                 (uint32_t)events[i].score};
+        (void)kws_results_append(r, row, 3);
+    }
+    return kws_results_semihost_close(&file); /* the first failure, if any */
 }
 
 /* Compares one clip; prints the first difference. Returns 1 when equal. */
@@ -214,12 +272,34 @@ int main(void)
     put_line_u64("mean over inferences: ", KWS_TARGET_N_CLIPS);
 
     /* 4. stack */
+    const uint32_t stack_used = kws_stack_used_bytes();
     sh_puts("stack high-water: ");
-    sh_put_u32(kws_stack_used_bytes());
+    sh_put_u32(stack_used);
     sh_puts(" bytes of ");
     sh_put_u32(kws_stack_size_bytes());
     sh_puts("\n");
 
+    {
+        measured_t m;
+        m.insn_per_tick = insn_per_tick;
+        m.cal_ticks = cal_ticks;
+        m.cal_insns = cal_insns;
+        m.exact = exact;
+        m.equal_events = equal_events;
+        m.mfcc_ticks = mfcc_ticks;
+        m.invoke_ticks = invoke_ticks;
+        m.one_frame_insns = one_frame_ticks * insn_per_tick;
+        m.one_invoke_insns = one_invoke_ticks * insn_per_tick;
+        m.per_frame = (mfcc_ticks * insn_per_tick + n_frames_total / 2) / n_frames_total;
+        m.per_inference =
+            (invoke_ticks * insn_per_tick + KWS_TARGET_N_CLIPS / 2) / KWS_TARGET_N_CLIPS;
+        m.n_frames = n_frames_total;
+        m.stack_used = stack_used;
+        if (write_results(&m) != KWS_OK) {
+            sh_puts("ERROR writing the result file\n");
+            return 2;
+        }
+    }
     return (exact == KWS_TARGET_N_CLIPS && equal_events == KWS_TARGET_N_EVENTS &&
             n_events == KWS_TARGET_N_EVENTS) ? 0 : 1;
 }
