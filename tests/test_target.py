@@ -73,7 +73,6 @@ CHECK = {"insn_per_tick": 40, "calibration_ticks": 5130, "calibration_instructio
 
 def test_check_results_reads_the_target_checks_numbers():
     arrays = {k: np.array(v, np.uint64) for k, v in CHECK.items()}
-    arrays["events"] = np.array([[10, 2, 200], [60, 3, 180], [90, 2, 255]], np.uint32)
     r = target.check_results(arrays, "r.kwsr")
     assert (r["bitexact_clips"], r["total_clips"], r["insn_per_tick"]) == (7, 8, 40)
     assert r["stream_events_equal"] is True and r["stream_inferences"] == 176

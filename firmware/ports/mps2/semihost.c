@@ -73,12 +73,9 @@ void sh_put_hex32(uint32_t v)
     sh_puts(buf);
 }
 
-int32_t sh_open(const char *path, uint32_t mode)
+int32_t sh_open(const char *path, uint32_t len, uint32_t mode)
 {
-    uint32_t len = 0;
-    while (path[len] != '\0') {
-        len++;
-    }
+    /* SYS_OPEN takes the length too; the host reads path[0 .. len) and wants path[len] == 0 */
     const uint32_t block[3] = {(uint32_t)(uintptr_t)path, mode, len};
     return (int32_t)sh_call(SYS_OPEN, block);
 }

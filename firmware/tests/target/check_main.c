@@ -18,9 +18,8 @@
  * (events matching the expected one at their index, when the counts agree), inferences,
  * ticks_mfcc_clips, ticks_inferences, insn_one_mfcc_frame, insn_one_inference,
  * insn_per_mfcc_frame, insn_per_inference (means, rounded), frames_measured, stack_bytes,
- * stack_reserved_bytes; and events, uint32 [min(found, KWS_TARGET_N_EVENTS + 1)][3]: frame_index,
- * label, score of each event found. It is written after every measurement, by a function of its
- * own, so that neither the counts nor the stack's high-water mark include it. The console lines
+ * stack_reserved_bytes. It is written after every measurement, by a function of its own, so that
+ * neither the counts nor the stack's high-water mark include it. The console lines
  * are for people. Exit status (semihosting): 0 when every clip and every event matched, 1 on a
  * mismatch, 2 on a kernel or loop error (or the result file failed), 3 on a fault.
  */
@@ -44,8 +43,9 @@
 #define CPUID (*(volatile uint32_t *)0xE000ED00u)
 
 static int8_t features[FRAMES][N_OUT];
-static kws_mfcc_cell_t scratch[KWS_MFCC_SCRATCH_CELLS];
 static int8_t frame_out[N_OUT];
+/* the calibration, needed again only for the result file: static, not on main's stack */
+static uint64_t cal_ticks;
 static kws_detection_t events[MAX_EVENTS];
 static uint32_t n_events;
 
@@ -78,15 +78,20 @@ typedef struct {
     uint32_t stack_used;
 } measured_t;
 
+/* The front end's scratch, and after the last frame the measurements: reporting them costs no
+ * RAM, neither static nor on main's stack (which every measured call runs on top of). */
+static union {
+    kws_mfcc_cell_t scratch[KWS_MFCC_SCRATCH_CELLS];
+    measured_t measured;
+} work;
+typedef char check_work[sizeof(measured_t) <= sizeof work.scratch ? 1 : -1];
+
 /* The result file, after every measurement; a call of its own (noinline: its frame and the
  * writer's exist only now), so the stack's high-water mark, taken before, does not see it. */
 static __attribute__((noinline)) kws_status_t write_results(const measured_t *m)
 {
     kws_results_semihost_t file;
     kws_results_t *r = &file.results;
-    const uint32_t n_written = n_events < MAX_EVENTS ? n_events : MAX_EVENTS;
-    const uint32_t dims[2] = {n_written, 3};
-    uint32_t i;
     if (kws_results_semihost_open(&file) != KWS_OK) {
         return KWS_ERR_ARG;
     }
@@ -108,12 +113,6 @@ static __attribute__((noinline)) kws_status_t write_results(const measured_t *m)
     (void)kws_results_u64(r, "frames_measured", m->n_frames);
     (void)kws_results_u64(r, "stack_bytes", m->stack_used);
     (void)kws_results_u64(r, "stack_reserved_bytes", kws_stack_size_bytes());
-    (void)kws_results_begin(r, "events", KWS_RESULTS_UINT32, 2, dims);
-    for (i = 0; i < n_written; i++) {
-        const uint32_t row[3] = {events[i].frame_index, (uint32_t)events[i].label,
-                                 (uint32_t)events[i].score};
-        (void)kws_results_append(r, row, 3);
-    }
     return kws_results_semihost_close(&file); /* the first failure, if any */
 }
 
@@ -171,7 +170,7 @@ int main(void)
     sh_puts("\n");
 
     /* Instructions per tick, measured. */
-    const uint64_t cal_ticks = kws_ticks_over_nops(CALIBRATION_BLOCKS);
+    cal_ticks = kws_ticks_over_nops(CALIBRATION_BLOCKS);
     const uint64_t cal_insns = (uint64_t)CALIBRATION_BLOCKS * (KWS_NOPS_PER_BLOCK + 2u);
     const uint64_t insn_per_tick = cal_ticks ? (cal_insns + cal_ticks / 2) / cal_ticks : 0;
     put_line_u64("calibration NOP instructions: ", cal_insns);
@@ -183,7 +182,7 @@ int main(void)
         int32_t n_frames = 0;
         t0 = kws_ticks();
         kws_status_t status = kws_mfcc_clip(&kws_mfcc_tables, kws_target_clips[clip],
-                                            KWS_TARGET_CLIP_SAMPLES, scratch, &features[0][0],
+                                            KWS_TARGET_CLIP_SAMPLES, work.scratch, &features[0][0],
                                             FRAMES, &n_frames);
         t1 = kws_ticks();
         mfcc_ticks += t1 - t0;
@@ -252,7 +251,7 @@ int main(void)
     /* 3. one frame and one inference alone (clip 0's first frame; its features from step 1
      * were overwritten by later clips, so the model input is the last clip's) */
     t0 = kws_ticks();
-    (void)kws_mfcc_frame(&kws_mfcc_tables, kws_target_clips[0], scratch, frame_out);
+    (void)kws_mfcc_frame(&kws_mfcc_tables, kws_target_clips[0], work.scratch, frame_out);
     t1 = kws_ticks();
     const uint64_t one_frame_ticks = t1 - t0;
     t0 = kws_ticks();
@@ -280,22 +279,22 @@ int main(void)
     sh_puts("\n");
 
     {
-        measured_t m;
-        m.insn_per_tick = insn_per_tick;
-        m.cal_ticks = cal_ticks;
-        m.cal_insns = cal_insns;
-        m.exact = exact;
-        m.equal_events = equal_events;
-        m.mfcc_ticks = mfcc_ticks;
-        m.invoke_ticks = invoke_ticks;
-        m.one_frame_insns = one_frame_ticks * insn_per_tick;
-        m.one_invoke_insns = one_invoke_ticks * insn_per_tick;
-        m.per_frame = (mfcc_ticks * insn_per_tick + n_frames_total / 2) / n_frames_total;
-        m.per_inference =
+        measured_t *const m = &work.measured; /* the front end is done with the scratch */
+        m->insn_per_tick = insn_per_tick;
+        m->cal_ticks = cal_ticks;
+        m->cal_insns = cal_insns;
+        m->exact = exact;
+        m->equal_events = equal_events;
+        m->mfcc_ticks = mfcc_ticks;
+        m->invoke_ticks = invoke_ticks;
+        m->one_frame_insns = one_frame_ticks * insn_per_tick;
+        m->one_invoke_insns = one_invoke_ticks * insn_per_tick;
+        m->per_frame = (mfcc_ticks * insn_per_tick + n_frames_total / 2) / n_frames_total;
+        m->per_inference =
             (invoke_ticks * insn_per_tick + KWS_TARGET_N_CLIPS / 2) / KWS_TARGET_N_CLIPS;
-        m.n_frames = n_frames_total;
-        m.stack_used = stack_used;
-        if (write_results(&m) != KWS_OK) {
+        m->n_frames = n_frames_total;
+        m->stack_used = stack_used;
+        if (write_results(m) != KWS_OK) {
             sh_puts("ERROR writing the result file\n");
             return 2;
         }

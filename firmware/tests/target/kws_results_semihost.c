@@ -37,7 +37,7 @@ kws_status_t kws_results_semihost_open(kws_results_semihost_t *out)
             return KWS_ERR_ARG;
         }
     }
-    if (i == 0 || (out->handle = sh_open(name, SH_MODE_WB)) < 0) {
+    if (i == 0 || (out->handle = sh_open(name, i, SH_MODE_WB)) < 0) {
         sh_puts("ERROR cannot create the result file\n");
         return KWS_ERR_ARG;
     }
