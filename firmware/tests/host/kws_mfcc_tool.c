@@ -1,14 +1,18 @@
-/* Host harness for the MFCC front end: int16 clips in, int8 features out (raw, little-endian).
+/* Host harness for the MFCC front end: int16 clips in (raw, little-endian), int8 features out.
  *
- *   kws_mfcc_tool CLIPS.raw SAMPLES_PER_CLIP OUT.raw [CHUNK]
+ *   kws_mfcc_tool CLIPS.raw SAMPLES_PER_CLIP OUT.kwsr [CHUNK]
  *
  * CHUNK = 0 (default) uses kws_mfcc_clip; CHUNK > 0 feeds each clip to a fresh stream in pieces
- * of CHUNK samples (kws_mfcc_stream_push), which must give the same frames. */
+ * of CHUNK samples (kws_mfcc_stream_push), which must give the same frames. OUT is a result file
+ * (kws_results.h) holding "features", int8 [clips][frames][n_out] (frames 0 when there are no
+ * clips). Exit 0 on success, 1 when a call fails or a clip gives another frame count than the
+ * first, 2 on a usage or I/O error. */
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "kws_mfcc.h"
 #include "kws_mfcc_tables.h"
+#include "kws_results_file.h"
 
 #define MAX_CLIP_SAMPLES (KWS_MFCC_SAMPLE_RATE * 10)
 #define MAX_FRAMES (MAX_CLIP_SAMPLES / KWS_MFCC_STRIDE + 1)
@@ -41,7 +45,7 @@ static int features_streamed(int32_t n_samples, int32_t chunk, int32_t *n_frames
 int main(int argc, char **argv)
 {
     if (argc < 4) {
-        fprintf(stderr, "usage: %s CLIPS.raw SAMPLES_PER_CLIP OUT.raw [CHUNK]\n", argv[0]);
+        fprintf(stderr, "usage: %s CLIPS.raw SAMPLES_PER_CLIP OUT.kwsr [CHUNK]\n", argv[0]);
         return 2;
     }
     const int32_t n_samples = (int32_t)atol(argv[2]);
@@ -51,13 +55,22 @@ int main(int argc, char **argv)
         return 2;
     }
     FILE *in = fopen(argv[1], "rb");
-    FILE *out = fopen(argv[3], "wb");
-    if (in == NULL || out == NULL) {
-        fprintf(stderr, "cannot open %s or %s\n", argv[1], argv[3]);
+    kws_results_file_t out;
+    if (in == NULL || fseek(in, 0, SEEK_END) != 0) {
+        fprintf(stderr, "cannot open %s\n", argv[1]);
+        return 2;
+    }
+    /* the clip count, for the array's dims: whole clips only, as read below */
+    const long n_clips = ftell(in) / (long)(n_samples * (int32_t)sizeof(int16_t));
+    if (n_clips < 0 || n_clips > (long)UINT32_MAX || fseek(in, 0, SEEK_SET) != 0 ||
+        kws_results_file_open(&out, argv[3]) != KWS_OK) {
+        fprintf(stderr, "cannot read %s or create %s\n", argv[1], argv[3]);
         return 2;
     }
     long clips = 0;
-    while (fread(clip, sizeof(int16_t), (size_t)n_samples, in) == (size_t)n_samples) {
+    int32_t first_frames = 0;
+    while (clips < n_clips &&
+           fread(clip, sizeof(int16_t), (size_t)n_samples, in) == (size_t)n_samples) {
         int32_t n_frames = 0;
         int failed = chunk > 0 ? features_streamed(n_samples, chunk, &n_frames)
                                : kws_mfcc_clip(&kws_mfcc_tables, clip, n_samples, scratch,
@@ -66,10 +79,30 @@ int main(int argc, char **argv)
             fprintf(stderr, "ERROR: clip %ld: MFCC call failed\n", clips);
             return 1;
         }
-        fwrite(features, 1, (size_t)n_frames * KWS_MFCC_N_OUT, out);
+        if (clips == 0) {
+            const uint32_t dims[3] = {(uint32_t)n_clips, (uint32_t)n_frames, KWS_MFCC_N_OUT};
+            first_frames = n_frames;
+            (void)kws_results_begin(&out.results, "features", KWS_RESULTS_INT8, 3, dims);
+        } else if (n_frames != first_frames) {
+            fprintf(stderr, "ERROR: clip %ld: %ld frames, clip 0 gave %ld\n", clips,
+                    (long)n_frames, (long)first_frames);
+            return 1;
+        }
+        (void)kws_results_append(&out.results, features, (uint32_t)(n_frames * KWS_MFCC_N_OUT));
         clips++;
     }
     fclose(in);
-    fclose(out);
+    if (clips != n_clips) {
+        fprintf(stderr, "ERROR: %s: read %ld of %ld clips\n", argv[1], clips, n_clips);
+        return 2;
+    }
+    if (n_clips == 0) {
+        const uint32_t dims[3] = {0, 0, KWS_MFCC_N_OUT};
+        (void)kws_results_begin(&out.results, "features", KWS_RESULTS_INT8, 3, dims);
+    }
+    if (kws_results_file_close(&out) != KWS_OK) {
+        fprintf(stderr, "ERROR: writing %s failed\n", argv[3]);
+        return 2;
+    }
     return 0;
 }
