@@ -41,12 +41,12 @@ typedef char check_input[KWS_BENCH_INPUT_BYTES ==
                              ? 1
                              : -1];
 
-static uint64_t total_insns;
+/* needed again only for the result file: static, not on main's stack (the stack mark) */
+static uint64_t insn_per_tick, total_insns;
 
 /* The result file, after the measurements, in a call of its own (noinline: the writer's frame
  * exists only now, below the high-water mark already taken). */
-static __attribute__((noinline)) kws_status_t write_results(uint64_t insn_per_tick,
-                                                            uint32_t stack_used, uint32_t bad)
+static __attribute__((noinline)) kws_status_t write_results(uint32_t stack_used, uint32_t bad)
 {
     kws_results_semihost_t file;
     const uint32_t n_layers = KWS_MODEL_N_LAYERS;
@@ -93,7 +93,7 @@ int main(void)
 
     const uint64_t cal_ticks = kws_ticks_over_nops(CALIBRATION_BLOCKS);
     const uint64_t cal_insns = (uint64_t)CALIBRATION_BLOCKS * (KWS_NOPS_PER_BLOCK + 2u);
-    const uint64_t insn_per_tick = cal_ticks ? (cal_insns + cal_ticks / 2) / cal_ticks : 0;
+    insn_per_tick = cal_ticks ? (cal_insns + cal_ticks / 2) / cal_ticks : 0;
     sh_puts("INSTRUCTIONS per tick: ");
     sh_put_u64(insn_per_tick);
     sh_puts("\n");
@@ -159,7 +159,7 @@ int main(void)
     sh_put_u32(bad);
     sh_puts("\n");
     total_insns = (t1 - t0) * insn_per_tick;
-    if (write_results(insn_per_tick, stack_used, bad) != KWS_OK) {
+    if (write_results(stack_used, bad) != KWS_OK) {
         sh_puts("ERROR writing the result file\n");
         return 2;
     }
