@@ -146,3 +146,10 @@ def test_fingerprint_covers_the_built_sources_all_headers_and_the_list(tmp_path,
         assert now != before, changed
         before = now
     assert host.sources_fingerprint() != host.sources_fingerprint(built)
+
+
+def test_the_mfcc_tool_fingerprint_covers_everything_it_links(tmp_path):
+    linked = {p.resolve() for p in host.sources.build(*host.MFCC_TOOL, *host.HOST_RESULTS,
+                                                      tables=tmp_path).sources}
+    assert {p.resolve() for p in host.mfcc_tool_sources()} == {p for p in linked
+                                                               if p.is_relative_to(FIRMWARE)}

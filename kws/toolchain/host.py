@@ -68,8 +68,9 @@ MFCC_TOOL = ("mfcc", "tests-host-mfcc")
 
 
 def mfcc_tool_sources() -> list[Path]:
-    """The firmware/ sources of the host MFCC harness (besides the generated tables)."""
-    return sources.load().firmware_sources(*MFCC_TOOL)
+    """The firmware/ sources of the host MFCC harness, its result writer included (besides
+    the generated tables): what the features stage fingerprints."""
+    return sources.load().firmware_sources(*MFCC_TOOL, *HOST_RESULTS)
 
 
 def build_sections(output: Path, sections: tuple[str, ...], sanitize: bool = False,
