@@ -6,7 +6,7 @@
 1. CMSIS-DSP: the C sources of the PyPI sdist cmsisdsp==1.10.3 (`pip download --no-binary`),
    cached in ~/.cache/kws/cmsisdsp-1.10.3 (or $KWS_CACHE_DIR/cmsisdsp-1.10.3; fetched once,
    only the files arm_mfcc_q15 needs are kept), built for the board with a small stand-in for
-   CMSIS-Core's cmsis_compiler.h (firmware/ports/mps2/peer/cmsis_compiler.h: ACLE intrinsics).
+   CMSIS-Core's cmsis_compiler.h (firmware/tests/target/peer/cmsis_compiler.h: ACLE intrinsics).
    Its tables: arm_mfcc_init_512_q15 (512-point RFFT, arm_rfft_init_512_q15), 40 mel filters
    20-4000 Hz and the 10-coefficient DCT from the cmsisdsp Python package's cmsisdsp.mfcc, the
    480-sample periodic Hann window zero-padded to 512 (as kws.measure.cmsis_peer). Outputs are compared
@@ -15,7 +15,7 @@
 2. Ours: kws_mfcc_frame (firmware/src/kws_mfcc.c) with the tables of kws.golden.mfcc_tables for the
    default features (conf/features/mfcc.yaml), outputs checked against kws.golden.mfcc: exact.
 3. Both run under QEMU (-icount shift=0, SysTick: instructions, as kws.toolchain.cortex_m) with the harness
-   firmware/ports/mps2/peer/mfcc_bench_main.c on every frame of K real clips (the first clip of
+   firmware/tests/target/peer/mfcc_bench_main.c on every frame of K real clips (the first clip of
    K keyword folders of --root; speech-like synthetic clips when the folder is absent, said so).
    Prints instructions per frame (mean, min, max), flash of each front end (code: its objects'
    .text plus the library helpers they call; tables: its objects' constants), the ratio ours /
@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -47,10 +46,14 @@ REPO = HERE.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from kws.toolchain import cortex_m as target# noqa: E402
+from kws.toolchain import cortex_m as target  # noqa: E402
+from kws.toolchain import sources  # noqa: E402
+from kws.toolchain.results import read_results, scalars  # noqa: E402
 from kws.errors import KwsError  # noqa: E402
 
-PEER = target.PORT / "peer"
+# firmware/sources.txt: the harness and its data; ours adds [mfcc], CMSIS-DSP's side its tables
+HARNESS = ("tests-target-mfcc-bench", "tests-target-mfcc-bench-data")
+PEER = "tests-target-mfcc-peer"
 CMSIS_VERSION = "1.10.3"
 FFT_LEN = 512
 STEP_NAMES = {0: "window products + peak", 1: "normalise + FFT stages 1-2",
@@ -318,16 +321,13 @@ const {ctype} mb_expected[MB_N_CLIPS][MB_FRAMES][MB_N_OUT] = {{
 
 # ---------------------------------------------------------------- build and run
 
-def _port_sources() -> list[Path]:
-    return [target.PORT / n for n in ("startup.c", "semihost.c", "systick.c")]
-
-
 def build_ours(board: str, tables, clips: np.ndarray, build_dir: Path,
-               mfcc_source: Path | None = None, profile: bool = False,
+               mfcc_sources: dict[Path, Path] | None = None, profile: bool = False,
                check_power: bool = False) -> Path:
     """The harness over kws_mfcc_frame on every frame of `clips`, with the golden outputs (and
     with check_power the golden P' of every frame, which the harness reads back from the
-    scratch: a check of kws_mfcc.c's inner steps, not of the API)."""
+    scratch: a check of kws_mfcc.c's inner steps, not of the API). mfcc_sources: files of
+    [mfcc] replaced by others (another revision's), firmware path → the replacement."""
     from kws.golden.mfcc import mfcc_clips
     from kws.emit.mfcc_c import write_c_tables
     gen = build_dir / "gen"
@@ -335,11 +335,10 @@ def build_ours(board: str, tables, clips: np.ndarray, build_dir: Path,
     write_c_tables(tables, gen)
     write_bench_data(gen, clips, mfcc_clips(clips, tables), tables.stride, tables.window_len,
                      "int8_t", golden_power(clips, tables) if check_power else None)
-    sources = [mfcc_source or target.FIRMWARE / "src" / "kws_mfcc.c", gen / "kws_mfcc_tables.c",
-               gen / "mfcc_bench_data.c", PEER / "mfcc_bench_main.c", *_port_sources()]
-    return target.compile_and_link(board, sources, [target.FIRMWARE / "include", gen,
-                                                    target.PORT, PEER], build_dir,
-                                   defines=["KWS_MFCC_PROFILE=kws_bench_step"] if profile else None)
+    front_end = [(mfcc_sources or {}).get(p, p) for p in sources.build("mfcc", tables=gen).sources]
+    return target.build_program(board, HARNESS, build_dir, extra_sources=tuple(front_end),
+                                defines=["KWS_MFCC_PROFILE=kws_bench_step"] if profile else None,
+                                data=gen)
 
 
 def build_cmsis(board: str, ours_tables, clips: np.ndarray, build_dir: Path,
@@ -359,49 +358,36 @@ def build_cmsis(board: str, ours_tables, clips: np.ndarray, build_dir: Path,
                           n_coeffs=t.n_out)
     expected = np.round(host * 128).astype(np.int16).reshape(*frames.shape[:2], t.n_out)
     write_bench_data(gen, clips, expected, t.stride, t.window_len, "int16_t")
-    sources = [cache / s for s in CMSIS_SOURCES] + [
-        gen / "cmsis_mfcc_tables.c", gen / "mfcc_bench_data.c", PEER / "mfcc_bench_main.c",
-        *_port_sources()]
-    elf = target.compile_and_link(board, sources, [PEER, cache / "Include",
-                                                   cache / "PrivateInclude", gen, target.PORT],
-                                  build_dir, defines=["KWS_PEER_CMSIS"])
+    elf = target.build_program(board, (*HARNESS, PEER), build_dir,
+                               extra_sources=tuple(cache / s for s in CMSIS_SOURCES),
+                               extra_includes=(cache / "Include", cache / "PrivateInclude"),
+                               defines=["KWS_PEER_CMSIS"], data=gen)
     return elf, expected
 
 
-_LINES = {
-    "insn_per_tick": r"INSTRUCTIONS per tick: (\d+)",
-    "frames": r"frames: (\d+)",
-    "equal": r"frames equal to the host: (\d+)/",
-    "max_diff": r"max abs difference: (\d+)",
-    "mean": r"INSTRUCTIONS per frame \(mean\): (\d+)",
-    "min": r"INSTRUCTIONS per frame \(min\): (\d+)",
-    "max": r"INSTRUCTIONS per frame \(max\): (\d+)",
-    "stack_bytes": r"stack high-water: (\d+) bytes",
-}
-_OPTIONAL = {"power_equal": r"power spectra equal to the golden model's: (\d+)/",
-             "power_checked": r"power spectra equal to the golden model's: \d+/(\d+)"}
+# result → the harness's scalar (firmware/tests/target/peer/mfcc_bench_main.c)
+_SCALARS = {"insn_per_tick": "insn_per_tick", "frames": "frames", "equal": "frames_equal",
+            "max_diff": "max_abs_difference", "mean": "insn_mean", "min": "insn_min",
+            "max": "insn_max", "stack_bytes": "stack_bytes"}
+_OPTIONAL = ("power_equal", "power_checked")
 
 
 def run(board: str, elf: Path, timeout_s: float = 120.0) -> dict:
-    """Run the harness under QEMU (-icount shift=0); the numbers it printed."""
+    """Run the harness under QEMU (-icount shift=0); the numbers of its result file (and its
+    console text, for people)."""
     status, text = target.run_qemu(board, elf, timeout_s)
     (elf.parent / "qemu.log").write_text(text)
     if status not in (0, 1):
         raise KwsError(f"{board}: harness exited with status {status}:\n{text[-3000:]}")
-    out = {"status": status, "text": text}
-    for key, pattern in _LINES.items():
-        m = re.search(pattern, text)
-        if m is None:
-            raise KwsError(f"{board}: no {pattern!r} in the harness output:\n{text[-3000:]}")
-        out[key] = int(m.group(1))
-    for key, pattern in _OPTIONAL.items():
-        m = re.search(pattern, text)
-        if m:
-            out[key] = int(m.group(1))
-    out["steps"] = {int(s): int(v) for s, v in
-                    re.findall(r"INSTRUCTIONS step (\d+) \(mean\): (\d+)", text)}
-    m = re.search(r"DIFFERENCE [^\n]*", text)
-    out["first_difference"] = m.group(0) if m else None
+    path = target.results_path(elf)
+    arrays = read_results(path)
+    v = scalars(arrays, _SCALARS.values(), str(path))
+    out = {"status": status, "text": text, **{key: v[name] for key, name in _SCALARS.items()}}
+    out.update(scalars(arrays, [k for k in _OPTIONAL if k in arrays], str(path)))
+    out["steps"] = dict(enumerate(int(x) for x in arrays.get("step_instructions", [])))
+    d = arrays.get("first_difference")
+    out["first_difference"] = None if d is None else (
+        "DIFFERENCE clip {} frame {} output {}: target {}, host {}".format(*map(int, d)))
     return out
 
 
@@ -489,23 +475,26 @@ def measure(board: str, tables, clips: np.ndarray, work: Path, baseline: str | N
     elf = build_cmsis(board, tables, clips, work / board / "cmsis")[0]
     res["cmsis"] = run(board, elf)
     objs = {p.with_suffix(".o").name for p in map(Path, CMSIS_SOURCES)}
-    res["cmsis"]["flash"] = flash_of(work / board / "cmsis", elf, objs | {"cmsis_mfcc_tables.o"},
-                                     set(CMSIS_TABLE_OBJECTS) | {"cmsis_mfcc_tables.o"})
+    peer_tables = sources.load().objects(PEER)
+    res["cmsis"]["flash"] = flash_of(work / board / "cmsis", elf, objs | peer_tables,
+                                     set(CMSIS_TABLE_OBJECTS) | peer_tables)
     fft = flash_of(work / board / "cmsis", elf, set(CMSIS_TABLE_OBJECTS), set(CMSIS_TABLE_OBJECTS))
     res["cmsis"]["flash"]["fft_tables"] = fft["tables"]
     variants = [("ours", None)]
-    if baseline:
-        variants.append(("before", _git_show(baseline, "firmware/src/kws_mfcc.c",
-                                             work / "baseline" / "kws_mfcc.c")))
-    for name, source in variants:
+    listed = sources.load()
+    if baseline:      # [mfcc]'s firmware files as of the baseline revision, at today's paths
+        variants.append(("before", {p: _git_show(baseline, p.relative_to(REPO).as_posix(),
+                                                 work / "baseline" / p.name)
+                                    for p in listed.firmware_sources("mfcc")}))
+    for name, replaced in variants:
         build_dir = work / board / name
         # the power spectra are checked too, read from the scratch as today's kws_mfcc.c keeps it
-        elf = build_ours(board, tables, clips, build_dir, source, check_power=source is None)
+        elf = build_ours(board, tables, clips, build_dir, replaced, check_power=replaced is None)
         res[name] = run(board, elf)
         if "power_checked" in res[name] and res[name]["power_equal"] != res[name]["power_checked"]:
             raise KwsError(f"{board}: {name}: power spectra differ from the golden model's")
-        res[name]["flash"] = flash_of(build_dir, elf, {"kws_mfcc.o", "kws_mfcc_tables.o"},
-                                      {"kws_mfcc_tables.o"})
+        res[name]["flash"] = flash_of(build_dir, elf, listed.objects("mfcc"),
+                                      listed.objects("mfcc", generated=True))
         if res[name]["status"] != 0:
             raise KwsError(f"{board}: {name} is not bit-exact against the golden model: "
                            f"{res[name]['first_difference']}")
@@ -573,7 +562,7 @@ def report(results: list[dict], source: str, fid: dict, command: str, seconds: f
                      "portable code the Python binding runs, e.g. the radix-4 FFT's halving adds), "
                      "which round differently: hence the frames that differ from the binding "
                      "there; built for the M3 (portable paths) it equals the binding on every "
-                     "frame. (The stand-in for CMSIS-Core, firmware/ports/mps2/peer/"
+                     "frame. (The stand-in for CMSIS-Core, firmware/tests/target/peer/"
                      "cmsis_compiler.h, maps the intrinsics to ACLE; checked on the M4 against "
                      "CMSIS-DSP's own C versions in none.h on 20,000 random operands each: equal, "
                      "but for SMLALD / SMLALDX, whose C sums two products in 32 bits and "

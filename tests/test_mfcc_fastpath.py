@@ -3,7 +3,7 @@
 firmware/src/kws_mfcc.c takes target-specific paths that the host tests (test_features.py, gcc
 on x86) never compile: Thumb-2 assembly for the FFT and the split (Cortex-M3 and M4), and the DSP
 extension's SMULBB / SMULTT / SMLALD (Cortex-M4). Here the harness of bench/mfcc_target.py
-(firmware/ports/mps2/peer/mfcc_bench_main.c) runs kws_mfcc_frame on every frame of real clips and
+(firmware/tests/target/peer/mfcc_bench_main.c) runs kws_mfcc_frame on every frame of real clips and
 of kws.audio.signals.adversarial_signals on mps2-an386 (Cortex-M4, DSP) and mps2-an385 (Cortex-M3,
 portable C + assembly), and every int8 output must equal kws.golden.mfcc's, and so must the power
 spectrum of every frame (P' of the bins the mel filters use, read back from the scratch: an error

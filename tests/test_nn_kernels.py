@@ -1,5 +1,5 @@
-"""The C int8 kernels (firmware/src/kws_nn.c, built with ASan + UBSan) equal the numpy golden
-model (kws/golden.py) exactly, on random layers and on the edges of every range."""
+"""The C int8 kernels (firmware/src/nn/, built with ASan + UBSan) equal the numpy golden
+model (kws/golden/network.py) exactly, on random layers and on the edges of every range."""
 from __future__ import annotations
 
 import dataclasses

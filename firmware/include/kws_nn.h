@@ -1,6 +1,6 @@
 /* int8 network kernels: TFLite int8 semantics with CMSIS-NN's default requantisation.
  *
- * The numpy golden model kws/golden.py defines every integer these kernels produce; each kernel
+ * The numpy golden model kws/golden/network.py defines every integer these kernels produce; each kernel
  * mirrors one of its functions (named below) and is tested against it with exact equality.
  *
  * Layout: NHWC with a batch of one, so a tensor is [h][w][c], c fastest. No heap, no scratch:
@@ -9,7 +9,7 @@
  * weights): at most about 1 KB per call (arm-none-eabi-gcc 12 -O2, -fstack-usage: 0.9 KB on a
  * Cortex-M4, 1.0 KB on a Cortex-M3), whatever the layer's size.
  *
- * Implementations (kws_nn.c): portable C99, and on cores with the Arm DSP extension
+ * Implementations (src/nn/, one source per kernel family): portable C99, and on cores with the Arm DSP extension
  * (__ARM_FEATURE_DSP: Cortex-M4, M7, M33...) SIMD inner loops (SXTB16/SXTAB16, SMLAD,
  * SMLABB/SMLATT); -DKWS_NN_PORTABLE selects the portable loops there too. Both give the same
  * integers, the golden model's.

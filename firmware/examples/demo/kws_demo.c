@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "kws_host_app.h"
+#include "kws_app.h"
 #include "kws_model_settings.h"
 
 #define UNKNOWN_LENGTH 0xFFFFFFFFu      /* data chunk size of a WAV streamed to a pipe */
@@ -132,7 +132,7 @@ int main(int argc, char **argv)
     if (!open_wav(file, argv[1], &n_samples)) {
         return 2;
     }
-    if (kws_host_app_init(print_detection, NULL) != KWS_OK) {
+    if (kws_app_init(print_detection, NULL) != KWS_OK) {
         fprintf(stderr, "kws_demo: the wake-word loop rejected its settings\n");
         return 1;
     }
@@ -143,7 +143,7 @@ int main(int argc, char **argv)
         if (got == 0) {
             break;
         }
-        if (kws_host_app_feed(block, (int32_t)got) != KWS_OK) {
+        if (kws_app_feed(block, (int32_t)got) != KWS_OK) {
             fprintf(stderr, "kws_demo: the wake-word loop failed\n");
             return 1;
         }
@@ -158,7 +158,7 @@ int main(int argc, char **argv)
         return 2;
     }
     printf("%ld samples (%.2f s), %lu inferences, %lu detections\n", done,
-           (double)done / KWS_SAMPLE_RATE, (unsigned long)kws_host_app_state()->n_inferences,
-           (unsigned long)kws_host_app_state()->n_detections);
+           (double)done / KWS_SAMPLE_RATE, (unsigned long)kws_app_state()->n_inferences,
+           (unsigned long)kws_app_state()->n_detections);
     return 0;
 }
