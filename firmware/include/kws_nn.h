@@ -31,8 +31,8 @@
  *
  * Every kernel returns KWS_OK, or KWS_ERR_ARG without touching the output for: a NULL pointer,
  * a dimension < 1 or a tensor of more than INT32_MAX elements, out dims or padding that are not
- * TF "same" for the window, depthwise out.c != in.c, or an offset, clamp, multiplier (< 0) or
- * shift outside the ranges above.
+ * TF "same" for the window (along H: neither "same" nor "valid"), depthwise out.c != in.c, or
+ * an offset, clamp, multiplier (< 0) or shift outside the ranges above.
  */
 #ifndef KWS_NN_H
 #define KWS_NN_H
@@ -56,8 +56,11 @@ typedef struct {
     int32_t act_max;
 } kws_quant_t;
 
-/* Window geometry. TF "same" padding: out = ceil(in / stride), pad_top/pad_left as
- * kws.golden.same_padding gives them (the padding after is whatever remains). */
+/* Window geometry. Along W (frequency) TF "same" padding: out = ceil(in / stride), pad_left as
+ * kws.golden.same_padding gives it (the padding after is whatever remains). Along H (time)
+ * either the same, or "valid" (kws.golden.conv_padding, time_padding="valid": no padding):
+ * pad_top = 0, kernel_h <= in.h, out.h = (in.h - kernel_h) / stride_h + 1. A streaming step
+ * (kws_model_step) calls the kernels on kernel_h-row windows this way: one output row. */
 typedef struct {
     int32_t kernel_h;
     int32_t kernel_w;
