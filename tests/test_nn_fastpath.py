@@ -20,8 +20,8 @@ from kws.toolchain import sources
 from kws.golden.network import AvgPool, Conv, Dense, QuantParams, run_layer
 from kws.toolchain.results import read_results
 from kws.toolchain.nn_harness import build_nn_tool, layer_case, run_layers_c
-from test_nn_kernels import (INT32_MAX, ZERO_POINTS, _act, _biases, _conv, _inputs, _shifts,
-                             _ties)
+from test_nn_kernels import (INT32_MAX, VALID_DW_SHAPES, VALID_SHAPES, ZERO_POINTS, _act, _biases,
+                             _conv, _inputs, _shifts, _ties)
 
 IM2COL_TAPS = 64                      # KWS_CONV_COL_TAPS in src/nn/kws_conv2d_s8.c
 
@@ -68,7 +68,7 @@ PW_SHAPES = [(5, 7, 3, 4), (4, 4, 8, 6), (1, 1, 1, 1), (3, 5, 16, 9), (2, 3, 1, 
 FC_SHAPES = [(1, 1), (7, 3), (64, 12), (33, 5), (250, 2), (5, 40), (12, 7), (8, 1)]
 
 
-def _conv_jobs(rng, shapes, depthwise: bool, combos: int) -> list:
+def _conv_jobs(rng, shapes, depthwise: bool, combos: int, time_padding: str = "same") -> list:
     jobs = []
     for i, (h, w, c, cout, kh, kw, sh, sw) in enumerate(shapes):
         for j in range(combos):
@@ -76,7 +76,7 @@ def _conv_jobs(rng, shapes, depthwise: bool, combos: int) -> list:
             x = _inputs(rng, (h, w, c))
             act = _act(rng, (i + j) % 3, out_zp)
             jobs.append((_conv(rng, x, cout, (kh, kw), (sh, sw), depthwise, in_zp, out_zp, act,
-                               big_bias=(i + j) % 2 == 1), x))
+                               big_bias=(i + j) % 2 == 1, time_padding=time_padding), x))
     return jobs
 
 
@@ -131,6 +131,9 @@ def all_jobs() -> list:
     jobs = _conv_jobs(rng, CONV_SHAPES, False, 2)
     jobs += _conv_jobs(rng, DW_SHAPES, True, 2)
     jobs += _conv_jobs(rng, [(h, w, c, o, 1, 1, 1, 1) for h, w, c, o in PW_SHAPES], False, 2)
+    # valid in time: the kernel_h-row windows of a streaming step, and whole maps
+    jobs += _conv_jobs(rng, VALID_SHAPES, False, 1, "valid")
+    jobs += _conv_jobs(rng, VALID_DW_SHAPES, True, 1, "valid")
     jobs += _dense_jobs(rng, 2)
     jobs += _limit_jobs()
     jobs += _pool_jobs(rng)

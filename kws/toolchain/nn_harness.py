@@ -21,7 +21,7 @@ import numpy as np
 from kws.toolchain.host import build_sections, result_array, run_tool
 from kws.toolchain.results import read_results
 from kws.errors import KwsError
-from kws.golden.network import AvgPool, Conv, Dense, same_padding
+from kws.golden.network import AvgPool, Conv, Dense, conv_padding, same_padding
 
 MAGIC = 0x4E4E574B                     # the bytes "KWNN", little-endian
 HEADER = np.dtype("<i4")
@@ -126,7 +126,7 @@ def layer_case(layer: Conv | AvgPool | Dense, x: np.ndarray) -> NnCase:
         return NnCase(Kind.PWCONV, x, (h, w, c), (h, w, cout), layer.weights.reshape(cout, c),
                       *channels, **quant)
     (sh, sw) = layer.stride
-    oh, top, _ = same_padding(h, kh, sh)
+    oh, top, _ = conv_padding(h, kh, sh, layer.time_padding)
     ow, left, _ = same_padding(w, kw, sw)
     # golden depthwise weights are [C][kh][kw][1]; the C takes TFLite's [kh][kw][C]
     weights = layer.weights[..., 0].transpose(1, 2, 0) if layer.depthwise else layer.weights

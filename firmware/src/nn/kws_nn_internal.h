@@ -136,11 +136,22 @@ KWS_NN_SHARED int same_axis_ok(int32_t in, int32_t out, int32_t kernel, int32_t 
     return pad == (int32_t)(total / 2);
 }
 
+/* One axis without padding ("valid", the time axis of a streaming network): the kernel fits,
+ * pad == 0 and out == (in - kernel) / stride + 1, the windows that fit. */
+KWS_NN_SHARED int valid_axis_ok(int32_t in, int32_t out, int32_t kernel, int32_t stride,
+                                int32_t pad)
+{
+    return kernel >= 1 && stride >= 1 && kernel <= in && pad == 0 &&
+           out == (in - kernel) / stride + 1;
+}
+
+/* H (time): TF "same" or "valid"; W (frequency): TF "same". */
 KWS_NN_OUTLINED int window_ok(const kws_window_t *win, const kws_dims_t *in,
                             const kws_dims_t *out)
 {
     return win != 0 &&
-           same_axis_ok(in->h, out->h, win->kernel_h, win->stride_h, win->pad_top) &&
+           (same_axis_ok(in->h, out->h, win->kernel_h, win->stride_h, win->pad_top) ||
+            valid_axis_ok(in->h, out->h, win->kernel_h, win->stride_h, win->pad_top)) &&
            same_axis_ok(in->w, out->w, win->kernel_w, win->stride_w, win->pad_left);
 }
 
