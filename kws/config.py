@@ -204,6 +204,8 @@ class FirmwareConfig:
     board: str = "mps2-an386"             # mps2-an386 (Cortex-M4F), mps2-an385 (M3), mps2-an500 (M7)
     clips: int = 8                        # test clips embedded in flash and checked on the target
     required: bool = False                # true: a missing toolchain is an error, not a skip
+    # boards besides `board` the check (and the instructions per second of audio) also runs on
+    figure_boards: List[str] = field(default_factory=lambda: ["mps2-an385"])
 
 
 @dataclass

@@ -170,6 +170,8 @@ RULES: dict[str, Rule] = {
     "verify.seed": SEED,
     "firmware.board": choice(*BOARDS),
     "firmware.clips": integer(1),
+    "firmware.figure_boards": Rule(lambda v: isinstance(v, list) and all(b in BOARDS for b in v),
+                                   "a list of boards: " + ", ".join(BOARDS)),
 }
 
 # (min key, max key): ranges drawn from uniformly.

@@ -120,3 +120,17 @@ def copy_run(run_dir: Path, target: Path) -> Path:
     import shutil
     shutil.copytree(run_dir, target)
     return target
+
+
+# The tiny student valid in time (a streaming network: kws_model_step): stride 2 x 2 in time.
+TINY_VALID = ["student_model.time_padding=valid", "student_model.first_kernel=[9,4]"]
+
+
+@pytest.fixture(scope="session")
+def quantized_valid_run(tmp_path_factory, cache_dir):
+    """(run directory, overrides) as quantized_run, for the tiny student valid in time."""
+    from kws.pipeline import run_pipeline
+    run_dir = tmp_path_factory.mktemp("quantized_valid_run")
+    overrides = TINY_SYNTHETIC + TINY_QUANTIZED + TINY_VALID + [f"paths.cache_dir={cache_dir}"]
+    run_pipeline(compose_cfg(overrides + ["stages=[data,features,student,quantize]"]), run_dir)
+    return run_dir, overrides

@@ -64,7 +64,8 @@ PW_SHAPES = [(5, 7, 3, 4), (4, 4, 8, 6), (1, 1, 1, 1), (3, 5, 16, 9), (2, 3, 1, 
              (5, 5, 64, 8), (3, 3, 13, 5), (2, 2, 12, 2), (1, 3, 7, 3), (4, 3, 33, 5),
              (3, 1, 9, 1), (2, 5, 20, 3), (3, 3, 4, 2),
              (3, 2, 150, 5), (2, 3, 130, 3),  # more than one 64-tap weight chunk
-             (3, 11, 5, 3), (5, 13, 6, 2)]    # 33 and 65 pixels: a last run of one pixel
+             (3, 11, 5, 3), (5, 13, 6, 2),    # 33 and 65 pixels: a last run of one pixel
+             (1, 5, 64, 64)]                  # a streaming step's row: one run of 5 pixels
 FC_SHAPES = [(1, 1), (7, 3), (64, 12), (33, 5), (250, 2), (5, 40), (12, 7), (8, 1)]
 
 
@@ -266,6 +267,13 @@ def test_case_set_covers_the_paths(generated):
     assert any(x.shape[1] * x.shape[2] % 2 for _, x in pws)          # odd pixel count
     assert any(layer.weights.shape[-1] % 4 for layer, _ in pws)      # in_c % 4 != 0
     assert any(layer.weights.shape[-1] % 8 == 4 for layer, _ in pws)
+    # one run of pixels (weight sums with the unpacking) with an odd pixel, with and without
+    # k % 4 taps; several runs (sums apart)
+    one_run = [(layer, x) for layer, x in pws if 2 <= x.shape[1] * x.shape[2] <= 32]
+    assert any(x.shape[1] * x.shape[2] % 2 and layer.weights.shape[-1] % 4 for layer, x in one_run)
+    assert any(x.shape[1] * x.shape[2] % 2 and layer.weights.shape[-1] % 4 == 0
+               for layer, x in one_run)
+    assert any(x.shape[1] * x.shape[2] > 32 for _, x in pws)
     dws = [layer for layer, _ in jobs if isinstance(layer, Conv) and layer.depthwise]
     assert any(layer.weights.shape[0] % 4 for layer in dws)
     zps = {(layer.input.zero_point, layer.output.zero_point) for layer, _ in jobs

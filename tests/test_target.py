@@ -68,7 +68,9 @@ CHECK = {"insn_per_tick": 40, "calibration_ticks": 5130, "calibration_instructio
          "clips": 8, "clips_bitexact": 7, "events_expected": 3, "events_found": 3,
          "events_equal": 3, "inferences": 176, "insn_per_mfcc_frame": 92054,
          "insn_per_inference": 917105, "insn_one_mfcc_frame": 92040, "insn_one_inference": 917080,
-         "stack_bytes": 480, "stack_reserved_bytes": 32768}
+         "stack_bytes": 480, "stack_reserved_bytes": 32768, "streaming": 1,
+         "sample_rate": 16000, "stream_samples": 128000, "ticks_stream": 2_600_000,
+         "ticks_stream_warm": 2_000_000, "inferences_warm": 100, "insn_one_step": 90000}
 
 
 def test_check_results_reads_the_target_checks_numbers():
@@ -79,6 +81,11 @@ def test_check_results_reads_the_target_checks_numbers():
     assert r["stream_events"] == 3
     assert (r["insn_per_mfcc_frame"], r["insn_per_inference"]) == (92054, 917105)
     assert (r["stack_bytes"], r["stack_reserved_bytes"]) == (480, 32768)
+    # 2e6 ticks x 40 instructions over 8 s of audio; 10 M/s of an 80 MHz M4
+    assert r["streaming"] is True and r["stream_seconds_measured"] == 8.0
+    assert r["insn_per_second_of_audio"] == 10_000_000
+    assert r["insn_per_second_of_audio_first_pass"] == 13_000_000
+    assert r["share_of_80mhz_m4_lower_bound"] == 0.125
     arrays["events_found"] = np.array(4, np.uint64)           # an extra event
     assert target.check_results(arrays)["stream_events_equal"] is False
     del arrays["clips_bitexact"]

@@ -1,14 +1,26 @@
 /* The application: the wake-word loop over the generated model (see kws_app.h). */
 #include "kws_app.h"
 
+#include <stddef.h>
+
 #include "kws_mfcc_tables.h"
 #include "kws_model.h"
 #include "kws_model_data.h"
 
+/* The model path (kws_app.h): one labelled switch. */
+#if KWS_APP_STREAMING
+#if !KWS_MODEL_STREAMING
+#error "KWS_APP_STREAMING 1 needs a streaming network (KWS_MODEL_STREAMING 1 in kws_model.h)"
+#endif
+#define APP_FRAMES KWS_MODEL_STEP_FRAMES
+#else
+#define APP_FRAMES KWS_MODEL_INPUT_FRAMES
+#endif
+
 static int16_t audio_ring[KWS_APP_AUDIO_CAPACITY];
 static int16_t history[KWS_MFCC_WINDOW_LEN];
 static kws_mfcc_cell_t scratch[KWS_MFCC_SCRATCH_CELLS];
-static int8_t features[KWS_WAKEWORD_FEATURES_LEN(KWS_MODEL_INPUT_FRAMES, KWS_MODEL_INPUT_COEFFS)];
+static int8_t features[KWS_WAKEWORD_FEATURES_LEN(APP_FRAMES, KWS_MODEL_INPUT_COEFFS)];
 static kws_audio_t audio;
 static kws_wakeword_t wakeword;
 
@@ -21,8 +33,16 @@ kws_status_t kws_app_init(kws_on_detection_fn on_detection, void *user)
     }
     config.tables = &kws_mfcc_tables;
     config.settings = &kws_model_detector_settings;
-    config.frames = KWS_MODEL_INPUT_FRAMES;
+    config.frames = APP_FRAMES;
+#if KWS_APP_STREAMING
+    config.invoke = NULL;
+    config.step = kws_model_step;
+    config.reset = kws_model_reset;
+#else
     config.invoke = kws_model_invoke;
+    config.step = NULL;
+    config.reset = NULL;
+#endif
     config.on_detection = on_detection;
     config.user = user;
     config.history = history;
@@ -46,6 +66,11 @@ kws_status_t kws_app_feed(const int16_t *samples, int32_t n)
         }
     }
     return KWS_OK;
+}
+
+kws_status_t kws_app_reset(void)
+{
+    return kws_wakeword_reset(&wakeword);
 }
 
 const kws_wakeword_t *kws_app_state(void)

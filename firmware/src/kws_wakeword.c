@@ -56,38 +56,78 @@ kws_status_t kws_audio_write(kws_audio_t *a, const int16_t *samples, int32_t n)
 
 /* ---------------------------------------------------------------- the loop */
 
+static kws_status_t restart(kws_wakeword_t *w)
+{
+    const kws_wakeword_config_t *c = &w->config;
+    kws_status_t st = kws_mfcc_stream_init(&w->stream, c->tables, c->history, c->scratch);
+    if (st != KWS_OK) {
+        return st;
+    }
+    st = kws_detector_init(&w->detector, c->settings);
+    if (st != KWS_OK) {
+        return st;
+    }
+    memset(c->features, 0, (size_t)c->frames * (size_t)c->tables->n_out);
+    memset(w->logits, 0, sizeof w->logits);
+    if (c->reset != NULL) {
+        c->reset();
+    }
+    w->n_frames = 0;
+    w->until_infer = c->frames;
+    w->pending = 0;
+    w->pending_end = 0;
+    w->n_inferences = 0;
+    w->n_detections = 0;
+    return KWS_OK;
+}
+
 kws_status_t kws_wakeword_init(kws_wakeword_t *w, const kws_wakeword_config_t *config,
                                kws_audio_t *audio)
 {
-    kws_status_t st;
     if (w == NULL || config == NULL || audio == NULL || config->tables == NULL ||
-        config->settings == NULL || config->invoke == NULL || config->features == NULL ||
-        config->frames < 1 || config->tables->n_out < 1 ||
-        config->frames > INT32_MAX / config->tables->n_out) {
+        config->settings == NULL || (config->invoke == NULL) == (config->step == NULL) ||
+        config->features == NULL || config->frames < 1 || config->tables->n_out < 1 ||
+        config->frames > INT32_MAX / config->tables->n_out ||
+        (config->step != NULL && config->frames != config->settings->infer_every)) {
         return KWS_ERR_ARG;
     }
     memset(w, 0, sizeof(*w));
     w->config = *config;
     w->audio = audio;
-    st = kws_mfcc_stream_init(&w->stream, config->tables, config->history, config->scratch);
+    return restart(w);
+}
+
+kws_status_t kws_wakeword_reset(kws_wakeword_t *w)
+{
+    if (w == NULL || w->audio == NULL) {
+        return KWS_ERR_ARG;
+    }
+    return restart(w);
+}
+
+/* Recognise the logits in w->logits at frame t; the responder for a detection. */
+static kws_status_t recognise(kws_wakeword_t *w, uint32_t t)
+{
+    int32_t fired = 0;
+    kws_detection_t event;
+    const kws_status_t st = kws_detector_push(&w->detector, t, w->logits, &fired, &event);
     if (st != KWS_OK) {
         return st;
     }
-    st = kws_detector_init(&w->detector, config->settings);
-    if (st != KWS_OK) {
-        return st;
+    w->n_inferences++;
+    if (fired) {
+        w->n_detections++;
+        if (w->config.on_detection != NULL) {
+            w->config.on_detection(&event, w->config.user);
+        }
     }
-    memset(config->features, 0, (size_t)config->frames * (size_t)config->tables->n_out);
-    w->until_infer = config->frames;
     return KWS_OK;
 }
 
-/* A new frame t is in the last row of the window: run the model when it is due. */
-static kws_status_t on_frame(kws_wakeword_t *w)
+/* Window path: a new frame t is in the last row of the window; run the model when it is due. */
+static kws_status_t on_frame_window(kws_wakeword_t *w)
 {
     const uint32_t t = w->n_frames++;
-    int32_t fired = 0;
-    kws_detection_t event;
     kws_status_t st;
     if (--w->until_infer > 0) {
         return KWS_OK;
@@ -97,16 +137,37 @@ static kws_status_t on_frame(kws_wakeword_t *w)
     if (st != KWS_OK) {
         return st;
     }
-    w->n_inferences++;
-    st = kws_detector_push(&w->detector, t, w->logits, &fired, &event);
-    if (st != KWS_OK) {
-        return st;
-    }
-    if (fired) {
-        w->n_detections++;
-        if (w->config.on_detection != NULL) {
-            w->config.on_detection(&event, w->config.user);
+    return recognise(w, t);
+}
+
+/* Streaming path: a new frame t is in row S - until_infer of the step buffer; a step when the
+ * buffer is full; its logits held until their window's last frame (window_end: a frame of the
+ * step, or up to the network's lag after it) has arrived, then recognised at window_end. */
+static kws_status_t on_frame_step(kws_wakeword_t *w)
+{
+    const uint32_t t = w->n_frames++;
+    if (--w->until_infer == 0) {
+        int32_t ready = 0;
+        uint32_t end = 0;
+        w->until_infer = w->config.frames;
+        if (w->pending) {
+            /* a window ends at most S - 1 frames after the step that completes it, so the
+             * previous one was recognised before this step: a model breaking that is wrong */
+            return KWS_ERR_ARG;
         }
+        const kws_status_t st = w->config.step(w->config.features, w->logits, &ready, &end);
+        if (st != KWS_OK) {
+            return st;
+        }
+        if (ready) {
+            w->pending = 1;
+            w->pending_end = end;
+        }
+    }
+    /* frames count modulo 2^32: the window's end has arrived when t - end is "non-negative" */
+    if (w->pending && (t - w->pending_end) < 0x80000000u) {
+        w->pending = 0;
+        return recognise(w, w->pending_end);
     }
     return KWS_OK;
 }
@@ -118,8 +179,8 @@ kws_status_t kws_wakeword_process(kws_wakeword_t *w)
     }
     kws_audio_t *a = w->audio;
     const int32_t n_out = w->config.tables->n_out;
-    const size_t keep = (size_t)(w->config.frames - 1) * (size_t)n_out;
-    int8_t *const newest = w->config.features + keep;
+    const int32_t streaming = w->config.step != NULL;
+    const size_t keep = streaming ? 0 : (size_t)(w->config.frames - 1) * (size_t)n_out;
     for (;;) {
         const uint32_t r = a->read_count;
         const uint32_t avail = a->write_count - r;
@@ -133,9 +194,16 @@ kws_status_t kws_wakeword_process(kws_wakeword_t *w)
         const int32_t need = w->config.tables->window_len - w->stream.filled;
         const int32_t take = (int32_t)span < need ? (int32_t)span : need;
         const int32_t completes = take == need;
+        int8_t *newest;
         int32_t got = 0;
-        if (completes && keep > 0) {
-            memmove(w->config.features, w->config.features + n_out, keep);
+        if (streaming) {            /* the step buffer's next row */
+            newest = w->config.features +
+                     (size_t)(w->config.frames - w->until_infer) * (size_t)n_out;
+        } else {                    /* the window's last row, after the shift */
+            newest = w->config.features + keep;
+            if (completes && keep > 0) {
+                memmove(w->config.features, w->config.features + n_out, keep);
+            }
         }
         kws_status_t st = kws_mfcc_stream_push(&w->stream, a->buffer + start, take,
                                                completes ? newest : NULL, completes, &got);
@@ -145,7 +213,7 @@ kws_status_t kws_wakeword_process(kws_wakeword_t *w)
             return st;
         }
         if (got == 1) {
-            st = on_frame(w);
+            st = streaming ? on_frame_step(w) : on_frame_window(w);
             if (st != KWS_OK) {
                 return st;
             }

@@ -206,3 +206,16 @@ def stream_logits_streamed(pcm: np.ndarray, tables, layers: list, frames: int,
     indices, logits = stream_logits_streaming(features, layers, frames)
     keep = indices < total               # windows that end inside the stream, as the loop's
     return indices[keep], logits[keep]
+
+
+def detect_stream_streamed(pcm: np.ndarray, tables, layers: list, frames: int, settings,
+                           chunk_frames: int = 4096) -> list:
+    """The wake-word loop on the streaming path (firmware/src/kws_wakeword.c with
+    kws_model_step): stream_logits_streamed's windows through a fresh Recognizer. Equal to
+    kws.golden.detector.detect_stream at infer_every = time_stride but for windows whose step
+    the stream ends inside of: a step runs once its time_stride frames are all in, so those
+    (completed at most time_stride - 1 frames before the end) never run."""
+    from kws.golden.detector import Recognizer
+
+    indices, logits = stream_logits_streamed(pcm, tables, layers, frames, chunk_frames)
+    return Recognizer(settings).push(indices, logits)

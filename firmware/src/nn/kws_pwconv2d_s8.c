@@ -4,6 +4,8 @@
  * matmul_s8: output channel pairs outer, pixel pairs inner (each loaded input serves 2 channels,
  * each weight 2 pixels). DSP: the pair's weights unpacked once into SMLAD order, then per 4 taps
  * one LDM of the weights, one LDR + 2 SXTB16 per pixel and 8 SMLAD: 15 instructions for 16 MACs.
+ * A run of at most KWS_MM_CHUNK pixels gets the weight sums (for the input offset) with the
+ * unpacking, and its odd pixel one LDR + 2 SXTB16 + 4 SMLAD per 4 taps.
  * Portable: the pair's weights packed as w0 + w1 * 2^22, so that one 32 x 32 -> 64-bit
  * multiply-accumulate (SMLAL) per pixel and tap does both channels' MACs (split_add). A fully
  * connected layer is the product for one pixel. */
@@ -32,17 +34,47 @@ typedef uint32_t mm_packed_t; /* two channels x KWS_PW_KCHUNK taps as int16 */
 
 /* The weights of two output channels (rows w and w + wk), taps [0, n) with n % 4 == 0, unpacked
  * once into int16 pairs in SMLAD order: per 4 taps, channel 0's (t, t+2), (t+1, t+3), then
- * channel 1's. */
-static void pack_weights_2(const int8_t *w, int32_t wk, int32_t n, uint32_t *dst)
+ * channel 1's. sums[o] += the sum of channel o's n weights (SMLAD of the unpacked pairs with
+ * (1, 1): |sum| <= 128 n, exact). */
+static void pack_weights_2(const int8_t *w, int32_t wk, int32_t n, uint32_t *dst, int32_t sums[2])
 {
+    const int32_t ones = 0x00010001;
+    int32_t s0 = sums[0], s1 = sums[1];
     int32_t t;
     for (t = 0; t < n; t += 4, dst += 4) {
         const uint32_t ua = load4(w + t), ub = load4(w + wk + t);
-        dst[0] = (uint32_t)__sxtb16(ua);
-        dst[1] = (uint32_t)sxtb16_ror8(ua);
-        dst[2] = (uint32_t)__sxtb16(ub);
-        dst[3] = (uint32_t)sxtb16_ror8(ub);
+        const int32_t a02 = __sxtb16(ua), a13 = sxtb16_ror8(ua);
+        const int32_t b02 = __sxtb16(ub), b13 = sxtb16_ror8(ub);
+        dst[0] = (uint32_t)a02;
+        dst[1] = (uint32_t)a13;
+        dst[2] = (uint32_t)b02;
+        dst[3] = (uint32_t)b13;
+        s0 = __smlad(a02, ones, s0);
+        s0 = __smlad(a13, ones, s0);
+        s1 = __smlad(b02, ones, s1);
+        s1 = __smlad(b13, ones, s1);
     }
+    sums[0] = s0;
+    sums[1] = s1;
+}
+
+/* acc[o] += sum_t x[t] * w_o[t] for t < n (n % 4 == 0): one pixel against the two channels'
+ * weights packed by pack_weights_2; per 4 taps one LDR + 2 SXTB16, 4 SMLAD (the odd pixel of a
+ * run). */
+KWS_INLINE void dot_1x2_packed(const int8_t *x, const uint32_t *wp, int32_t n, acc_t acc[2])
+{
+    int32_t a0 = acc[0], a1 = acc[1];
+    const int8_t *const end = x + n;
+    for (; x != end; x += 4, wp += 4) {
+        const uint32_t v = load4(x);
+        const int32_t x02 = __sxtb16(v), x13 = sxtb16_ror8(v);
+        a0 = __smlad(x02, (int32_t)wp[0], a0);
+        a0 = __smlad(x13, (int32_t)wp[1], a0);
+        a1 = __smlad(x02, (int32_t)wp[2], a1);
+        a1 = __smlad(x13, (int32_t)wp[3], a1);
+    }
+    acc[0] = a0;
+    acc[1] = a1;
 }
 
 /* 4 taps of dot_2x2_packed: one LDM of the 4 unpacked weight words, per pixel one word of inputs
@@ -185,9 +217,17 @@ static void matmul_s8(const int8_t *x, int32_t n_px, int32_t k, const int8_t *w,
         const int32_t wk = (o1 - o) * k;
         /* one pixel (fully connected): the offset is added to the inputs instead */
         const int32_t off1 = n_px > 1 ? 0 : offset;
-        const acc_t b0 = acc_add(acc_init(bias[o]), off1 ? 0 : offset_times_sum(w0, k, offset));
+#if KWS_NN_DSP
+        /* one run of >= 2 pixels (e.g. a streaming step's rows): the weight sums come with the
+         * unpacking instead of a pass of their own */
+        const int32_t sums_packed = n_px > 1 && n_px <= KWS_MM_CHUNK;
+#else
+        const int32_t sums_packed = 0;
+#endif
+        const int32_t separate = n_px > 1 && !sums_packed;
+        const acc_t b0 = acc_add(acc_init(bias[o]), separate ? offset_times_sum(w0, k, offset) : 0);
         const acc_t b1 =
-            acc_add(acc_init(bias[o1]), off1 ? 0 : offset_times_sum(w0 + wk, k, offset));
+            acc_add(acc_init(bias[o1]), separate ? offset_times_sum(w0 + wk, k, offset) : 0);
         for (p0 = 0; p0 < n_px; p0 += KWS_MM_CHUNK) {
             const int32_t n = n_px - p0 < KWS_MM_CHUNK ? n_px - p0 : KWS_MM_CHUNK;
 #if KWS_NN_DSP
@@ -195,6 +235,7 @@ static void matmul_s8(const int8_t *x, int32_t n_px, int32_t k, const int8_t *w,
              * taps, then the last k % 4 taps */
             const int32_t k4 = k & ~3;
             int32_t kc, t;
+            int32_t sums[2] = {0, 0};
             for (p = 0; p < n; p++) {
                 runs[0][p] = b0;
                 runs[1][p] = b1;
@@ -203,7 +244,7 @@ static void matmul_s8(const int8_t *x, int32_t n_px, int32_t k, const int8_t *w,
                 const int32_t len = k4 - kc < KWS_PW_KCHUNK ? k4 - kc : KWS_PW_KCHUNK;
                 const int8_t *xp = x + p0 * k + kc;
                 if (n >= 2) { /* unpacking pays off from one pixel pair on */
-                    pack_weights_2(w0 + kc, wk, len, packed);
+                    pack_weights_2(w0 + kc, wk, len, packed, sums);
                 }
                 for (p = 0; p + 2 <= n; p += 2, xp += 2 * k) {
                     acc_t acc[4];
@@ -221,17 +262,31 @@ static void matmul_s8(const int8_t *x, int32_t n_px, int32_t k, const int8_t *w,
                     acc_t acc[2];
                     acc[0] = runs[0][p];
                     acc[1] = runs[1][p];
-                    tile_1x2(xp, w0 + kc, wk, 1, len, 0, 0, off1, acc);
+                    if (n >= 2) { /* the weights are unpacked (and off1 is 0) */
+                        dot_1x2_packed(xp, packed, len, acc);
+                    } else {
+                        tile_1x2(xp, w0 + kc, wk, 1, len, 0, 0, off1, acc);
+                    }
                     runs[0][p] = acc[0];
                     runs[1][p] = acc[1];
                 }
             }
             for (t = k4; t < k; t++) {
                 const int32_t ca = w0[t], cb = w0[wk + t];
+                sums[0] += ca;
+                sums[1] += cb;
                 for (p = 0; p < n; p++) {
                     const int32_t v = x[(p0 + p) * k + t] + off1;
                     runs[0][p] = __smlabb(v, ca, runs[0][p]);
                     runs[1][p] = __smlabb(v, cb, runs[1][p]);
+                }
+            }
+            if (sums_packed) { /* bias + offset * sum(w), modulo 2^32 as offset_times_sum */
+                const uint32_t f0 = (uint32_t)sums[0] * (uint32_t)offset;
+                const uint32_t f1 = (uint32_t)sums[1] * (uint32_t)offset;
+                for (p = 0; p < n; p++) {
+                    runs[0][p] = acc_add(runs[0][p], f0);
+                    runs[1][p] = acc_add(runs[1][p], f1);
                 }
             }
 #else /* KWS_NN_DSP */

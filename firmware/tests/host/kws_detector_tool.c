@@ -162,6 +162,8 @@ static int run_stream(const char *pcm_path, kws_results_t *out, uint32_t seed, i
     config.settings = &settings;
     config.frames = KWS_MFCC_FRAMES_PER_CLIP;
     config.invoke = KWS_TOOL_INVOKE;
+    config.step = NULL;
+    config.reset = NULL;
     config.on_detection = write_event;
     config.user = NULL;
     config.history = history;

@@ -6,9 +6,13 @@
  *   kws_verify_tool trace  FEATURES.raw OUT.kwsr
  *       one int8 input [F][n_out] through the model; OUT: "layer.<i>" int8 [bytes], every
  *       layer's output (KWS_MODEL_TRACE_HOOK=kws_verify_trace)
- *   kws_verify_tool stream PCM.raw CHUNK OUT.kwsr
- *       the wake-word loop over an int16 stream fed CHUNK samples at a time; OUT: "events"
- *       uint32 [detections][3] (frame_index, label, score), "frames", "inferences", "detections"
+ *   kws_verify_tool stream PCM.raw CHUNK [RESET_AT] OUT.kwsr
+ *       the wake-word loop (kws_app: the streaming path for a streaming network unless built
+ *       with -DKWS_APP_STREAMING=0) over an int16 stream fed CHUNK samples at a time; with
+ *       RESET_AT, kws_app_reset once the first RESET_AT samples are in (chunks are cut there),
+ *       so frame indices restart there. OUT: "events" uint32 [detections][3] (frame_index,
+ *       label, score), "events_before_reset" (of them), "frames", "inferences", "detections"
+ *       (since the reset), "streaming" (1: kws_model_step, 0: kws_model_invoke)
  * Inputs are raw little-endian, without headers; OUT is a result file (kws_results.h). Exit 0 on
  * success, 1 on a kernel or loop error, 2 on a usage or I/O error. */
 #include <stdio.h>
@@ -156,11 +160,13 @@ static void write_event(const kws_detection_t *event, void *user)
     n_events++;
 }
 
-static int run_stream(const char *pcm_path, long chunk_len, const char *out_path)
+static int run_stream(const char *pcm_path, long chunk_len, long reset_at, const char *out_path)
 {
     FILE *in = fopen(pcm_path, "rb");
     kws_results_file_t out;
     size_t got;
+    long fed = 0;
+    uint32_t before_reset = 0;
     if (in == NULL) {
         fprintf(stderr, "ERROR: cannot open %s\n", pcm_path);
         return 2;
@@ -169,11 +175,27 @@ static int run_stream(const char *pcm_path, long chunk_len, const char *out_path
         fprintf(stderr, "ERROR: the wake-word loop rejected its settings\n");
         return 1;
     }
-    while ((got = fread(chunk, sizeof(int16_t), (size_t)chunk_len, in)) > 0) {
+    for (;;) {
+        long want = chunk_len;
+        if (reset_at >= 0 && fed < reset_at && reset_at - fed < want) {
+            want = reset_at - fed;              /* the chunk ends at the reset */
+        }
+        if (reset_at >= 0 && fed == reset_at) {
+            before_reset = n_events;
+            if (kws_app_reset() != KWS_OK) {
+                fprintf(stderr, "ERROR: kws_app_reset failed\n");
+                return 1;
+            }
+        }
+        got = fread(chunk, sizeof(int16_t), (size_t)want, in);
+        if (got == 0) {
+            break;
+        }
         if (kws_app_feed(chunk, (int32_t)got) != KWS_OK) {
             fprintf(stderr, "ERROR: the wake-word loop failed\n");
             return 1;
         }
+        fed += (long)got;
     }
     fclose(in);
     if (n_events > MAX_EVENTS) {
@@ -189,6 +211,8 @@ static int run_stream(const char *pcm_path, long chunk_len, const char *out_path
         const uint32_t dims[2] = {n_events, 3};
         (void)kws_results_array(&out.results, "events", KWS_RESULTS_UINT32, 2, dims, events);
     }
+    (void)kws_results_u64(&out.results, "events_before_reset", before_reset);
+    (void)kws_results_u64(&out.results, "streaming", kws_app_state()->config.step != NULL);
     (void)kws_results_u64(&out.results, "frames", kws_app_state()->n_frames);
     (void)kws_results_u64(&out.results, "inferences", kws_app_state()->n_inferences);
     (void)kws_results_u64(&out.results, "detections", kws_app_state()->n_detections);
@@ -213,16 +237,17 @@ int main(int argc, char **argv)
     if (argc == 4 && strcmp(argv[1], "trace") == 0) {
         return run_trace(argv[2], argv[3]);
     }
-    if (argc == 5 && strcmp(argv[1], "stream") == 0) {
+    if ((argc == 5 || argc == 6) && strcmp(argv[1], "stream") == 0) {
         const long chunk_len = atol(argv[3]);
-        if (chunk_len < 1 || chunk_len > STREAM_CHUNK_MAX) {
-            fprintf(stderr, "CHUNK must be in [1, %d]\n", STREAM_CHUNK_MAX);
+        const long reset_at = argc == 6 ? atol(argv[4]) : -1;
+        if (chunk_len < 1 || chunk_len > STREAM_CHUNK_MAX || (argc == 6 && reset_at < 0)) {
+            fprintf(stderr, "CHUNK must be in [1, %d], RESET_AT >= 0\n", STREAM_CHUNK_MAX);
             return 2;
         }
-        return run_stream(argv[2], chunk_len, argv[4]);
+        return run_stream(argv[2], chunk_len, reset_at, argv[argc - 1]);
     }
     fprintf(stderr, "usage: %s clips CLIPS.raw SAMPLES_PER_CLIP OUT.kwsr\n"
                     "       %s trace FEATURES.raw OUT.kwsr\n"
-                    "       %s stream PCM.raw CHUNK OUT.kwsr\n", argv[0], argv[0], argv[0]);
+                    "       %s stream PCM.raw CHUNK [RESET_AT] OUT.kwsr\n", argv[0], argv[0], argv[0]);
     return 2;
 }

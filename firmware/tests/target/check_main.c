@@ -5,20 +5,32 @@
  * the golden front end's int8 features and the golden network's int8 logits for each, and the
  * detection events the Python twin (kws.stream.detect_stream) finds on the K clips played back
  * to back.
- *   1. per clip: kws_mfcc_clip → features; kws_model_invoke → logits; both compared exactly.
- *   2. the clips as one stream through the wake-word loop (the app wiring, firmware/app/kws_app.c, 320
- *      samples per feed): the events compared exactly.
- *   3. SysTick ticks around one MFCC frame, around one kws_model_invoke and around every clip's
- *      front end and inference; printed as INSTRUCTIONS via the measured instructions per tick
- *      (QEMU -icount: SysTick counts virtual time, i.e. instructions; see systick.h).
+ * The model path is the app's (KWS_APP_STREAMING, kws_app.h; a build sets it with -D): the
+ * window model (kws_model_invoke) or the streaming step (kws_model_step); this program references
+ * only that path's model code, so the ELF's sizes are that path's.
+ *   1. per clip: kws_mfcc_clip → features; the model → logits (window path: kws_model_invoke;
+ *      streaming path: kws_model_reset, then the window's frames step by step, zeros after it up
+ *      to a whole step: the logits of the window ending at KWS_MODEL_FIRST_WINDOW_END); both
+ *      compared exactly.
+ *   2. the clips as one stream through the wake-word loop (the app wiring, firmware/app/kws_app.c,
+ *      320 samples per feed): the events compared exactly with the Python twin of the path
+ *      (window: detect_stream; streaming: detect_stream_streamed). SysTick ticks around the
+ *      whole pass (front end + model + recogniser + the audio ring); then the same samples once
+ *      more through the running loop (warm: no warm-up inside), ticks around that pass too.
+ *   3. SysTick ticks around one MFCC frame, around one model call (window: kws_model_invoke;
+ *      streaming: one warm kws_model_step that yields logits) and around every clip's front end
+ *      and model call; printed as INSTRUCTIONS via the measured instructions per tick (QEMU
+ *      -icount: SysTick counts virtual time, i.e. instructions; see systick.h).
  *   4. the stack's high-water mark.
  * The numbers go to the result file (kws_results.h; its name on the semihosting command line),
  * which kws.toolchain.cortex_m reads: scalars insn_per_tick, calibration_ticks,
  * calibration_instructions, clips, clips_bitexact, events_expected, events_found, events_equal
  * (events matching the expected one at their index, when the counts agree), inferences,
  * ticks_mfcc_clips, ticks_inferences, insn_one_mfcc_frame, insn_one_inference,
- * insn_per_mfcc_frame, insn_per_inference (means, rounded), frames_measured, stack_bytes,
- * stack_reserved_bytes. It is written after every measurement, by a function of its own, so that
+ * insn_per_mfcc_frame, insn_per_inference (means, rounded; per clip's model call), frames_measured,
+ * stack_bytes, stack_reserved_bytes, streaming (the path: 1 step, 0 window), sample_rate,
+ * stream_samples (per pass), ticks_stream (pass 1), ticks_stream_warm (pass 2),
+ * inferences_warm (recognised in pass 2), insn_one_step (0 on the window path). It is written after every measurement, by a function of its own, so that
  * neither the counts nor the stack's high-water mark include it. The console lines
  * are for people. Exit status (semihosting): 0 when every clip and every event matched, 1 on a
  * mismatch, 2 on a kernel or loop error (or the result file failed), 3 on a fault.
@@ -38,9 +50,23 @@
 #define FRAMES KWS_MODEL_INPUT_FRAMES
 #define STREAM_CHUNK 320            /* samples per feed, 20 ms as an audio DMA would give */
 #define CALIBRATION_BLOCKS 1000u    /* of KWS_NOPS_PER_BLOCK NOPs and 2 loop instructions */
-#define MAX_EVENTS (KWS_TARGET_N_EVENTS + 1) /* one more: an extra event shows */
 
 #define CPUID (*(volatile uint32_t *)0xE000ED00u)
+
+/* the path's expected events (kws_target_data.h holds both twins') */
+#if KWS_APP_STREAMING
+#define N_EXPECTED KWS_TARGET_N_EVENTS_STREAMING
+#define EXPECTED kws_target_events_streaming
+#define STEP_FRAMES KWS_MODEL_STEP_FRAMES
+/* steps that cover one window from a reset: its frames rounded up to whole steps */
+#define WINDOW_STEPS ((FRAMES + STEP_FRAMES - 1) / STEP_FRAMES)
+static int8_t step_in[STEP_FRAMES][N_OUT];
+#else
+#define N_EXPECTED KWS_TARGET_N_EVENTS
+#define EXPECTED kws_target_events
+#endif
+#undef MAX_EVENTS
+#define MAX_EVENTS (N_EXPECTED + 1)     /* one more: an extra event shows */
 
 static int8_t features[FRAMES][N_OUT];
 static int8_t frame_out[N_OUT];
@@ -75,6 +101,8 @@ typedef struct {
     uint32_t exact, equal_events;
     uint64_t mfcc_ticks, invoke_ticks, one_frame_insns, one_invoke_insns;
     uint64_t per_frame, per_inference, n_frames;
+    uint64_t stream_ticks, stream_ticks_warm, one_step_insns;
+    uint32_t inferences, inferences_warm;
     uint32_t stack_used;
 } measured_t;
 
@@ -100,10 +128,10 @@ static __attribute__((noinline)) kws_status_t write_results(const measured_t *m)
     (void)kws_results_u64(r, "calibration_instructions", m->cal_insns);
     (void)kws_results_u64(r, "clips", KWS_TARGET_N_CLIPS);
     (void)kws_results_u64(r, "clips_bitexact", m->exact);
-    (void)kws_results_u64(r, "events_expected", KWS_TARGET_N_EVENTS);
+    (void)kws_results_u64(r, "events_expected", N_EXPECTED);
     (void)kws_results_u64(r, "events_found", n_events);
     (void)kws_results_u64(r, "events_equal", m->equal_events);
-    (void)kws_results_u64(r, "inferences", kws_app_state()->n_inferences);
+    (void)kws_results_u64(r, "inferences", m->inferences);
     (void)kws_results_u64(r, "ticks_mfcc_clips", m->mfcc_ticks);
     (void)kws_results_u64(r, "ticks_inferences", m->invoke_ticks);
     (void)kws_results_u64(r, "insn_one_mfcc_frame", m->one_frame_insns);
@@ -111,9 +139,67 @@ static __attribute__((noinline)) kws_status_t write_results(const measured_t *m)
     (void)kws_results_u64(r, "insn_per_mfcc_frame", m->per_frame);
     (void)kws_results_u64(r, "insn_per_inference", m->per_inference);
     (void)kws_results_u64(r, "frames_measured", m->n_frames);
+    (void)kws_results_u64(r, "streaming", KWS_APP_STREAMING);
+    (void)kws_results_u64(r, "sample_rate", KWS_MFCC_SAMPLE_RATE);
+    (void)kws_results_u64(r, "stream_samples",
+                          (uint64_t)KWS_TARGET_N_CLIPS * KWS_TARGET_CLIP_SAMPLES);
+    (void)kws_results_u64(r, "ticks_stream", m->stream_ticks);
+    (void)kws_results_u64(r, "ticks_stream_warm", m->stream_ticks_warm);
+    (void)kws_results_u64(r, "inferences_warm", m->inferences_warm);
+    (void)kws_results_u64(r, "insn_one_step", m->one_step_insns);
     (void)kws_results_u64(r, "stack_bytes", m->stack_used);
     (void)kws_results_u64(r, "stack_reserved_bytes", kws_stack_size_bytes());
     return kws_results_semihost_close(&file); /* the first failure, if any */
+}
+
+/* The model on one window [FRAMES][N_OUT] (see 1. above). */
+static kws_status_t clip_logits(const int8_t *window, int8_t *logits)
+{
+#if KWS_APP_STREAMING
+    int32_t s, found = 0;
+    kws_model_reset();
+    for (s = 0; s < WINDOW_STEPS; s++) {
+        int32_t f, ready = 0;
+        uint32_t end = 0;
+        int8_t step_logits[KWS_MODEL_N_CLASSES];
+        for (f = 0; f < STEP_FRAMES; f++) {
+            const int32_t frame = s * STEP_FRAMES + f;
+            int32_t k;
+            for (k = 0; k < N_OUT; k++) {
+                step_in[f][k] = frame < FRAMES ? window[frame * N_OUT + k] : 0;
+            }
+        }
+        const kws_status_t status = kws_model_step(&step_in[0][0], step_logits, &ready, &end);
+        if (status != KWS_OK) {
+            return status;
+        }
+        if (ready && end == KWS_MODEL_FIRST_WINDOW_END) {
+            for (f = 0; f < KWS_MODEL_N_CLASSES; f++) {
+                logits[f] = step_logits[f];
+            }
+            found = 1;
+        }
+    }
+    return found ? KWS_OK : KWS_ERR_ARG;
+#else
+    return kws_model_invoke(window, logits);
+#endif
+}
+
+/* The clips as one stream through the running loop, STREAM_CHUNK samples per feed. */
+static kws_status_t feed_stream(void)
+{
+    const int16_t *pcm = &kws_target_clips[0][0];
+    const int32_t total = (int32_t)KWS_TARGET_N_CLIPS * KWS_TARGET_CLIP_SAMPLES;
+    int32_t pos;
+    for (pos = 0; pos < total; pos += STREAM_CHUNK) {
+        const int32_t n = total - pos < STREAM_CHUNK ? total - pos : STREAM_CHUNK;
+        const kws_status_t status = kws_app_feed(pcm + pos, n);
+        if (status != KWS_OK) {
+            return status;
+        }
+    }
+    return KWS_OK;
 }
 
 /* Compares one clip; prints the first difference. Returns 1 when equal. */
@@ -193,11 +279,11 @@ int main(void)
             return 2;
         }
         t0 = kws_ticks();
-        status = kws_model_invoke(&features[0][0], logits);
+        status = clip_logits(&features[0][0], logits);
         t1 = kws_ticks();
         invoke_ticks += t1 - t0;
         if (status != KWS_OK) {
-            sh_puts("ERROR kws_model_invoke status ");
+            sh_puts("ERROR model status ");
             sh_put_i32(status);
             sh_puts("\n");
             return 2;
@@ -216,24 +302,21 @@ int main(void)
         sh_puts("ERROR the wake-word loop rejected its settings\n");
         return 2;
     }
-    {
-        const int16_t *pcm = &kws_target_clips[0][0];
-        const int32_t total = (int32_t)KWS_TARGET_N_CLIPS * KWS_TARGET_CLIP_SAMPLES;
-        int32_t pos;
-        for (pos = 0; pos < total; pos += STREAM_CHUNK) {
-            const int32_t n = total - pos < STREAM_CHUNK ? total - pos : STREAM_CHUNK;
-            if (kws_app_feed(pcm + pos, n) != KWS_OK) {
-                sh_puts("ERROR the wake-word loop failed\n");
-                return 2;
-            }
-        }
+    t0 = kws_ticks();
+    if (feed_stream() != KWS_OK) {
+        sh_puts("ERROR the wake-word loop failed\n");
+        return 2;
     }
-    if (n_events == KWS_TARGET_N_EVENTS && n_events <= MAX_EVENTS) {
+    t1 = kws_ticks();
+    const uint64_t stream_ticks = t1 - t0;
+    const uint32_t stream_inferences = kws_app_state()->n_inferences;
+    const uint32_t stream_events = n_events;
+    if (n_events == N_EXPECTED && n_events <= MAX_EVENTS) {
         uint32_t i;
         for (i = 0; i < n_events; i++) {
-            if (events[i].frame_index == kws_target_events[i][0] &&
-                events[i].label == (int32_t)kws_target_events[i][1] &&
-                events[i].score == (int32_t)kws_target_events[i][2]) {
+            if (events[i].frame_index == EXPECTED[i][0] &&
+                events[i].label == (int32_t)EXPECTED[i][1] &&
+                events[i].score == (int32_t)EXPECTED[i][2]) {
                 equal_events++;
             }
         }
@@ -241,12 +324,28 @@ int main(void)
     sh_puts("stream events ");
     sh_put_u32(equal_events);
     sh_puts("/");
-    sh_put_u32(KWS_TARGET_N_EVENTS);
+    sh_put_u32(N_EXPECTED);
     sh_puts(" equal (target found ");
     sh_put_u32(n_events);
     sh_puts(", ");
-    sh_put_u32(kws_app_state()->n_inferences);
+    sh_put_u32(stream_inferences);
     sh_puts(" inferences)\n");
+
+    /* the same samples again through the running loop: warm, no warm-up in the pass */
+    t0 = kws_ticks();
+    if (feed_stream() != KWS_OK) {
+        sh_puts("ERROR the wake-word loop failed\n");
+        return 2;
+    }
+    t1 = kws_ticks();
+    const uint64_t stream_ticks_warm = t1 - t0;
+    const uint32_t inferences_warm = kws_app_state()->n_inferences - stream_inferences;
+    n_events = stream_events;           /* the check's count is pass 1's */
+    put_line_u64("INSTRUCTIONS stream pass (front end + model + recogniser): ",
+                 stream_ticks * insn_per_tick);
+    put_line_u64("INSTRUCTIONS stream pass, warm: ", stream_ticks_warm * insn_per_tick);
+    put_line_u64("stream samples per pass: ",
+                 (uint64_t)KWS_TARGET_N_CLIPS * KWS_TARGET_CLIP_SAMPLES);
 
     /* 3. one frame and one inference alone (clip 0's first frame; its features from step 1
      * were overwritten by later clips, so the model input is the last clip's) */
@@ -255,9 +354,27 @@ int main(void)
     t1 = kws_ticks();
     const uint64_t one_frame_ticks = t1 - t0;
     t0 = kws_ticks();
-    (void)kws_model_invoke(&features[0][0], logits);
+    (void)clip_logits(&features[0][0], logits);
     t1 = kws_ticks();
     const uint64_t one_invoke_ticks = t1 - t0;
+    uint64_t one_step_ticks = 0;
+#if KWS_APP_STREAMING
+    {   /* one warm step that yields logits: steps from a reset until the first window, then one */
+        int32_t ready = 0, s;
+        uint32_t end = 0;
+        kws_model_reset();
+        for (s = 0; s < WINDOW_STEPS + 1; s++) {
+            t0 = kws_ticks();
+            if (kws_model_step(&step_in[0][0], logits, &ready, &end) != KWS_OK) {
+                sh_puts("ERROR kws_model_step failed\n");
+                return 2;
+            }
+            t1 = kws_ticks();
+        }
+        one_step_ticks = ready ? t1 - t0 : 0;
+        put_line_u64("INSTRUCTIONS one warm step: ", one_step_ticks * insn_per_tick);
+    }
+#endif
     const uint64_t n_frames_total = (uint64_t)KWS_TARGET_N_CLIPS * FRAMES;
     put_line_u64("ticks mfcc clips: ", mfcc_ticks);
     put_line_u64("ticks inferences: ", invoke_ticks);
@@ -293,12 +410,17 @@ int main(void)
         m->per_inference =
             (invoke_ticks * insn_per_tick + KWS_TARGET_N_CLIPS / 2) / KWS_TARGET_N_CLIPS;
         m->n_frames = n_frames_total;
+        m->stream_ticks = stream_ticks;
+        m->stream_ticks_warm = stream_ticks_warm;
+        m->inferences = stream_inferences;
+        m->inferences_warm = inferences_warm;
+        m->one_step_insns = one_step_ticks * insn_per_tick;
         m->stack_used = stack_used;
         if (write_results(m) != KWS_OK) {
             sh_puts("ERROR writing the result file\n");
             return 2;
         }
     }
-    return (exact == KWS_TARGET_N_CLIPS && equal_events == KWS_TARGET_N_EVENTS &&
-            n_events == KWS_TARGET_N_EVENTS) ? 0 : 1;
+    return (exact == KWS_TARGET_N_CLIPS && equal_events == N_EXPECTED &&
+            n_events == N_EXPECTED) ? 0 : 1;
 }
