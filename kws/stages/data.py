@@ -2,7 +2,9 @@
 
 Reads:  a Speech Commands folder (data.source=speech_commands, data.root) or the synthetic set.
 Writes: data/{train,validation,test}.npz  (audio int16 [N, S], label int16 [N], speaker str [N])
-        data/noise_{split}.npz            (background recordings, cut 80/10/10 by time per split)
+        data/noise_{split}.npz            (background recordings, cut 80/10/10 by time per split,
+                                           plus babble of the split's own TTS voices)
+        data/{speech,negatives,rirs}_{split}.npz  (material pools, kws.audio.material)
         data/labels.json, data/manifest.csv, data/class_counts.png, data/spectrograms.png
 """
 from __future__ import annotations
@@ -17,11 +19,12 @@ import numpy as np
 from tqdm import tqdm
 
 from kws.artifacts import RunDir
-from kws.audio import synthetic
+from kws.audio import material, synthetic
 from kws.audio.clips import UnreadableClip, read_clip, read_long
 from kws.audio.download import download_and_extract
 from kws.audio.speech_commands import (SILENCE, SPLITS, UNKNOWN, ClipRef, labels_for,
-                                       listing_fingerprint, scan)
+                                       listing_fingerprint, scan, voice_of)
+from kws.config import shared_data_dir
 from kws.errors import KwsError
 from kws.io import save_figure, save_npz, write_json, write_text
 
@@ -47,7 +50,7 @@ def resolve_root(cfg) -> Path:
     data = cfg.data
     cache_dir = Path(cfg.paths.cache_dir).expanduser()
     if data.source == "synthetic":
-        return synthetic.ensure_dataset(data, data.seed, cache_dir)
+        return synthetic.ensure_dataset(data, data.seed, cache_dir, shared_data_dir(cfg))
     if data.source != "speech_commands":
         raise KwsError(f"data.source={data.source!r}: expected 'synthetic' or 'speech_commands'")
     if not data.root:
@@ -59,10 +62,15 @@ def resolve_root(cfg) -> Path:
 
 
 def input_fingerprint(cfg) -> str:
-    """What the stage reads besides its config: the listing (names, sizes, mtimes) of the root."""
-    if cfg.data.source != "speech_commands" or not cfg.data.root:
-        return ""
-    return listing_fingerprint(Path(cfg.data.root).expanduser())
+    """What the stage reads besides its config: the listing (names, sizes, mtimes) of the root,
+    or the synthetic set's fingerprint (the voices installed here); ../shared's material."""
+    if cfg.data.source == "synthetic":
+        root = synthetic.Plan(cfg.data, cfg.data.seed, shared_data_dir(cfg), quiet=True).fingerprint
+    elif cfg.data.root:
+        root = listing_fingerprint(Path(cfg.data.root).expanduser())
+    else:
+        root = ""
+    return f"{root}|{material.input_fingerprint(cfg)}"
 
 
 def run(cfg, run_dir: Path) -> dict:
@@ -78,8 +86,14 @@ def run(cfg, run_dir: Path) -> dict:
 
     noise = _load_noise(noise_paths, data, skipped)
     noise_by_split = {split: _noise_part(noise, split) for split in SPLITS}
+    pools = material.prepare(cfg, root, Path(cfg.paths.cache_dir).expanduser())
+    for split, (lo, hi) in NOISE_SPLIT_FRACTIONS.items():
+        noise_by_split[split].update(material.babble_noise(
+            pools, data, split, int((hi - lo) * data.synthetic.noise_seconds * data.sample_rate)))
+        for kind, by_split in pools.by_kind().items():
+            RunDir(run_dir).save_pool(kind, split, by_split[split])
     rng = np.random.default_rng(data.seed)
-    report_counts, report_speakers, speakers_by_split = {}, {}, {}
+    report_counts, report_speakers, speakers_by_split, report_voices = {}, {}, {}, {}
     manifest = io.StringIO()
     writer = csv.writer(manifest)
     writer.writerow(["split", "label", "speaker", "source"])
@@ -96,9 +110,12 @@ def run(cfg, run_dir: Path) -> dict:
         report_counts[split] = {lab: int(np.sum(label_ids == i)) for i, lab in enumerate(labels)}
         speakers_by_split[split] = {e.speaker for e in kept if e.speaker}
         report_speakers[split] = len(speakers_by_split[split])
+        report_voices[split] = _voices_report(kept)
         _check_every_class(report_counts[split], split, root)
 
     overlap = _speaker_overlap(speakers_by_split)
+    voice_overlap = _speaker_overlap({s: {voice_of(x) for x in v}
+                                      for s, v in speakers_by_split.items()})
     write_text(out / "manifest.csv", manifest.getvalue())
     write_json(out / "labels.json", {"labels": labels, "sample_rate": data.sample_rate,
                                      "clip_samples": n_samples})
@@ -109,14 +126,21 @@ def run(cfg, run_dir: Path) -> dict:
             "counts": report_counts, "speakers": report_speakers,
             "speaker_overlap": overlap, "skipped_clips": len(skipped),
             "skipped_examples": skipped[:10],
-            "noise_seconds": round(sum(len(x) for x in noise.values()) / data.sample_rate, 1)}
+            "noise_seconds": round(sum(len(x) for x in noise.values()) / data.sample_rate, 1),
+            "voices": {s: report_voices[s]["voices"] for s in SPLITS},
+            "voice_overlap": voice_overlap,
+            "engines": _engines_report(report_voices),
+            "tts": _tts_report(root), **pools.report}
 
 
 def summarize(entry: dict) -> str:
     counts = entry.get("counts", {})
     sizes = "/".join(str(sum(counts.get(s, {}).values())) for s in SPLITS)
+    voices = "/".join(str(entry.get("voices", {}).get(s, 0)) for s in SPLITS)
+    engines = ", ".join(entry.get("engines", {})) or "recorded speech"
     return (f"{entry.get('source')}: {len(entry.get('labels', []))} classes, "
-            f"train/val/test {sizes} clips, speaker overlap {entry.get('speaker_overlap')}, "
+            f"train/val/test {sizes} clips, {voices} voices ({engines}), speaker overlap "
+            f"{entry.get('speaker_overlap')}, voice overlap {entry.get('voice_overlap')}, "
             f"skipped {entry.get('skipped_clips')}")
 
 
@@ -219,6 +243,44 @@ def _check_every_class(counts: dict[str, int], split: str, root: Path) -> None:
         raise KwsError(f"{root}: split '{split}' has no clips of {empty}. Add clips, or change "
                        "data.keywords / data.validation_percent / data.testing_percent "
                        "(silence needs _silence_ clips or _background_noise_ recordings)")
+
+
+def _voices_report(kept: list[Example]) -> dict:
+    """Voices, speakers and clips of one split, per TTS engine (a synthetic voice id starts with
+    its engine: 'flite-slt'; recorded speakers count under 'recorded')."""
+    voices = {voice_of(e.speaker) for e in kept if e.speaker}
+    engines: dict[str, dict] = {}
+    for e in kept:
+        if not e.speaker:
+            continue
+        voice = voice_of(e.speaker)
+        engine = voice.split("-")[0] if voice != e.speaker else "recorded"
+        d = engines.setdefault(engine, {"voices": set(), "speakers": set(), "clips": 0})
+        d["voices"].add(voice)
+        d["speakers"].add(e.speaker)
+        d["clips"] += 1
+    return {"voices": len(voices), "engines": engines}
+
+
+def _engines_report(by_split: dict[str, dict]) -> dict:
+    names = sorted({e for r in by_split.values() for e in r["engines"]})
+    return {e: {key: {s: (len(by_split[s]["engines"][e][key]) if key != "clips"
+                          else by_split[s]["engines"][e][key])
+                      if e in by_split[s]["engines"] else 0 for s in SPLITS}
+                for key in ("voices", "speakers", "clips")} for e in names}
+
+
+def _tts_report(root: Path) -> dict:
+    """What the synthetic set says about its voices: licences, what they could not say, and
+    the engines and voices that were not installed."""
+    info = synthetic.read_voices(root)
+    if not info:
+        return {}
+    return {"missing": info["missing"], "sentence_source": info["sentence_source"],
+            "voices": {vid: {k: v[k] for k in ("engine", "component", "licence",
+                                               "commercial_ok", "speakers", "clips",
+                                               "sentences")}
+                       | {"failed": len(v["failed"])} for vid, v in info["voices"].items()}}
 
 
 def _speaker_overlap(speakers_by_split: dict[str, set[str]]) -> int:
