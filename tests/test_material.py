@@ -234,3 +234,15 @@ def test_data_stage_writes_disjoint_pools_the_training_reads(tiny_cfg, tmp_path)
     material = training_material(run)
     assert np.array_equal(material.speech.audio, speech["train"].audio)
     assert set(material.rirs.name) == set(run.pool("rirs", "train").name)
+
+
+@pytest.mark.parametrize("override, key", [
+    ("data.augment.reverb_prob=1.5", "data.augment.reverb_prob"),
+    ("data.augment.negatives_snr_db_min=30", "data.augment.negatives_snr_db_min"),
+    ("data.augment.level_db_max=3", "data.augment.level_db_max"),
+    ("data.augment.negatives_sources=[radio]", "data.augment.negatives_sources"),
+])
+def test_bad_augmentation_settings_name_the_setting(override, key):
+    from kws.audio.augment import check_settings
+    with pytest.raises(KwsError, match=key.replace(".", r"\.")):
+        check_settings(compose_cfg([override]).data.augment)

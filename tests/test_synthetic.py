@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import ROOT, TINY_SYNTHETIC, compose_cfg
+from conftest import ROOT, compose_cfg
 from kws.audio import synthetic, tts, voices
 from kws.audio.tts import engines
 from kws.audio.speech_commands import SPLITS, hash_split, scan, voice_of

@@ -20,6 +20,7 @@ import numpy as np
 from scipy.signal import fftconvolve
 
 from kws.artifacts import AudioPool, RunDir
+from kws.errors import KwsError
 
 _CHUNK = 256                # clips per FFT convolution (bounds the memory of one batch)
 _FRAME_MS = 10
@@ -32,6 +33,24 @@ class Material:
     rirs: AudioPool = field(default_factory=lambda: AudioPool.empty(np.float32))
     negatives: AudioPool = field(default_factory=AudioPool.empty)   # real recordings
     speech: AudioPool = field(default_factory=AudioPool.empty)      # TTS sentences
+
+
+def check_settings(cfg) -> None:
+    """data.augment: probabilities in [0, 1], ranges ordered, sources known."""
+    for key in ("noise_prob", "reverb_prob", "negatives_prob", "level_prob"):
+        if not 0 <= cfg[key] <= 1:
+            raise KwsError(f"data.augment.{key}={cfg[key]} must be in [0, 1]")
+    for lo, hi in (("snr_db_min", "snr_db_max"), ("negatives_snr_db_min", "negatives_snr_db_max"),
+                   ("level_db_min", "level_db_max"), ("gain_db_min", "gain_db_max")):
+        if cfg[lo] > cfg[hi]:
+            raise KwsError(f"data.augment.{lo}={cfg[lo]} is above data.augment.{hi}={cfg[hi]}")
+    if cfg.level_db_max > 0 or cfg.level_ramp_db < 0:
+        raise KwsError("data.augment.level_db_max must be <= 0 dBFS and level_ramp_db >= 0")
+    for key in ("rir_sources", "negatives_sources"):
+        unknown = [x for x in cfg[key] if x not in ("real", "synthetic")]
+        if unknown:
+            raise KwsError(f"data.augment.{key}: unknown source(s) {unknown}; known: real, "
+                           "synthetic")
 
 
 def training_material(run: RunDir) -> Material:

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from kws.artifacts import AudioPool
-from kws.audio import negatives, rooms, synthetic
+from kws.audio import augment, negatives, rooms, synthetic
 from kws.audio.sentences import SHARED_TEXT
 from kws.audio.speech_commands import SPLITS, listing_fingerprint
 from kws.audio.voices import seed_words
@@ -51,6 +51,7 @@ def input_fingerprint(cfg) -> str:
 
 def prepare(cfg, root: Path, cache_dir: Path | None) -> Pools:
     data = cfg.data
+    augment.check_settings(data.augment)
     shared = shared_data_dir(cfg)
     speech = negatives.speech_pools(synthetic.speech_pool(root), data.validation_percent,
                                     data.testing_percent, data.split_salt)

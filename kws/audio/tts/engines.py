@@ -19,8 +19,6 @@ import ctypes
 import functools
 import glob
 import importlib.util
-import io
-import logging
 import os
 import shutil
 import subprocess
@@ -37,7 +35,6 @@ from kws.audio.tts.dsp import (TtsError, check_speech, espeak_pitch, espeak_wpm,
                                to_int16, trim_silence)
 from kws.audio.tts.registry import Voice, install_hint
 
-log = logging.getLogger(__name__)
 _TIMEOUT_S = 120
 
 
