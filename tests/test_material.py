@@ -246,3 +246,21 @@ def test_bad_augmentation_settings_name_the_setting(override, key):
     from kws.audio.augment import check_settings
     with pytest.raises(KwsError, match=key.replace(".", r"\.")):
         check_settings(compose_cfg([override]).data.augment)
+
+
+def test_data_stage_without_shared_uses_what_it_synthesises(cache_dir, tmp_path):
+    """Where ../shared is absent: built-in sentences, synthetic rooms only, no real negatives;
+    each said in the report, nothing fails."""
+    from conftest import TINY_SYNTHETIC
+    from kws.pipeline import run_pipeline
+    cfg = compose_cfg(TINY_SYNTHETIC + [f"paths.cache_dir={cache_dir}", "stages=[data]",
+                                        f"paths.shared_data={tmp_path / 'nowhere'}",
+                                        "data.augment.negatives_sources=[real,synthetic]"])
+    report = run_pipeline(cfg, tmp_path / "run")["data"]
+    assert report["shared_data"] is None and report["negatives"]["dir"] is None
+    assert report["rirs"]["real_dir"] is None
+    assert report["tts"]["sentence_source"] == "built-in"
+    assert all(report["rirs"]["rooms"][s]["real"] == 0 and report["rirs"]["rooms"][s]["synthetic"]
+               for s in SPLITS)
+    run = RunDir(tmp_path / "run")
+    assert len(run.pool("negatives", "train")) == 0 and len(run.pool("speech", "train")) > 0

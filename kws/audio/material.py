@@ -19,7 +19,7 @@ import numpy as np
 from kws.artifacts import AudioPool
 from kws.audio import augment, negatives, rooms, synthetic
 from kws.audio.sentences import SHARED_TEXT
-from kws.audio.speech_commands import SPLITS, listing_fingerprint
+from kws.audio.speech_commands import SPLITS, listing_fingerprint, voice_of
 from kws.audio.voices import seed_words
 from kws.config import shared_data_dir
 
@@ -76,3 +76,37 @@ def babble_noise(pools: Pools, data, split: str, n_samples: int) -> dict[str, np
     mix = negatives.babble(pools.speech[split], n_samples, data.synthetic.babble_voices, rng,
                            gap=data.sample_rate // 5)
     return {} if mix is None else {"babble": mix}
+
+
+def voices_report(speakers: dict[str, list[str]]) -> dict:
+    """From each split's clip speakers: voices per split, voices in two splits (always 0), and
+    per engine the voices, speakers and clips of each split (a synthetic voice id starts with
+    its engine, `flite-slt`; recorded speakers count under `recorded`)."""
+    engines: dict[str, dict] = {}
+    for split, names in speakers.items():
+        for speaker in names:
+            voice = voice_of(speaker)
+            engine = voice.split("-")[0] if voice != speaker else "recorded"
+            d = engines.setdefault(engine, {k: {s: set() for s in SPLITS}
+                                            for k in ("voices", "speakers")}
+                                   | {"clips": {s: 0 for s in SPLITS}})
+            d["voices"][split].add(voice)
+            d["speakers"][split].add(speaker)
+            d["clips"][split] += 1
+    voices = {s: {voice_of(x) for x in speakers.get(s, [])} for s in SPLITS}
+    overlap = {v for s in SPLITS for t in SPLITS if s < t for v in voices[s] & voices[t]}
+    return {"voices": {s: len(voices[s]) for s in SPLITS}, "voice_overlap": len(overlap),
+            "engines": {e: {k: {s: len(x) if isinstance(x, set) else x for s, x in d[k].items()}
+                            for k in d} for e, d in sorted(engines.items())}}
+
+
+def tts_report(root: Path) -> dict:
+    """What a synthetic set says about its voices: licences, what they could not say, and the
+    engines and voices that were not installed ({} for recorded data)."""
+    info = synthetic.read_voices(root)
+    if not info:
+        return {}
+    keep = ("engine", "component", "licence", "commercial_ok", "speakers", "clips", "sentences")
+    return {"missing": info["missing"], "sentence_source": info["sentence_source"],
+            "voices": {vid: {k: v[k] for k in keep} | {"failed": len(v["failed"])}
+                       for vid, v in info["voices"].items()}}

@@ -23,7 +23,7 @@ from kws.audio import material, synthetic
 from kws.audio.clips import UnreadableClip, read_clip, read_long
 from kws.audio.download import download_and_extract
 from kws.audio.speech_commands import (SILENCE, SPLITS, UNKNOWN, ClipRef, labels_for,
-                                       listing_fingerprint, scan, voice_of)
+                                       listing_fingerprint, scan)
 from kws.config import shared_data_dir
 from kws.errors import KwsError
 from kws.io import save_figure, save_npz, write_json, write_text
@@ -93,7 +93,7 @@ def run(cfg, run_dir: Path) -> dict:
         for kind, by_split in pools.by_kind().items():
             RunDir(run_dir).save_pool(kind, split, by_split[split])
     rng = np.random.default_rng(data.seed)
-    report_counts, report_speakers, speakers_by_split, report_voices = {}, {}, {}, {}
+    report_counts, report_speakers, speakers_by_split, speaker_lists = {}, {}, {}, {}
     manifest = io.StringIO()
     writer = csv.writer(manifest)
     writer.writerow(["split", "label", "speaker", "source"])
@@ -110,12 +110,10 @@ def run(cfg, run_dir: Path) -> dict:
         report_counts[split] = {lab: int(np.sum(label_ids == i)) for i, lab in enumerate(labels)}
         speakers_by_split[split] = {e.speaker for e in kept if e.speaker}
         report_speakers[split] = len(speakers_by_split[split])
-        report_voices[split] = _voices_report(kept)
+        speaker_lists[split] = [e.speaker for e in kept if e.speaker]
         _check_every_class(report_counts[split], split, root)
 
     overlap = _speaker_overlap(speakers_by_split)
-    voice_overlap = _speaker_overlap({s: {voice_of(x) for x in v}
-                                      for s, v in speakers_by_split.items()})
     write_text(out / "manifest.csv", manifest.getvalue())
     write_json(out / "labels.json", {"labels": labels, "sample_rate": data.sample_rate,
                                      "clip_samples": n_samples})
@@ -127,10 +125,8 @@ def run(cfg, run_dir: Path) -> dict:
             "speaker_overlap": overlap, "skipped_clips": len(skipped),
             "skipped_examples": skipped[:10],
             "noise_seconds": round(sum(len(x) for x in noise.values()) / data.sample_rate, 1),
-            "voices": {s: report_voices[s]["voices"] for s in SPLITS},
-            "voice_overlap": voice_overlap,
-            "engines": _engines_report(report_voices),
-            "tts": _tts_report(root), **pools.report}
+            **material.voices_report(speaker_lists), "tts": material.tts_report(root),
+            **pools.report}
 
 
 def summarize(entry: dict) -> str:
@@ -243,44 +239,6 @@ def _check_every_class(counts: dict[str, int], split: str, root: Path) -> None:
         raise KwsError(f"{root}: split '{split}' has no clips of {empty}. Add clips, or change "
                        "data.keywords / data.validation_percent / data.testing_percent "
                        "(silence needs _silence_ clips or _background_noise_ recordings)")
-
-
-def _voices_report(kept: list[Example]) -> dict:
-    """Voices, speakers and clips of one split, per TTS engine (a synthetic voice id starts with
-    its engine: 'flite-slt'; recorded speakers count under 'recorded')."""
-    voices = {voice_of(e.speaker) for e in kept if e.speaker}
-    engines: dict[str, dict] = {}
-    for e in kept:
-        if not e.speaker:
-            continue
-        voice = voice_of(e.speaker)
-        engine = voice.split("-")[0] if voice != e.speaker else "recorded"
-        d = engines.setdefault(engine, {"voices": set(), "speakers": set(), "clips": 0})
-        d["voices"].add(voice)
-        d["speakers"].add(e.speaker)
-        d["clips"] += 1
-    return {"voices": len(voices), "engines": engines}
-
-
-def _engines_report(by_split: dict[str, dict]) -> dict:
-    names = sorted({e for r in by_split.values() for e in r["engines"]})
-    return {e: {key: {s: (len(by_split[s]["engines"][e][key]) if key != "clips"
-                          else by_split[s]["engines"][e][key])
-                      if e in by_split[s]["engines"] else 0 for s in SPLITS}
-                for key in ("voices", "speakers", "clips")} for e in names}
-
-
-def _tts_report(root: Path) -> dict:
-    """What the synthetic set says about its voices: licences, what they could not say, and
-    the engines and voices that were not installed."""
-    info = synthetic.read_voices(root)
-    if not info:
-        return {}
-    return {"missing": info["missing"], "sentence_source": info["sentence_source"],
-            "voices": {vid: {k: v[k] for k in ("engine", "component", "licence",
-                                               "commercial_ok", "speakers", "clips",
-                                               "sentences")}
-                       | {"failed": len(v["failed"])} for vid, v in info["voices"].items()}}
 
 
 def _speaker_overlap(speakers_by_split: dict[str, set[str]]) -> int:
