@@ -7,16 +7,15 @@ Builds the DS-CNN-S topology (conf/model/dscnn_s.yaml; untrained, seeded weights
 counts do not depend on the values, only on the shapes) on the default 49x10 int8 MFCC input,
 quantises it with kws.training.ptq (calibrated on random inputs), exports it with kws.emit.model_c and runs it
 under QEMU (-icount shift=0: SysTick counts instructions) with the harness
-firmware/ports/mps2/bench_main.c. Prints instructions per layer kind and in total next to
+firmware/tests/target/bench_main.c. Prints instructions per layer kind and in total next to
 CMSIS-NN's on the same network (/work/shared/ANCHORS.md), checks every layer's output on a few
 random inputs against the golden model (kws.golden.network, exact), and writes the "kernels" section of
-bench/RESULTS.md. --baseline REV also measures firmware/src/kws_nn.c as of git revision REV
-(read with `git show`) for a before/after column.
+bench/RESULTS.md. --baseline REV also measures the kernels (firmware/src/nn/) as of git revision
+REV (extracted with `git archive`) for a before/after column.
 """
 from __future__ import annotations
 
 import argparse
-import re
 import subprocess
 import sys
 import tempfile
@@ -26,6 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from kws.toolchain import cortex_m as target
+from kws.toolchain.results import read_results, scalars
+from kws.toolchain.sources import FIRMWARE, SourceList
 from kws.emit.model_c import (check_requantization, is_pointwise, layer_shapes, model_data_sources,
                          model_sources, plan_memory)
 from kws.golden.network import AvgPool, Conv, QuantParams, run_network
@@ -47,8 +48,9 @@ ANCHOR = {
     "mps2-an385": {"conv": 1_380_000, "dwconv": 2_660_000, "pwconv": 6_370_000,
                    "avgpool": 120_000, "fc": 3_000, "total": 10_526_017},
 }
-PORT = target.PORT
-FIRMWARE = target.FIRMWARE
+# firmware/sources.txt: the harness, the generated model and its data; the kernels ([nn]) come
+# from the firmware tree measured
+BENCH = ("model", "model-data", "tests-target-bench", "tests-target-bench-data")
 
 
 def golden_network(seed: int = 0) -> list:
@@ -153,23 +155,40 @@ def generate(gen: Path, n_inputs: int, seed: int = 0) -> list:
     return shapes
 
 
-def build_and_run(board: str, gen: Path, kernels: Path, build_dir: Path) -> dict:
-    sources = [kernels, gen / "kws_model.c", gen / "kws_model_data.c", gen / "kws_bench_data.c",
-               *(PORT / n for n in ("startup.c", "semihost.c", "systick.c", "bench_main.c"))]
-    elf = target.compile_and_link(board, sources, [FIRMWARE / "include", gen, PORT], build_dir,
-                                  defines=["KWS_MODEL_TRACE_HOOK=kws_bench_trace"])
+def kernel_sources(tree: Path) -> tuple[list[Path], list[Path]]:
+    """The kernels of a firmware tree (its sources.txt's [nn]) and its public headers."""
+    listed = tree / "sources.txt"
+    if not listed.is_file():
+        raise SystemExit(f"bench: {tree} has no sources.txt (a revision before the source "
+                         "list; measure it with that revision's own bench/kernels.py)")
+    b = SourceList.load(listed).build("nn")
+    return b.sources, b.includes
+
+
+def build_and_run(board: str, gen: Path, tree: Path, build_dir: Path) -> dict:
+    """The benchmark over the kernels of firmware tree `tree` (the harness, board and model
+    from this checkout)."""
+    kernels, include = kernel_sources(tree)
+    elf = target.build_program(board, BENCH, build_dir, extra_sources=tuple(kernels),
+                               extra_includes=tuple(include),
+                               defines=["KWS_MODEL_TRACE_HOOK=kws_bench_trace"], model=gen,
+                               data=gen)
     status, text = target.run_qemu(board, elf, timeout_s=120)
     (build_dir / "qemu.log").write_text(text)
-    layers = {int(m.group(1)): int(m.group(2))
-              for m in re.finditer(r"LAYER (\d+) INSTRUCTIONS (\d+)", text)}
-    total = re.search(r"TOTAL INSTRUCTIONS (\d+)", text)
-    checked = re.search(r"CHECKED (\d+) inputs, mismatches (\d+)", text)
-    if status != 0 or total is None or checked is None or int(checked.group(2)) != 0:
+    if status != 0:
         raise SystemExit(f"bench: {board} failed (exit {status}):\n{text[-3000:]}")
-    stack = re.search(r"STACK (\d+) bytes", text)
-    kernels_text = target.parts_from_map(build_dir / "app.map").get("kernels", {}).get("flash")
-    return {"layers": layers, "total": int(total.group(1)), "checked": int(checked.group(1)),
-            "kernels_bytes": kernels_text, "stack": int(stack.group(1)) if stack else None}
+    path = target.results_path(elf)
+    arrays = read_results(path)
+    v = scalars(arrays, ["total_instructions", "inputs_checked", "mismatches", "stack_bytes"],
+                str(path))
+    if v["mismatches"] != 0 or "layer_instructions" not in arrays:
+        raise SystemExit(f"bench: {board}: {v['mismatches']} mismatches; see "
+                         f"{build_dir / 'qemu.log'}")
+    objects = target.objects_from_map(build_dir / "app.map")
+    kernels_text = sum(objects.get(f"{s.stem}.o", {}).get("flash", 0) for s in kernels)
+    return {"layers": dict(enumerate(int(n) for n in arrays["layer_instructions"])),
+            "total": v["total_instructions"], "checked": v["inputs_checked"],
+            "kernels_bytes": kernels_text, "stack": v["stack_bytes"]}
 
 
 def by_kind(shapes, layers: dict) -> dict:
@@ -220,9 +239,10 @@ def main() -> None:
                         choices=sorted(target.BOARDS))
     parser.add_argument("--inputs", type=int, default=3, help="random inputs checked bit-exact")
     parser.add_argument("--baseline", metavar="REV",
-                        help="also measure firmware/src/kws_nn.c as of this git revision")
-    parser.add_argument("--kernels", type=Path, default=FIRMWARE / "src" / "kws_nn.c",
-                        help="the kws_nn.c to measure (default: the working tree's)")
+                        help="also measure the kernels of firmware/ as of this git revision")
+    parser.add_argument("--firmware", type=Path, default=FIRMWARE,
+                        help="the firmware tree whose kernels to measure (default: the working "
+                             "tree's)")
     parser.add_argument("--out", type=Path, help="build directory (default: a temporary one)")
     parser.add_argument("--no-write", action="store_true", help="do not touch bench/RESULTS.md")
     args = parser.parse_args()
@@ -235,14 +255,10 @@ def main() -> None:
         shapes = generate(out / "gen", args.inputs)
         baseline = None
         if args.baseline:
-            baseline = out / "baseline" / "kws_nn.c"
-            baseline.parent.mkdir(parents=True, exist_ok=True)
-            baseline.write_text(subprocess.run(
-                ["git", "-C", str(REPO), "show", f"{args.baseline}:firmware/src/kws_nn.c"],
-                check=True, capture_output=True, text=True).stdout)
+            baseline = checkout_firmware(args.baseline, out / "baseline")
         results = {}
         for board in args.boards:
-            ours = build_and_run(board, out / "gen", args.kernels, out / board)
+            ours = build_and_run(board, out / "gen", args.firmware, out / board)
             base = build_and_run(board, out / "gen", baseline, out / f"{board}-baseline") \
                 if baseline else None
             results[board] = (ours, base)
@@ -257,7 +273,7 @@ def main() -> None:
              f"Command: {cmd} ({time.strftime('%Y-%m-%d')}, {seconds:.0f} s). DS-CNN-S "
              "(conf/model/dscnn_s.yaml: conv 64 10x4 s2, 4 DS blocks of 64, avgpool, FC 12) on a "
              "49x10 int8 input, seeded untrained weights quantised with kws.training.ptq, exported with "
-             "kws.emit.model_c, run by firmware/ports/mps2/bench_main.c under QEMU 7.2 "
+             "kws.emit.model_c, run by firmware/tests/target/bench_main.c under QEMU 7.2 "
              "`-icount shift=0` (executed instructions, not cycles), -O2, arm-none-eabi-gcc "
              f"{gcc_version()}. Every layer's output on {args.inputs} random inputs equals the "
              "golden model's (kws.golden.network) exactly. CMSIS-NN: the same network, from "
@@ -268,7 +284,7 @@ def main() -> None:
         flags = " ".join(b.cpu_flags)
         lines += ["", f"### {board} ({b.cpu}, `{flags}`)", "",
                   *table(board, shapes, ours, base, label or "baseline"), "",
-                  f"Kernels' code (kws_nn.o, linked): {ours['kernels_bytes']} B"
+                  f"Kernels' code (src/nn/*.o, linked): {ours['kernels_bytes']} B"
                   + (f" (baseline {base['kernels_bytes']} B)" if base else "")
                   + f"; harness stack high-water {ours['stack']} B"
                   + (f" (baseline {base['stack']} B)" if base else "")
@@ -278,6 +294,18 @@ def main() -> None:
     if not args.no_write:
         write_section(HERE / "RESULTS.md", "kernels", text)
         print(f"\nwrote the 'kernels' section of {HERE / 'RESULTS.md'}")
+
+
+def checkout_firmware(rev: str, dest: Path) -> Path:
+    """firmware/ as of git revision `rev`, extracted (read-only git archive) into dest."""
+    dest.mkdir(parents=True, exist_ok=True)
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", rev, "firmware"],
+                             capture_output=True)
+    if archive.returncode != 0:
+        raise SystemExit(f"bench: git archive {rev} firmware failed: "
+                         f"{archive.stderr.decode(errors='replace').strip()}")
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive.stdout, check=True)
+    return dest / "firmware"
 
 
 def gcc_version() -> str:

@@ -1,8 +1,16 @@
-"""The `kws` command: a Hydra app over conf/config.yaml that runs the chosen stages."""
+"""The `kws` command: a Hydra app over conf/config.yaml that runs the chosen stages.
+
+`cli` is the installed entry point: it answers --help and --version itself (Hydra's own pages
+describe Hydra, with a 250-line config dump) and turns Hydra's config-composition failures (a
+misspelt key, a bad override) into exit code 2, as for every bad setting or input; 1 is left for
+crashes.
+"""
 from __future__ import annotations
 
+import errno
 import logging
 import sys
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import hydra
@@ -12,28 +20,111 @@ from omegaconf import DictConfig
 
 from kws.config import CONFIG_DIR, register_configs
 from kws.errors import KwsError
-from kws.pipeline import REPORT, ordered_stages, run_pipeline, summary_lines
+from kws.pipeline import REPORT, STAGE_ORDER, ordered_stages, run_pipeline, summary_lines
 
 log = logging.getLogger("kws")
 register_configs()
+BAD_INPUT, CRASH = 2, 1
+_task_started = False                      # set once Hydra has composed the config
+
+
+def kws_version() -> str:
+    try:
+        return version("kws")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+# One line per stage for --help (importing the stage modules for their docstrings takes seconds).
+STAGES_HELP = {
+    "data": "Speech Commands folder or synthetic speech -> speaker-split int16 clips",
+    "features": "fixed-point MFCC -> int8 features; the C front end checked bit for bit",
+    "teacher": "a large DS-CNN trained on the features",
+    "student": "the small DS-CNN, distilled from the teacher",
+    "quantize": "int8 student (PTQ, QAT), scored by the golden integer model; .tflite, .onnx",
+    "stream": "false rejects vs false accepts per hour on long streams; operating point",
+    "export": "C for the firmware: weights, tables, settings, kws_model_invoke()",
+    "verify": "host C vs the golden models, bit for bit, on clips and a stream",
+    "firmware": "the same C on a Cortex-M under QEMU: bit-exact, instructions, flash, RAM",
+    "evaluate": "score a finished run (eval.run) on a folder (eval.root); not in the default",
+}
+
+
+def help_text() -> str:
+    stages = "\n".join(f"  {name:<9} {STAGES_HELP[name]}" for name in STAGE_ORDER)
+    return f"""kws {kws_version()}: keyword spotting, from audio to a bit-exact int8 wake-word
+detector on a microcontroller.
+
+usage: kws [KEY=VALUE ...]    (settings as Hydra overrides; --multirun for sweeps)
+
+Runs the chosen stages (stages=[...]) in this order, each writing into the run directory
+(outputs/<date>/<time>/, or hydra.run.dir=DIR); a stage whose settings and inputs are unchanged
+since it last completed there is skipped:
+{stages}
+
+examples:
+  kws                                                         everything, on synthetic speech
+  kws data=speech_commands data.root=PATH train.epochs=30     a real data set
+  kws hydra.run.dir=runs/a stages=[stream] stream.target_fa_per_hour=1
+
+Every setting with its value: kws --cfg job    (README.md explains them; Hydra: kws --hydra-help)
+"""
+
+
+def cli() -> None:
+    args = sys.argv[1:]
+    if "--help" in args or "-h" in args:
+        print(help_text(), end="")
+        return
+    if "--version" in args:
+        print(f"kws {kws_version()}")
+        return
+    try:
+        main()
+    except SystemExit as exc:
+        if exc.code == CRASH and not _task_started:   # Hydra could not compose the config
+            sys.exit(BAD_INPUT)
+        raise
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")
 def main(cfg: DictConfig) -> float | None:
+    global _task_started
+    _task_started = True
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
         report = run_pipeline(cfg, run_dir)
         stages = ordered_stages(list(cfg.stages))
-    except KwsError as exc:
-        log.error("%s", exc)
-        print(f"kws: error: {exc}", file=sys.stderr)
+        value = objective(report, cfg.objective) if cfg.objective else None
+    except (KwsError, OSError) as exc:
+        error = exc if isinstance(exc, KwsError) else _disk_full(exc)
+        if error is None:
+            raise
+        _report(error)
         if HydraConfig.get().mode == RunMode.MULTIRUN:
             # One bad point of a sweep (say, an impossible setting) must not end the sweep.
             return float("inf") if cfg.objective else None
-        sys.exit(2)
+        sys.exit(BAD_INPUT)
     print("\n".join(summary_lines(report, stages)))
     print(f"run directory: {run_dir}  (report: {run_dir / REPORT})")
-    return objective(report, cfg.objective) if cfg.objective else None
+    return value
+
+
+def _disk_full(exc: OSError) -> KwsError | None:
+    """A write that failed outside kws.io's atomic writes (a library's own file, say)."""
+    if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+        return None
+    return KwsError(f"cannot write {exc.filename or 'a file'}: the disk is full "
+                    f"([Errno {exc.errno}] {exc.strerror})")
+
+
+def _report(error: KwsError) -> None:
+    """The message once on stderr; the run's log file records it too (not the console)."""
+    print(f"kws: error: {error}", file=sys.stderr)
+    record = log.makeRecord(log.name, logging.ERROR, __file__, 0, "%s", (error,), None)
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.FileHandler):
+            handler.handle(record)
 
 
 def objective(report: dict, key: str) -> float:
@@ -46,4 +137,4 @@ def objective(report: dict, key: str) -> float:
 
 
 if __name__ == "__main__":
-    main()
+    cli()

@@ -192,6 +192,16 @@ class RunDir:
     def detector_json_path(self) -> Path:
         return self.export / DETECTOR_JSON
 
+    def require_completed(self, stages, setting: str) -> None:
+        """For a stage that reads another run (named by `setting`): those stages must have
+        completed there."""
+        stamps = read_json(self.stamps, default={})
+        missing = [s for s in stages if s not in stamps]
+        if missing:
+            raise KwsError(f"{setting}={self.root}: stage(s) {', '.join(missing)} have not "
+                           f"completed there (no stamp in {STAMPS}): run them first, e.g. "
+                           f"kws hydra.run.dir={self.root} stages=[{','.join(missing)}]")
+
     # ------------------------------------------------------------ data stage
 
     def split(self, split: str) -> dict[str, np.ndarray]:
@@ -212,8 +222,10 @@ class RunDir:
             raise KwsError(f"{path} is missing: run the data stage first (stages=[data,...])")
         return AudioPool.load(path)
 
-    def save_pool(self, kind: str, split: str, pool: AudioPool) -> None:
-        pool.save(self.pool_path(kind, split))
+    def save_pool(self, kind: str, split: str, pool: AudioPool, folder: Path | None = None) -> None:
+        """Write a pool; folder: where the data stage builds data/ aside (default data/)."""
+        path = self.pool_path(kind, split)
+        pool.save(Path(folder) / path.name if folder else path)
 
     def labels_meta(self) -> dict:
         """data/labels.json: labels, sample_rate, clip_samples."""
@@ -260,11 +272,12 @@ class RunDir:
         with np.load(self.model_int8_path) as f:
             return [_layer(row, f) for row in rows]
 
-    def save_golden_network(self, layers: list, rows: list[dict]) -> None:
-        """Write model_int8.npz (every layer's integers) and layers.json (`rows`, one per layer:
-        name, kind, shape, scale, zero_point, ...)."""
-        save_npz(self.model_int8_path, **_flatten(layers))
-        write_json(self.layers_path, rows)
+    def save_golden_network(self, layers: list, rows: list[dict], folder: Path) -> None:
+        """Write `folder`/model_int8.npz (every layer's integers) and layers.json (`rows`, one
+        per layer: name, kind, shape, scale, zero_point, ...); `folder` is the quantize stage's
+        folder being built (it becomes self.quantize)."""
+        save_npz(Path(folder) / self.model_int8_path.name, **_flatten(layers))
+        write_json(Path(folder) / self.layers_path.name, rows)
 
     def model_hash(self) -> str:
         """sha256 of model_int8.npz: what an operating point or a cache was made for."""
@@ -297,7 +310,8 @@ def _layer(row: dict, f) -> Conv | AvgPool | Dense:
                      int(f[f"{name}/multiplier"][0]), int(f[f"{name}/shift"][0]), *io)
     return Conv(name, f[f"{name}/weights"], f[f"{name}/bias"], f[f"{name}/multiplier"],
                 f[f"{name}/shift"], tuple(int(v) for v in f[f"{name}/stride"]),
-                row["kind"] == "dwconv", *io, act_min=io[1].zero_point)
+                row["kind"] == "dwconv", *io, act_min=io[1].zero_point,
+                time_padding=row.get("time_padding", "same"))
 
 
 def _flatten(layers: list) -> dict[str, np.ndarray]:

@@ -195,6 +195,9 @@ class ModelConfig:
         BlockConfig(64, [2, 2]), BlockConfig(64, [1, 1]), BlockConfig(64, [1, 1]),
         BlockConfig(64, [1, 1])])
     dropout: float = 0.2
+    # along time: "same" (TF padding, window model only) or "valid" (no padding in time: the
+    # network also runs streaming, one output row per step, bit-exact with the window model)
+    time_padding: str = "same"
 
 
 @dataclass

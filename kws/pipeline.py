@@ -1,13 +1,25 @@
 """Runs the chosen stages in pipeline order inside one run directory.
 
-Each stage is a module `kws.<stage>` with
+Each stage is a module `kws.stages.<stage>` with
     CONFIG_KEYS: the top-level config keys it depends on,
-    run(cfg, run_dir) -> dict: reads what earlier stages wrote, writes its artifacts, returns its
-                               report entry,
-and optionally input_fingerprint(cfg) -> str for inputs outside the run directory.
+    OUTPUT: the folder it writes in the run directory (None: it writes into another run),
+    REQUIRES: the earlier stages whose outputs it reads (or requires(cfg), when that depends
+              on the settings),
+    run(cfg, run_dir, out) -> dict: reads what earlier stages wrote, writes its artifacts into
+                                    `out`, returns its report entry,
+and optionally input_fingerprint(cfg) -> str for inputs outside the run directory, and
+RESUMABLE = True when it can continue an interrupted run (train.resume).
 
 A stage is skipped when its fingerprint (its config, its outside inputs, and the fingerprints of
-the stages before it) equals the one recorded when it last completed in this run directory.
+the stages before it) equals the one recorded when it last completed in this run directory
+(.stage_stamps.json). A stage runs only when every stage it requires has a current stamp; when a
+stage re-runs with a new fingerprint, the stamps of the stages after it are dropped (they were
+made from its old outputs).
+
+A stage builds its folder aside, in <OUTPUT>.partial/, which replaces <OUTPUT>/ only when the
+stage succeeds: a failed or killed stage leaves the previous outputs whole. A failed stage's
+partial folder is removed, but a resumable stage's is kept: it is what train.resume=true
+continues from.
 """
 from __future__ import annotations
 
@@ -15,20 +27,22 @@ import hashlib
 import importlib
 import json
 import logging
+import shutil
 import time
 from pathlib import Path
 
 from omegaconf import OmegaConf
 
+from kws.artifacts import REPORT, STAMPS
 from kws.errors import KwsError
-from kws.io import read_json, write_json
+from kws.io import read_json, remove_stale_temps, replace_dir, write_json
+from kws.settings import validate_settings
 
 log = logging.getLogger(__name__)
 
 STAGE_ORDER = ("data", "features", "teacher", "student", "quantize", "stream", "export",
                "verify", "firmware", "evaluate")
-REPORT = "report.json"
-STAMPS = ".stage_stamps.json"
+PARTIAL = ".partial"
 # train.* keys that change how a stage runs but not what it computes: not in its fingerprint.
 RUNTIME_ONLY = ("resume", "device", "threads", "tensorboard")
 
@@ -45,15 +59,23 @@ def ordered_stages(requested) -> list[str]:
     return [s for s in STAGE_ORDER if s in requested]
 
 
-def fingerprint(cfg, name: str, stamps: dict) -> str:
+def fingerprint_record(cfg, name: str, stamps: dict) -> dict:
+    """What a stage's fingerprint covers: its resolved config keys (without the runtime-only
+    ones), the stamps of the stages before it, and its inputs outside the run directory."""
     module = stage_module(name)
     config = {key: _plain(OmegaConf.select(cfg, key)) for key in module.CONFIG_KEYS}
     if isinstance(config.get("train"), dict):
         for key in RUNTIME_ONLY:
             config["train"].pop(key, None)
-    upstream = [stamps.get(s) for s in STAGE_ORDER[:STAGE_ORDER.index(name)]]
+    upstream = {s: stamps.get(s) for s in STAGE_ORDER[:STAGE_ORDER.index(name)]}
     outside = module.input_fingerprint(cfg) if hasattr(module, "input_fingerprint") else ""
-    blob = json.dumps([name, config, upstream, outside], sort_keys=True, default=str)
+    return {"stage": name, "config": config, "upstream": upstream, "outside": outside}
+
+
+def fingerprint(cfg, name: str, stamps: dict) -> str:
+    record = fingerprint_record(cfg, name, stamps)
+    blob = json.dumps([name, record["config"], list(record["upstream"].values()),
+                       record["outside"]], sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
@@ -61,29 +83,83 @@ def _plain(value):
     return OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
 
 
+def required_stages(cfg, name: str) -> tuple[str, ...]:
+    module = stage_module(name)
+    return tuple(module.requires(cfg)) if hasattr(module, "requires") else module.REQUIRES
+
+
+def _check_requirements(cfg, name: str, available, run_dir: Path) -> None:
+    missing = [s for s in required_stages(cfg, name) if s not in available]
+    if missing:
+        plan = ",".join(s for s in STAGE_ORDER if s in missing or s == name)
+        raise KwsError(f"stage {name} needs stage(s) {', '.join(missing)}, which have not "
+                       f"completed in {run_dir} with the current inputs (no stamp in {STAMPS}): "
+                       f"run them first, e.g. kws hydra.run.dir={run_dir} stages=[{plan}] "
+                       "(with the same settings)")
+
+
 def run_pipeline(cfg, run_dir: Path) -> dict:
+    validate_settings(cfg)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(run_dir)                 # temp files and old folders of a killed run
     stages = ordered_stages(list(cfg.stages))
     report = read_json(run_dir / REPORT, default={})
     stamps = read_json(run_dir / STAMPS, default={})
+    for i, name in enumerate(stages):           # before any stage runs: a plan that cannot work
+        _check_requirements(cfg, name, set(stamps) | set(stages[:i]), run_dir)
     for name in stages:
         stamp = fingerprint(cfg, name, stamps)
         if stamps.get(name) == stamp and name in report:
             log.info("stage %s: unchanged since it last completed here; skipped", name)
             report[name]["skipped"] = True
             continue
+        _check_requirements(cfg, name, stamps, run_dir)
         log.info("stage %s: running", name)
         started = time.perf_counter()
-        stamps.pop(name, None)                      # a failed run leaves no stale stamp behind
+        _forget(stamps, name, stamp)
         write_json(run_dir / STAMPS, stamps)
-        result = stage_module(name).run(cfg, run_dir)
+        result = run_stage(cfg, name, run_dir)
         result["seconds"] = round(time.perf_counter() - started, 2)
         report[name] = result
         stamps[name] = stamp
         write_json(run_dir / REPORT, _without_skip_flags(report))
         write_json(run_dir / STAMPS, stamps)
     return report
+
+
+def _forget(stamps: dict, name: str, stamp: str) -> None:
+    """Drop the stage's stamp (a failed run leaves none behind) and, when its inputs changed,
+    the stamps of every later stage: they were made from its old outputs."""
+    old = stamps.pop(name, None)
+    if old is not None and old != stamp:
+        for later in STAGE_ORDER[STAGE_ORDER.index(name) + 1:]:
+            stamps.pop(later, None)
+
+
+def run_stage(cfg, name: str, run_dir: Path) -> dict:
+    """Run one stage into <OUTPUT>.partial/ and swap that in for <OUTPUT>/ when it succeeds."""
+    module = stage_module(name)
+    if module.OUTPUT is None:
+        return module.run(cfg, run_dir, None)
+    final = run_dir / module.OUTPUT
+    partial = final.with_name(final.name + PARTIAL)
+    resumable = getattr(module, "RESUMABLE", False)
+    if partial.exists() and not (resumable and cfg.train.resume):
+        if resumable:
+            log.info("stage %s: discarding the interrupted run in %s (train.resume=true would "
+                     "continue it)", name, partial)
+        shutil.rmtree(partial)
+    partial.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(partial, recursive=True)
+    try:
+        result = module.run(cfg, run_dir, partial)
+    except BaseException:
+        if not resumable:
+            shutil.rmtree(partial, ignore_errors=True)
+        raise
+    replace_dir(partial, final)
+    return result
 
 
 def _without_skip_flags(report: dict) -> dict:

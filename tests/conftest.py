@@ -93,6 +93,27 @@ def layout(tmp_path) -> Path:
     return make_layout(tmp_path / "sc")
 
 
+# Small models and few epochs: the point is the machinery, not the accuracy.
+TINY_TRAINING = ["model@teacher_model=student", "teacher_model.first_channels=24",
+                 "teacher_model.blocks=[{channels:24,stride:[2,2]},{channels:24,stride:[1,1]}]",
+                 "student_model.first_channels=8",
+                 "student_model.blocks=[{channels:8,stride:[2,2]}]",
+                 "train.batch_size=32", "train.threads=1", "train.tensorboard=false"]
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory, cache_dir):
+    """(run directory, report, overrides) of data → features → teacher → student (distilled),
+    two epochs each, on tiny data: what the teacher and student stage tests inspect."""
+    from kws.pipeline import run_pipeline
+    run_dir = tmp_path_factory.mktemp("trained_run")
+    overrides = TINY_SYNTHETIC + TINY_TRAINING + [f"paths.cache_dir={cache_dir}",
+                                                  "train.epochs=2"]
+    report = run_pipeline(compose_cfg(overrides + ["stages=[data,features,teacher,student]"]),
+                          run_dir)
+    return run_dir, report, overrides
+
+
 # A tiny trained student, quantised: the starting point of the firmware and stream tests.
 TINY_QUANTIZED = ["train.epochs=3", "distill.enabled=false", "quant.qat_epochs=1",
                   "model@teacher_model=student", "student_model.first_channels=8",

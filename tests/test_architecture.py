@@ -93,3 +93,14 @@ def test_schema_defaults_agree_with_the_yaml():
         composed = OmegaConf.to_container(compose(list(overrides)))
         wrong = [d for d in _differences(schema, composed) if not d[0].startswith(allowed)]
         assert not wrong, f"dataclass defaults contradict conf/ ({overrides}): {wrong}"
+
+
+def test_tests_do_not_reach_into_the_benchmarks():
+    bench_modules = {p.stem for p in (ROOT / "bench").glob("*.py")} | {"bench"}
+    for path in sorted((ROOT / "tests").glob("*.py")):
+        tops = {name.split(".")[0] for name in imports_of(path)}
+        assert not tops & bench_modules, f"{path.name} imports a bench script"
+        edits = [n for n in ast.walk(ast.parse(path.read_text()))
+                 if isinstance(n, ast.Attribute) and n.attr in ("insert", "append")
+                 and ast.unparse(n.value) == "sys.path"]
+        assert not edits, f"{path.name} edits sys.path"

@@ -91,3 +91,32 @@ def test_data_stage_downloads_when_asked(archive, tmp_path):
                        "stages=[data]"])
     report = run_pipeline(cfg, tmp_path / "run")["data"]
     assert report["counts"]["train"]["yes"] > 0
+
+
+def test_a_truncated_archive_is_an_error_and_not_reused(archive, tmp_path):
+    cut = tmp_path / "cut" / archive.name
+    cut.parent.mkdir()
+    cut.write_bytes(archive.read_bytes()[:len(archive.read_bytes()) // 2])
+    cache, root = tmp_path / "cache", tmp_path / "sc"
+    with pytest.raises(KwsError, match="not a readable tar archive, truncated or corrupt"):
+        download_and_extract(cut.as_uri(), root, None, cache)
+    kept = cache / "downloads" / archive.name
+    assert not kept.exists() and kept.with_name(archive.name + ".bad").exists()
+    assert not root.exists()
+    download_and_extract(archive.as_uri(), root, None, cache)     # the retry downloads again
+    assert (root / "yes").is_dir()
+
+
+def test_a_download_that_breaks_off_is_resumed_not_used(archive, tmp_path, monkeypatch):
+    from kws.audio import download
+    data = archive.read_bytes()
+    real_open = download._open
+    monkeypatch.setattr(download, "_open", lambda url, offset: (io.BytesIO(data[:1000]),
+                                                                len(data), False))
+    dest = tmp_path / "dl" / archive.name
+    with pytest.raises(KwsError, match=f"stopped at 1000 of {len(data)} bytes; run again"):
+        fetch(archive.as_uri(), dest)
+    assert not dest.exists() and dest.with_name(dest.name + ".part").stat().st_size == 1000
+    monkeypatch.setattr(download, "_open", real_open)
+    fetch(archive.as_uri(), dest)
+    assert dest.read_bytes() == data

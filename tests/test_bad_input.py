@@ -96,3 +96,196 @@ def test_failed_rerun_keeps_earlier_outputs(layout, tmp_path):
         run_pipeline(_cfg(tmp_path / "nowhere"), run_dir)
     assert (run_dir / "report.json").read_text() == before
     assert (run_dir / "data" / "train.npz").read_bytes() == train
+
+
+# ---------------------------------------------------------------- float WAVs (issue 13, item 1)
+
+def _pcm(seed=0, n=16000, scale=3000):
+    return np.clip(np.random.default_rng(seed).standard_normal(n) * scale,
+                   -32768, 32767).astype(np.int16)
+
+
+@pytest.mark.parametrize("subtype", ["FLOAT", "DOUBLE"])
+def test_float_wavs_read_as_their_values(tmp_path, subtype):
+    from kws.audio.clips import read_clip, read_long
+    pcm = _pcm()
+    sf.write(tmp_path / "x.wav", pcm / 32768.0, 16000, subtype=subtype)
+    assert np.array_equal(read_clip(tmp_path / "x.wav", sample_rate=16000, n_samples=16000), pcm)
+    assert np.array_equal(read_long(tmp_path / "x.wav", sample_rate=16000), pcm)  # noise path
+
+
+def test_pcm16_clips_are_read_sample_for_sample(tmp_path):
+    from kws.audio.clips import read_clip
+    pcm = _pcm(scale=12000)
+    pcm[:2] = (-32768, 32767)
+    sf.write(tmp_path / "x.wav", pcm, 16000, subtype="PCM_16")
+    assert read_clip(tmp_path / "x.wav", sample_rate=16000, n_samples=16000).tobytes() == \
+        pcm.tobytes()
+
+
+def test_float_beyond_full_scale_is_clipped_and_counted(tmp_path):
+    from kws.audio.clips import read_clip_counted
+    x = np.array([0.5, 1.5, -2.0, 1.0, -1.0] + [0.0] * 95)
+    sf.write(tmp_path / "x.wav", x, 16000, subtype="FLOAT")
+    clip, beyond = read_clip_counted(tmp_path / "x.wav", sample_rate=16000, n_samples=100)
+    assert clip[:5].tolist() == [16384, 32767, -32768, 32767, -32768] and beyond == 2
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_float_clips_are_skipped_or_strict_errors(layout, tmp_path, bad):
+    x = _pcm() / 32768.0
+    x[100] = bad
+    sf.write(layout / "yes" / "0000000b_nohash_1.wav", x, 16000, subtype="FLOAT")
+    report = run_pipeline(_cfg(layout), tmp_path / "run")["data"]
+    assert report["skipped_clips"] == 1
+    assert "0000000b_nohash_1.wav" in report["skipped_examples"][0]
+    assert "non-finite" in report["skipped_examples"][0]
+    with pytest.raises(KwsError, match=r"0000000b_nohash_1\.wav.*non-finite.*data.strict=true"):
+        run_pipeline(_cfg(layout, "data.strict=true"), tmp_path / "run2")
+
+
+def test_all_zero_and_clipped_keyword_clips_are_reported(layout, tmp_path, caplog):
+    sf.write(layout / "yes" / "0000000b_nohash_1.wav", np.zeros(16000), 16000, subtype="FLOAT")
+    sf.write(layout / "yes" / "0000000b_nohash_2.wav", _pcm() / 32768.0 * 20, 16000,
+             subtype="FLOAT")                                   # float beyond full scale
+    loud = _pcm()
+    loud[:200] = 32767                                         # >= 1% at full scale
+    sf.write(layout / "no" / "0000000b_nohash_3.wav", loud, 16000, subtype="PCM_16")
+    loud[:150] = 0                                             # 50 of 16000: not clipped
+    sf.write(layout / "no" / "0000000b_nohash_4.wav", loud, 16000, subtype="PCM_16")
+    with caplog.at_level("WARNING", logger="kws.stages.data"):
+        report = run_pipeline(_cfg(layout), tmp_path / "run")["data"]
+    assert report["all_zero_keyword_clips"] == 1
+    assert report["all_zero_examples"][0].endswith("yes/0000000b_nohash_1.wav")
+    assert report["clipped_keyword_clips"] == 2
+    assert sorted(p.rsplit("/", 1)[1] for p in report["clipped_examples"]) == \
+        ["0000000b_nohash_2.wav", "0000000b_nohash_3.wav"]
+    lines = [r.getMessage() for r in caplog.records if "all zeros" in r.getMessage()]
+    assert len(lines) == 1 and "1 keyword clip(s) are all zeros" in lines[0] \
+        and "2 are clipped" in lines[0]
+
+
+# ---------------------------------------------------------------- unreadable files and folders
+
+def _deny(monkeypatch, denied):
+    """Make the OS refuse to open or list the paths in `denied` (the tests run as root, for
+    whom chmod 000 changes nothing)."""
+    import builtins
+    import errno
+    from pathlib import Path
+    real_open, real_iterdir = builtins.open, Path.iterdir
+
+    def fake_open(file, *args, **kwargs):
+        if str(file) in denied:
+            raise PermissionError(errno.EACCES, "Permission denied", str(file))
+        return real_open(file, *args, **kwargs)
+
+    def fake_iterdir(self):
+        if str(self) in denied:
+            raise PermissionError(errno.EACCES, "Permission denied", str(self))
+        return real_iterdir(self)
+    monkeypatch.setattr(builtins, "open", fake_open)
+    monkeypatch.setattr(Path, "iterdir", fake_iterdir)
+
+
+def test_a_clip_without_read_permission_is_skipped_and_counted(layout, tmp_path, monkeypatch):
+    clip = layout / "yes" / "00000007_nohash_0.wav"
+    _deny(monkeypatch, {str(clip)})
+    report = run_pipeline(_cfg(layout), tmp_path / "run")["data"]
+    assert report["skipped_clips"] == 1
+    assert str(clip) in report["skipped_examples"][0]
+    assert "Permission denied" in report["skipped_examples"][0]
+
+
+def test_an_unlistable_folder_is_skipped_unless_it_is_a_keyword(layout, tmp_path, monkeypatch):
+    write_tone(layout / "dog" / "0000000c_nohash_0.wav", 440, seed=1)
+    denied = {str(layout / "dog")}
+    _deny(monkeypatch, denied)
+    report = run_pipeline(_cfg(layout), tmp_path / "run")["data"]
+    assert len(report["skipped_folders"]) == 1
+    assert f"{layout / 'dog'}: cannot list the folder (Permission denied)" in \
+        report["skipped_folders"][0]
+    with pytest.raises(KwsError, match="cannot list the folder.*data.strict=true"):
+        run_pipeline(_cfg(layout, "data.strict=true"), tmp_path / "run2")
+    denied.add(str(layout / "no"))
+    with pytest.raises(KwsError, match=r"no: cannot list the folder \(Permission denied\)$"):
+        run_pipeline(_cfg(layout), tmp_path / "run3")                # keywords yes, no
+
+
+def test_disk_full_is_one_error_naming_the_file(layout, tmp_path, monkeypatch):
+    import errno
+    run_dir = tmp_path / "run"
+    run_pipeline(_cfg(layout), run_dir)
+    before = {p.name: p.read_bytes() for p in (run_dir / "data").iterdir()}
+    real_savez = np.savez
+
+    def full_disk(file, **arrays):
+        if "validation" in str(file) or "validation" in getattr(file, "name", ""):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_savez(file, **arrays)
+    monkeypatch.setattr(np, "savez", full_disk)
+    with pytest.raises(KwsError, match=r"cannot write .*data\.partial/validation\.npz: "
+                                       r"the disk is full"):
+        run_pipeline(_cfg(layout, "data.silence_share=0.2"), run_dir)
+    assert {p.name: p.read_bytes() for p in (run_dir / "data").iterdir()} == before
+    assert sorted(p.name for p in run_dir.iterdir()) == [".stage_stamps.json", "data",
+                                                         "report.json"]
+
+
+def test_a_full_disk_behind_a_library_error_is_named_too(tmp_path, monkeypatch):
+    """libsndfile and torch.save report ENOSPC as 'System error.' / 'unexpected pos'."""
+    import collections
+    from kws import io as kws_io
+    Usage = collections.namedtuple("Usage", "total used free")
+    monkeypatch.setattr(kws_io.shutil, "disk_usage", lambda folder: Usage(10**9, 10**9, 0))
+    with pytest.raises(KwsError, match=r"cannot write .*stream\.wav: the disk is full "
+                                       r"\(System error\.\)"):
+        with kws_io.atomic_path(tmp_path / "stream.wav") as tmp:
+            tmp.write_bytes(b"RIFF")
+            raise RuntimeError("System error.")
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.setattr(kws_io.shutil, "disk_usage", lambda folder: Usage(10**9, 0, 10**9))
+    with pytest.raises(RuntimeError, match="a bug"):                 # not a full disk
+        with kws_io.atomic_path(tmp_path / "stream.wav"):
+            raise RuntimeError("a bug")
+
+
+# ---------------------------------------------------------------- labels and speakers (item 6)
+
+@pytest.mark.parametrize("folder, message", [
+    ("YES", "folders YES and yes differ only in case"),
+    ("Cat", "folders Cat and cat differ only in case"),
+    ("_Silence_", "folder _Silence_ is not one of _silence_, _unknown_, _background_noise_"),
+])
+def test_misleading_folder_names_are_errors(layout, tmp_path, folder, message):
+    write_tone(layout / folder / "0000000c_nohash_0.wav", 440, seed=1)
+    with pytest.raises(KwsError, match=message):
+        run_pipeline(_cfg(layout), tmp_path / "run")
+
+
+def test_one_keyword_in_two_cases_is_an_error(layout, tmp_path):
+    with pytest.raises(KwsError, match="data.keywords lists YES and yes"):
+        run_pipeline(_cfg(layout, "data.keywords=[yes,YES]"), tmp_path / "run")
+
+
+def test_clips_without_speaker_ids_are_counted_and_warned_about(layout, tmp_path, caplog):
+    for i in range(3):
+        write_tone(layout / "yes" / f"recording{i}.wav", 300 + i, seed=20 + i)
+    with caplog.at_level("WARNING", logger="kws.stages.data"):
+        report = run_pipeline(_cfg(layout), tmp_path / "run")["data"]
+    assert report["clips_without_speaker_id"] == 3
+    assert {p.rsplit("/", 1)[1] for p in report["clips_without_speaker_id_examples"]} == \
+        {"recording0.wav", "recording1.wav", "recording2.wav"}
+    warning = " ".join(r.getMessage() for r in caplog.records)
+    assert "3 clip(s) have no speaker id" in warning and "own speaker" in warning \
+        and "cannot be guaranteed" in warning
+    with pytest.raises(KwsError, match=r"recording0\.wav: no speaker id.*data.strict=true"):
+        run_pipeline(_cfg(layout, "data.strict=true"), tmp_path / "run2")
+
+
+def test_data_root_without_speech_commands_source_is_an_error(layout, tmp_path):
+    cfg = compose_cfg([f"data.root={layout}", "stages=[data]"])
+    with pytest.raises(KwsError, match=r"data.root=.* is set, but data.source=synthetic .*"
+                                       r"add data=speech_commands"):
+        run_pipeline(cfg, tmp_path / "run")
+    assert not (tmp_path / "run").exists()

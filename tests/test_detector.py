@@ -26,7 +26,7 @@ def tool(tmp_path_factory):
 
 
 def standin_logits(x: np.ndarray, zero_point: int) -> np.ndarray:
-    """numpy twin of firmware/ports/host/kws_standin_model.c: int8 [M, F, n_out, 1] → [M, 4]."""
+    """numpy twin of firmware/tests/host/kws_standin_model.c: int8 [M, F, n_out, 1] → [M, 4]."""
     a = x[..., 0].astype(np.int64) - zero_point
     m0 = a[:, :, 0].sum(axis=1) // x.shape[1]
     m1 = a[:, :, 1].sum(axis=1) // x.shape[1]

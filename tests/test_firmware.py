@@ -121,3 +121,30 @@ def test_a_corrupted_weight_is_reported_with_its_layer(exported, tmp_path):
     data_c.write_text(head + body[:number.start(1)] + flipped + body[number.end(1):])
     with pytest.raises(KwsError, match=r"test clip \d+: C logits .* layer 02_"):
         verify.run(compose(overrides), copy)
+
+
+def _demo_wav(exported, tmp_path, name="demo.wav"):
+    run_dir, report, _ = exported
+    with np.load(run_dir / "data" / "test.npz") as f:
+        pcm = np.concatenate([np.zeros(8000, np.int16), *f["audio"][:4]])
+    wav = tmp_path / name
+    sf.write(wav, pcm, 16000, subtype="PCM_16")
+    return report["verify"]["demo"], wav
+
+
+def test_demo_rejects_a_truncated_wav(exported, tmp_path):
+    demo, wav = _demo_wav(exported, tmp_path, "cut.wav")
+    data = wav.read_bytes()
+    wav.write_bytes(data[:len(data) // 2])
+    proc = subprocess.run([demo, str(wav)], capture_output=True, text=True)
+    assert proc.returncode == 2 and "cut.wav: truncated: the header declares" in proc.stderr
+    piped = subprocess.run([demo, "-"], input=data[:len(data) // 2], capture_output=True)
+    assert piped.returncode == 2 and b"-: truncated: the header declares" in piped.stderr
+
+
+def test_demo_reads_a_pipe_as_it_reads_a_file(exported, tmp_path):
+    demo, wav = _demo_wav(exported, tmp_path)
+    from_file = subprocess.run([demo, str(wav)], capture_output=True, text=True, check=True)
+    for args in ([demo, "-"], [demo, "/dev/stdin"]):
+        piped = subprocess.run(args, input=wav.read_bytes(), capture_output=True, check=True)
+        assert piped.stdout.decode() == from_file.stdout and from_file.stdout.count("\n") >= 1

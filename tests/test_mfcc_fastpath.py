@@ -3,7 +3,7 @@
 firmware/src/kws_mfcc.c takes target-specific paths that the host tests (test_features.py, gcc
 on x86) never compile: Thumb-2 assembly for the FFT and the split (Cortex-M3 and M4), and the DSP
 extension's SMULBB / SMULTT / SMLALD (Cortex-M4). Here the harness of bench/mfcc_target.py
-(firmware/ports/mps2/peer/mfcc_bench_main.c) runs kws_mfcc_frame on every frame of real clips and
+(firmware/tests/target/peer/mfcc_bench_main.c, kws.toolchain.mfcc_bench) runs kws_mfcc_frame on every frame of real clips and
 of kws.audio.signals.adversarial_signals on mps2-an386 (Cortex-M4, DSP) and mps2-an385 (Cortex-M3,
 portable C + assembly), and every int8 output must equal kws.golden.mfcc's, and so must the power
 spectrum of every frame (P' of the bins the mel filters use, read back from the scratch: an error
@@ -11,14 +11,14 @@ of one unit inside can vanish in the int8 outputs). Other feature settings
 (other FFT lengths and windows, a window as long as the FFT, bins past N/4, log-mel) exercise
 the generic paths next to the fast ones.
 """
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from conftest import ROOT, SHARED_SUBSET, compose_cfg
+from conftest import SHARED_SUBSET, compose_cfg
 from kws.toolchain import cortex_m as target
+from kws.toolchain import mfcc_bench as mfcc_target
 from kws.golden.mfcc_tables import make_tables
 from kws.audio.signals import adversarial_signals
 
@@ -26,8 +26,6 @@ MISSING = target.missing_tools()
 pytestmark = pytest.mark.skipif(bool(MISSING), reason=target.toolchain_hint(MISSING)
                                 if MISSING else "")
 
-sys.path.append(str(ROOT / "bench"))
-import mfcc_target  # noqa: E402
 
 
 def _clips(n_real: int = 3) -> np.ndarray:

@@ -1,5 +1,5 @@
-"""The C int8 kernels (firmware/src/kws_nn.c, built with ASan + UBSan) equal the numpy golden
-model (kws/golden.py) exactly, on random layers and on the edges of every range."""
+"""The C int8 kernels (firmware/src/nn/, built with ASan + UBSan) equal the numpy golden
+model (kws/golden/network.py) exactly, on random layers and on the edges of every range."""
 from __future__ import annotations
 
 import dataclasses
@@ -68,7 +68,8 @@ def _act(rng, mode: int, out_zp: int) -> tuple[int, int]:
     return lo, hi                                              # an arbitrary clamp
 
 
-def _conv(rng, x, cout, kernel, stride, depthwise, in_zp, out_zp, act, big_bias) -> Conv:
+def _conv(rng, x, cout, kernel, stride, depthwise, in_zp, out_zp, act, big_bias,
+          time_padding="same") -> Conv:
     c = x.shape[-1]
     cout = c if depthwise else cout
     kh, kw = kernel
@@ -77,21 +78,21 @@ def _conv(rng, x, cout, kernel, stride, depthwise, in_zp, out_zp, act, big_bias)
     layer = Conv("c", weights, _biases(rng, cout, taps, big_bias),
                  rng.integers(2**30, 2**31, cout).astype(np.int32), np.zeros(cout, np.int32),
                  tuple(stride), depthwise, QuantParams(0.1, in_zp), QuantParams(0.1, out_zp),
-                 *act)
+                 *act, time_padding=time_padding)
     acc = conv_accumulators(layer, x)
     assert np.abs(acc).max() <= INT32_MAX                      # the generator's own contract
     layer.shift = _shifts(rng, acc)
     return layer
 
 
-def _conv_jobs(rng, shapes, depthwise: bool):
+def _conv_jobs(rng, shapes, depthwise: bool, time_padding: str = "same"):
     jobs = []
     for i, (h, w, c, cout, kh, kw, sh, sw) in enumerate(shapes):
         for j, (in_zp, out_zp) in enumerate(ZERO_POINTS):
             x = _inputs(rng, (h, w, c))
             act = _act(rng, (i + j) % 3, out_zp)
             jobs.append((_conv(rng, x, cout, (kh, kw), (sh, sw), depthwise, in_zp, out_zp, act,
-                               big_bias=(i + j) % 2 == 1), x))
+                               big_bias=(i + j) % 2 == 1, time_padding=time_padding), x))
     return jobs
 
 
@@ -157,6 +158,43 @@ def test_conv_equals_golden(tool):
 def test_depthwise_equals_golden(tool):
     jobs = _conv_jobs(np.random.default_rng(2), DW_SHAPES, depthwise=True)
     assert all(layer_case(*job).kind == Kind.DWCONV for job in jobs)
+    assert _check(tool, jobs) > 0.15
+
+
+# valid in time (no padding along H; W stays TF "same"): kernel_h <= h. The kernel_h-row
+# windows a streaming step runs (h == kernel_h: one output row) and whole maps, strided or not.
+VALID_SHAPES = [
+    (5, 10, 1, 8, 5, 4, 2, 1),        # a streaming step's first layer: 5 rows -> 1
+    (6, 10, 1, 8, 5, 4, 2, 1),        # 6 rows, stride 2 -> 1 (the last row unused)
+    (9, 10, 1, 4, 5, 4, 2, 1),        # whole map: 3 rows
+    (13, 7, 1, 6, 10, 4, 2, 2),
+    (3, 5, 4, 3, 3, 3, 1, 1),
+    (7, 5, 3, 5, 3, 3, 2, 2),
+    (2, 3, 3, 2, 2, 5, 1, 2),         # kernel wider than the input along W (padded there)
+    (4, 4, 4, 3, 4, 4, 3, 3),
+]
+VALID_DW_SHAPES = [
+    (3, 5, 64, 0, 3, 3, 1, 1),        # a streaming step's depthwise window: 3 rows -> 1
+    (3, 10, 8, 0, 3, 3, 2, 2),
+    (4, 10, 8, 0, 3, 3, 2, 2),
+    (11, 5, 9, 0, 3, 3, 1, 1),        # whole map, the tail channels
+    (9, 6, 3, 0, 3, 3, 2, 1),
+    (5, 8, 6, 0, 5, 1, 1, 1),
+    (7, 2, 5, 0, 5, 7, 1, 1),         # kernel wider than the input along W
+    (6, 4, 4, 0, 6, 3, 1, 1),         # 18 taps
+    (6, 4, 4, 0, 6, 5, 1, 1),         # 30 taps: more than the DSP path unpacks
+]
+
+
+@pytest.mark.parametrize("depthwise", [False, True], ids=["conv", "depthwise"])
+def test_valid_in_time_equals_golden(tool, depthwise):
+    shapes = VALID_DW_SHAPES if depthwise else VALID_SHAPES
+    jobs = _conv_jobs(np.random.default_rng(11 + depthwise), shapes, depthwise, "valid")
+    for layer, x in jobs:
+        case = layer_case(layer, x)
+        assert case.kind == (Kind.DWCONV if depthwise else Kind.CONV)
+        assert case.pad[0] == 0 and case.out_dims[0] == (x.shape[1] - layer.weights.shape[1]) \
+            // layer.stride[0] + 1
     assert _check(tool, jobs) > 0.15
 
 
@@ -278,6 +316,8 @@ BAD_ARGUMENTS = [
     ("conv", dict(out_dims=(3, 3, 2))),                 # out_w != ceil(4 / 1)
     ("conv", dict(pad=(0, 1))),                         # not TF same padding
     ("conv", dict(pad=(1, 0))),
+    ("conv", dict(out_dims=(2, 4, 2), pad=(1, 1))),     # valid rows but padded at the top
+    ("conv", dict(out_dims=(1, 4, 2), pad=(0, 1))),     # neither same (3) nor valid (2) rows
     ("conv", dict(stride=(0, 1))),
     ("conv", dict(kernel=(0, 3), pad=(0, 1))),
     ("conv", dict(bias=None)),                          # NULL pointers
@@ -295,6 +335,8 @@ BAD_ARGUMENTS = [
     ("dw", dict(out_dims=(5, 4, 2))),                   # out.c != in.c
     ("dw", dict(out_dims=(5, 3, 3))),
     ("dw", dict(bias=None)),
+    ("dw", dict(kernel=(7, 3), out_dims=(1, 4, 3), pad=(0, 1),      # valid: kernel taller than h
+                weights=np.ones((7, 3, 3), np.int8))),
     ("pw", dict(out_dims=(5, 4, 0))),                   # out_c = 0
     ("pw", dict(in_dims=(-5, 4, 3))),
     ("pw", dict(shift=np.array([30, 31]))),

@@ -74,3 +74,13 @@ def test_export_and_check_reports_or_notes(tmp_path, monkeypatch):
     report = onnx_export.export_and_check(model, x, tmp_path / "t.onnx")
     assert set(report) == {"onnx_note"} and "onnxscript" in report["onnx_note"]
     assert not (tmp_path / "t.onnx").exists()
+
+
+def test_the_export_prints_no_progress_lines(tmp_path, caplog):
+    """Under the app's INFO logging, onnxscript and onnx_ir would log a dozen lines per export."""
+    import logging
+    with caplog.at_level(logging.INFO):
+        onnx_export.export_onnx(_trained_looking_student(), (1, FRAMES, COEFFS),
+                                tmp_path / "m.onnx")
+    chatty = [f"{r.name}: {r.getMessage()}" for r in caplog.records if r.levelno < logging.WARNING]
+    assert chatty == []

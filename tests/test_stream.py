@@ -135,7 +135,7 @@ def test_detector_sweep_experiment_ranks_settings(quantized_run, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = json.loads((tmp_path / "detector_sweep.json").read_text())
     assert sorted(r["average_window_ms"] for r in rows) == [200, 400]    # the failed job: no row
-    assert "min_count=3 must be in" in proc.stderr
+    assert "detector.min_count=3: must be in [1, 1]" in proc.stderr
     assert all(r["suppression_ms"] == 500 for r in rows)
     assert "| FRR |" in (tmp_path / "detector_sweep.md").read_text()
     report = json.loads((tmp_path / "run" / "report.json").read_text())

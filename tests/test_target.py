@@ -8,6 +8,7 @@ import pytest
 
 from kws.toolchain import cortex_m as target
 from kws.errors import KwsError
+from kws.toolchain.results import read_results
 
 MISSING = target.missing_tools()
 needs_toolchain = pytest.mark.skipif(bool(MISSING), reason=target.toolchain_hint(MISSING))
@@ -63,18 +64,36 @@ def test_missing_toolchain_names_the_debian_packages(monkeypatch):
             "libnewlib-arm-none-eabi qemu-system-arm") in message
 
 
-def test_parse_output_reads_the_harness_lines():
-    text = ("INSTRUCTIONS per tick: 40\nclips 7/8 bit-exact\n"
-            "stream events 3/3 equal (target found 3, 176 inferences)\n"
-            "INSTRUCTIONS per MFCC frame (mean): 92054\nINSTRUCTIONS per inference (mean): 917105\n"
-            "stack high-water: 480 bytes of 32768\n")
-    r = target.parse_output(text)
+CHECK = {"insn_per_tick": 40, "calibration_ticks": 5130, "calibration_instructions": 205200,
+         "clips": 8, "clips_bitexact": 7, "events_expected": 3, "events_found": 3,
+         "events_equal": 3, "inferences": 176, "insn_per_mfcc_frame": 92054,
+         "insn_per_inference": 917105, "insn_one_mfcc_frame": 92040, "insn_one_inference": 917080,
+         "stack_bytes": 480, "stack_reserved_bytes": 32768}
+
+
+def test_check_results_reads_the_target_checks_numbers():
+    arrays = {k: np.array(v, np.uint64) for k, v in CHECK.items()}
+    r = target.check_results(arrays, "r.kwsr")
     assert (r["bitexact_clips"], r["total_clips"], r["insn_per_tick"]) == (7, 8, 40)
     assert r["stream_events_equal"] is True and r["stream_inferences"] == 176
+    assert r["stream_events"] == 3
     assert (r["insn_per_mfcc_frame"], r["insn_per_inference"]) == (92054, 917105)
     assert (r["stack_bytes"], r["stack_reserved_bytes"]) == (480, 32768)
-    with pytest.raises(KwsError, match="bit-exact"):
-        target.parse_output("FAULT: exception 3\n")
+    arrays["events_found"] = np.array(4, np.uint64)           # an extra event
+    assert target.check_results(arrays)["stream_events_equal"] is False
+    del arrays["clips_bitexact"]
+    with pytest.raises(KwsError, match="r.kwsr: no scalar 'clips_bitexact'"):
+        target.check_results(arrays, "r.kwsr")
+
+
+def flash_fill(map_file: Path) -> int:
+    """Bytes of alignment fill the linker put between input sections in flash."""
+    import re
+    text = map_file.read_text()
+    text = text[text.find("Linker script and memory map"):]
+    return sum(int(size, 16) for addr, size in
+               re.findall(r"^ \*fill\*\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)", text, re.M)
+               if int(addr, 16) < 0x20000000)               # mps2.ld: flash below RAM
 
 
 @needs_toolchain
@@ -92,9 +111,10 @@ def test_cortex_m4_is_bit_exact_and_counts_instructions(m4):
     assert 0 < r["stack_bytes"] < r["stack_reserved_bytes"]
     parts = r["parts"]
     assert {"model_data", "model", "kernels", "mfcc", "detector", "port", "test_data"} <= set(parts)
-    # The parts add up to the sections (up to alignment fill), the test vectors left out.
+    # The parts add up to the sections but for the linker's alignment fill in flash, the test
+    # vectors left out.
     flash_parts = sum(p["flash"] for name, p in parts.items() if name != "test_data")
-    assert 0 <= r["flash_bytes"] - flash_parts < 64
+    assert r["flash_bytes"] - flash_parts == flash_fill(Path(r["elf"]).parent / "app.map")
     assert parts["test_data"]["flash"] >= 8 * 16000 * 2
     assert r["ram_bytes"] == r["ram_static_bytes"] + r["stack_bytes"]
     assert parts["model"]["ram"] >= 4                     # the activation arena
@@ -103,11 +123,26 @@ def test_cortex_m4_is_bit_exact_and_counts_instructions(m4):
 @needs_toolchain
 def test_instruction_counts_repeat_exactly(m4):
     status, text = target.run_qemu("mps2-an386", Path(m4["elf"]))
-    again = target.parse_output(text)
+    again = target.check_results(read_results(target.results_path(Path(m4["elf"]))))
     assert status == 0
     for key in ("insn_per_mfcc_frame", "insn_per_inference", "insn_one_mfcc_frame",
                 "insn_one_inference", "stack_bytes", "bitexact_clips"):
         assert again[key] == m4[key], key
+
+
+@needs_toolchain
+def test_without_a_result_file_name_the_check_fails_and_says_so(m4):
+    """The program takes its result file's name from the semihosting command line; alone
+    (only the program's name) it writes nothing, rather than over the ELF."""
+    import subprocess
+    elf = Path(m4["elf"])
+    cmd = [a if not a.startswith("enable=on") else f"enable=on,target=native,arg={elf.name}"
+           for a in target.qemu_command("mps2-an386", elf)]
+    target.results_path(elf).unlink()
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=elf.parent, timeout=120)
+    assert proc.returncode == 2
+    assert "names no result file" in proc.stdout + proc.stderr
+    assert not target.results_path(elf).exists() and elf.stat().st_size > 0
 
 
 @needs_toolchain
@@ -127,7 +162,9 @@ def test_a_wrong_expected_logit_fails_with_status_1(exported, tmp_path):
     elf = target.build_elf("mps2-an386", exported / "firmware", tmp_path / "gen", tmp_path / "b")
     status, text = target.run_qemu("mps2-an386", elf)
     assert status == 1
-    assert "MISMATCH clip 1 logit 3" in text and "clips 1/2 bit-exact" in text
+    r = target.check_results(read_results(target.results_path(elf)))
+    assert (r["bitexact_clips"], r["total_clips"]) == (1, 2)
+    assert "MISMATCH clip 1 logit 3" in text                 # what people read in qemu.log
 
 
 @needs_toolchain
@@ -136,12 +173,11 @@ def test_a_fault_is_reported_and_exits_non_zero(tmp_path):
     source.write_text('#include "semihost.h"\n'
                       'int main(void)\n{\n    sh_puts("before\\n");\n'
                       '    __asm__ volatile("udf #7");\n    return 0;\n}\n')
-    p = target.PORT
-    elf = target.compile_and_link("mps2-an386", [p / "startup.c", p / "semihost.c",
-                                                 p / "systick.c", source], [p], tmp_path / "b")
+    elf = target.build_program("mps2-an386", (), tmp_path / "b", extra_sources=(source,))
     status, text = target.run_qemu("mps2-an386", elf, timeout_s=30)
     assert status == 3
     assert "before" in text and "FAULT: exception 3" in text and "CFSR 0x00010000" in text
+    assert not target.results_path(elf).exists()
 
 
 @needs_toolchain

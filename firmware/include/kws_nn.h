@@ -1,6 +1,6 @@
 /* int8 network kernels: TFLite int8 semantics with CMSIS-NN's default requantisation.
  *
- * The numpy golden model kws/golden.py defines every integer these kernels produce; each kernel
+ * The numpy golden model kws/golden/network.py defines every integer these kernels produce; each kernel
  * mirrors one of its functions (named below) and is tested against it with exact equality.
  *
  * Layout: NHWC with a batch of one, so a tensor is [h][w][c], c fastest. No heap, no scratch:
@@ -9,7 +9,7 @@
  * weights): at most about 1 KB per call (arm-none-eabi-gcc 12 -O2, -fstack-usage: 0.9 KB on a
  * Cortex-M4, 1.0 KB on a Cortex-M3), whatever the layer's size.
  *
- * Implementations (kws_nn.c): portable C99, and on cores with the Arm DSP extension
+ * Implementations (src/nn/, one source per kernel family): portable C99, and on cores with the Arm DSP extension
  * (__ARM_FEATURE_DSP: Cortex-M4, M7, M33...) SIMD inner loops (SXTB16/SXTAB16, SMLAD,
  * SMLABB/SMLATT); -DKWS_NN_PORTABLE selects the portable loops there too. Both give the same
  * integers, the golden model's.
@@ -31,8 +31,8 @@
  *
  * Every kernel returns KWS_OK, or KWS_ERR_ARG without touching the output for: a NULL pointer,
  * a dimension < 1 or a tensor of more than INT32_MAX elements, out dims or padding that are not
- * TF "same" for the window, depthwise out.c != in.c, or an offset, clamp, multiplier (< 0) or
- * shift outside the ranges above.
+ * TF "same" for the window (along H: neither "same" nor "valid"), depthwise out.c != in.c, or
+ * an offset, clamp, multiplier (< 0) or shift outside the ranges above.
  */
 #ifndef KWS_NN_H
 #define KWS_NN_H
@@ -56,8 +56,11 @@ typedef struct {
     int32_t act_max;
 } kws_quant_t;
 
-/* Window geometry. TF "same" padding: out = ceil(in / stride), pad_top/pad_left as
- * kws.golden.same_padding gives them (the padding after is whatever remains). */
+/* Window geometry. Along W (frequency) TF "same" padding: out = ceil(in / stride), pad_left as
+ * kws.golden.same_padding gives it (the padding after is whatever remains). Along H (time)
+ * either the same, or "valid" (kws.golden.conv_padding, time_padding="valid": no padding):
+ * pad_top = 0, kernel_h <= in.h, out.h = (in.h - kernel_h) / stride_h + 1. A streaming step
+ * (kws_model_step) calls the kernels on kernel_h-row windows this way: one output row. */
 typedef struct {
     int32_t kernel_h;
     int32_t kernel_w;
@@ -95,6 +98,18 @@ kws_status_t kws_pwconv2d_s8(const kws_quant_t *quant, const int32_t *multiplier
  * divided by h*w rounding half away from zero, clamped to [-128, 127]. Quantisation unchanged.
  * h*w <= 2^23 (keeps the int32 sum exact), else KWS_ERR_ARG. */
 kws_status_t kws_avgpool_s8(const kws_dims_t *in_dims, const int8_t *input, int8_t *output);
+
+/* The global average pool of a streaming network (golden: kws.golden.streaming's running sum):
+ * one new row [w][c] of the final map enters a window of the last window->h rows (T) and the
+ * row that leaves is subtracted. sums [T + 1][c] is the caller's state: the row sums of the T
+ * rows in the window (a ring; `slot` in [0, T) holds the sum of the row leaving, and receives
+ * the new one), then the totals over the window; all zeros at the start of a stream, so the
+ * rows not yet seen count 0. With output != NULL (once T rows have entered), output[c] =
+ * total / (T * w) rounded half away from zero, clamped: kws_avgpool_s8 over the window, exactly.
+ * T * w <= 2^23 (keeps the int32 totals exact), else KWS_ERR_ARG; also for a NULL row or sums or
+ * a slot outside [0, T). */
+kws_status_t kws_avgpool_stream_s8(const kws_dims_t *window, const int8_t *row, int32_t *sums,
+                                   int32_t slot, int8_t *output);
 
 /* Fully connected, per-tensor quantisation (golden: run_dense): weights [out_n][in_n],
  * bias [out_n]; one multiplier and shift; clamp to [act_min, act_max] (golden run_dense always

@@ -9,12 +9,13 @@ import tarfile
 import urllib.error
 import urllib.parse
 import urllib.request
+import zlib
 from pathlib import Path
 
 from tqdm import tqdm
 
 from kws.errors import KwsError
-from kws.io import atomic_dir
+from kws.io import atomic_dir, write_error
 
 log = logging.getLogger(__name__)
 _CHUNK = 1 << 20
@@ -44,11 +45,18 @@ def fetch(url: str, dest: Path) -> Path:
     except (urllib.error.URLError, OSError, ValueError) as exc:
         raise KwsError(f"data.url={url}: cannot download ({exc})") from None
     have = have if resumed else 0
-    with stream, open(part, "ab" if have else "wb") as out, \
-            tqdm(total=total, initial=have, unit="B", unit_scale=True, desc=dest.name) as bar:
-        while chunk := stream.read(_CHUNK):
-            out.write(chunk)
-            bar.update(len(chunk))
+    try:
+        with stream, open(part, "ab" if have else "wb") as out, \
+                tqdm(total=total, initial=have, unit="B", unit_scale=True, desc=dest.name) as bar:
+            while chunk := stream.read(_CHUNK):
+                out.write(chunk)
+                bar.update(len(chunk))
+    except OSError as exc:
+        raise write_error(part, exc) or KwsError(f"data.url={url}: the download broke off "
+                                                 f"({exc}); run again to resume it") from None
+    if total is not None and part.stat().st_size != total:
+        raise KwsError(f"data.url={url}: the download stopped at {part.stat().st_size} of "
+                       f"{total} bytes; run again to resume it")
     os.replace(part, dest)
     return dest
 
@@ -77,5 +85,18 @@ def download_and_extract(url: str, root: Path, sha256: str | None, cache_dir: Pa
     try:
         with tarfile.open(archive) as tar, atomic_dir(root) as tmp:
             tar.extractall(tmp, filter="data")
-    except (tarfile.TarError, OSError) as exc:
-        raise KwsError(f"{archive}: not a readable tar archive ({exc})") from None
+    except OSError as exc:
+        error = write_error(root, exc)
+        if error is not None:                      # the archive is fine; the disk is not
+            raise error from None
+        raise _set_aside(archive, url, exc) from None
+    except (tarfile.TarError, EOFError, zlib.error) as exc:
+        raise _set_aside(archive, url, exc) from None
+
+
+def _set_aside(archive: Path, url: str, exc: Exception) -> KwsError:
+    """Move a truncated or corrupt archive out of the cache, so a retry downloads it again."""
+    bad = archive.with_name(archive.name + ".bad")
+    os.replace(archive, bad)
+    return KwsError(f"{archive}: not a readable tar archive, truncated or corrupt ({exc}); "
+                    f"moved to {bad}, so the next run downloads {url} again")

@@ -10,7 +10,13 @@ alone, so every clip of a speaker lands in one split whatever word it says. The 
 subset drawn from the official test files (like ../shared's) into `test`. When the root holds
 `validation_list.txt` / `testing_list.txt` those lists decide instead. A speaker id of the form
 `<voice>+<variant>` (the synthetic set's: several speakers made from one TTS voice) is split by
-its voice, so all speakers of a voice land in one split.
+its voice, so all speakers of a voice land in one split. A clip whose name holds no
+speaker id is its own speaker (ClipRef.speaker_from_name False): nothing then keeps a person's
+clips in one split, and the data stage says so.
+
+Folder names are read as they are, but a layout that would be misread is an error: two folders
+that differ only in case (`YES/` beside `yes/`, one word as two classes or as a keyword and
+`_unknown_`), and a `_name_` folder other than the three above (`_Silence_/` is not silence).
 """
 from __future__ import annotations
 
@@ -26,6 +32,7 @@ SPLITS = ("train", "validation", "test")
 VARIANT_MARK = "+"                        # <voice>+<variant>: split by the voice
 _MAX_WAVS_PER_CLASS = 2**27 - 1           # the data set's constant for its split hash
 _SPEAKER_RE = re.compile(r"(?:^|_)([^_]+)_nohash_\d+$")
+LIST_FILES = ("validation_list.txt", "testing_list.txt")
 
 
 @dataclass(frozen=True)
@@ -34,6 +41,7 @@ class ClipRef:
     label: str                            # keyword, _unknown_ or _silence_
     speaker: str | None                   # None for _silence_ clips (no voice in them)
     split: str
+    speaker_from_name: bool = True        # False: no <speaker>_nohash_<n> name; its own speaker
 
 
 def labels_for(keywords: list[str]) -> list[str]:
@@ -71,19 +79,17 @@ def validate_keywords(keywords: list[str]) -> None:
     duplicates = sorted({w for w in keywords if keywords.count(w) > 1})
     if duplicates:
         raise KwsError(f"data.keywords lists {duplicates} more than once")
+    folded = _case_collisions(keywords)
+    if folded:
+        raise KwsError(f"data.keywords lists {' and '.join(folded[0])}: one word in two cases "
+                       "would be two classes; keep one")
 
 
-def listing_fingerprint(root: Path) -> str:
-    """sha256 of the listing (relative names, sizes, mtimes) of every file under `root`, or
-    "missing": what a stage reading the folder depends on besides its config."""
-    if not root.is_dir():
-        return "missing"
-    digest = hashlib.sha256()
-    for path in sorted(root.rglob("*")):
-        if path.is_file():
-            st = path.stat()
-            digest.update(f"{path.relative_to(root)}|{st.st_size}|{st.st_mtime_ns}\n".encode())
-    return digest.hexdigest()
+def _case_collisions(names) -> list[list[str]]:
+    groups: dict[str, list[str]] = {}
+    for name in names:
+        groups.setdefault(name.casefold(), []).append(name)
+    return [sorted(g) for _, g in sorted(groups.items()) if len(g) > 1]
 
 
 def _wavs(folder: Path) -> list[Path]:
@@ -97,19 +103,81 @@ def _list_file(root: Path, name: str) -> set[str] | None:
     return {line.strip() for line in path.read_text().splitlines() if line.strip()}
 
 
+def word_folders(root: Path) -> dict[str, Path]:
+    """The sub-folders of `root` by name (symlinked folders included), as scan reads them."""
+    try:
+        return {p.name: p for p in sorted(root.iterdir()) if p.is_dir()}
+    except OSError as exc:
+        raise KwsError(f"data.root={root}: cannot list the folder ({exc.strerror})") from None
+
+
+def files_read(root: Path) -> list[Path]:
+    """Every file scan reads under `root`: the WAVs of each word folder (symlinks followed) and
+    the split lists; a folder that cannot be listed stands for itself."""
+    paths = [root / name for name in LIST_FILES if (root / name).exists()]
+    for folder in word_folders(root).values():
+        try:
+            paths += _wavs(folder)
+        except OSError:
+            paths.append(folder)
+    return paths
+
+
+def listing_fingerprint(root: Path) -> str:
+    """sha256 of name, size and mtime of exactly the files scan() reads under `root`
+    (files_read), or "missing": what a stage reading the folder depends on besides its config."""
+    if not root.is_dir():
+        return "missing"
+    digest = hashlib.sha256()
+    for path in sorted(files_read(root)):
+        try:
+            st = path.stat()
+            digest.update(f"{path.relative_to(root)}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+        except OSError as exc:                   # the scan will skip or name it
+            digest.update(f"{path.relative_to(root)}|{exc.strerror}\n".encode())
+    return digest.hexdigest()
+
+
+def _check_names(root: Path, folders: dict[str, Path]) -> None:
+    collisions = _case_collisions(folders)
+    if collisions:
+        raise KwsError(f"data.root={root}: folders {' and '.join(collisions[0])} differ only in "
+                       "case: one word would become two classes (or a keyword and _unknown_); "
+                       "merge them into one folder")
+    special = (SILENCE, UNKNOWN, BACKGROUND)
+    reserved = [n for n in folders if n.startswith("_") and n not in special]
+    if reserved:
+        raise KwsError(f"data.root={root}: folder {reserved[0]} is not one of {SILENCE}, "
+                       f"{UNKNOWN}, {BACKGROUND} (names in underscores are reserved): rename it")
+
+
 def scan(root: Path, keywords: list[str], validation_percent: float, testing_percent: float,
-         split_salt: str = "") -> tuple[list[ClipRef], list[Path]]:
-    """All labelled clips under `root` with their split, and the background-noise files."""
+         split_salt: str = "", skipped: list[str] | None = None
+         ) -> tuple[list[ClipRef], list[Path]]:
+    """All labelled clips under `root` with their split, and the background-noise files.
+
+    A non-keyword folder that cannot be listed (permissions) is left out, its reason appended
+    to `skipped` (without that list: an error)."""
     validate_keywords(keywords)
     if not root.is_dir():
         raise KwsError(f"data.root={root}: folder does not exist")
-    folders = {p.name: p for p in root.iterdir() if p.is_dir()}
+    folders = word_folders(root)
+    _check_names(root, folders)
+    wavs: dict[str, list[Path]] = {}
+    for name, folder in folders.items():
+        try:
+            wavs[name] = _wavs(folder)
+        except OSError as exc:
+            problem = f"{folder}: cannot list the folder ({exc.strerror})"
+            if name in keywords or skipped is None:
+                raise KwsError(problem) from None
+            skipped.append(f"{problem}; its clips are skipped")
     for word in keywords:
         if word not in folders:
             known = sorted(n for n in folders if not n.startswith("_"))
             raise KwsError(f"data.keywords: keyword {word!r} has no folder {root / word} "
                            f"(words present: {', '.join(known) or 'none'})")
-        if not _wavs(folders[word]):
+        if not wavs[word]:
             raise KwsError(f"data.keywords: keyword {word!r} has no clips in {folders[word]}")
 
     validation_list = _list_file(root, "validation_list.txt")
@@ -127,12 +195,13 @@ def scan(root: Path, keywords: list[str], validation_percent: float, testing_per
                           testing_percent, split_salt)
 
     refs: list[ClipRef] = []
-    for name, folder in sorted(folders.items()):
+    for name, paths in sorted(wavs.items()):
         if name == BACKGROUND:
             continue
         label = name if name in keywords else SILENCE if name == SILENCE else UNKNOWN
-        for path in _wavs(folder):
-            speaker = None if label == SILENCE else (speaker_of(path) or path.stem)
-            refs.append(ClipRef(path, label, speaker, split_of(path, speaker)))
-    noise = _wavs(folders[BACKGROUND]) if BACKGROUND in folders else []
-    return refs, noise
+        for path in paths:
+            named = None if label == SILENCE else speaker_of(path)
+            speaker = None if label == SILENCE else (named or path.stem)
+            refs.append(ClipRef(path, label, speaker, split_of(path, speaker),
+                                speaker_from_name=label == SILENCE or named is not None))
+    return refs, wavs.get(BACKGROUND, [])

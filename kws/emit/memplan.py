@@ -58,3 +58,31 @@ def check_plan(plan: MemoryPlan) -> None:
     for a, b in zip(plan.tensors, plan.tensors[1:]):
         if a.offset < b.offset + b.size and b.offset < a.offset + a.size:
             raise ValueError(f"tensors {a.name} and {b.name} are alive together but overlap")
+
+
+@dataclass(frozen=True)
+class StepMemoryPlan:
+    """A streaming network's memory (kws_model_step): the state, which lives from one step to the
+    next (each convolution's ring of input rows, the pool's row sums), laid end to end; and the
+    per-step scratch, the rows that pass from one layer to the next within a step (planned as a
+    chain like the window model's arena). The scratch holds nothing between steps."""
+    state_bytes: int
+    scratch_bytes: int
+    state: tuple[Placement, ...]
+    scratch: tuple[Placement, ...]     # the row chain: row 0 the step's input frame
+
+
+def plan_step(state: list[tuple[str, int]], rows: list[tuple[str, int]],
+              align: int = 4) -> StepMemoryPlan:
+    """State buffers (name, bytes) one after another, each at a multiple of `align`; rows (name,
+    bytes, 0 for a row that is written into a state buffer instead) as plan_chain places a chain."""
+    placed, offset = [], 0
+    for name, size in state:
+        placed.append(Placement(name, offset, size))
+        offset += _aligned(size, align)
+    chain = plan_chain([n for n, _ in rows], [s for _, s in rows], align)
+    plan = StepMemoryPlan(offset, chain.arena_bytes, tuple(placed), chain.tensors)
+    for a, b in zip(plan.state, plan.state[1:]):
+        if a.offset + a.size > b.offset:
+            raise ValueError(f"state buffers {a.name} and {b.name} overlap")
+    return plan

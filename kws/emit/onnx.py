@@ -108,15 +108,22 @@ def _importable(name: str) -> bool:
     return True
 
 
+# Loggers that report the exporter's progress at INFO (onnxscript's optimizer and rewriter,
+# onnx_ir's passes: a dozen lines per export under the app's INFO logging).
+_CHATTY_LOGGERS = ("torch.onnx", "onnxscript", "onnx_ir")
+
+
 @contextlib.contextmanager
 def _quiet_exporter():
     """Hide the exporter's progress lines and its warnings about torch's own internals."""
-    logger = logging.getLogger("torch.onnx")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
+    loggers = [logging.getLogger(name) for name in _CHATTY_LOGGERS]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*LeafSpec.*", category=FutureWarning)
             yield
     finally:
-        logger.setLevel(level)
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)

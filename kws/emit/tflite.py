@@ -15,7 +15,7 @@ import sys
 import numpy as np
 
 from kws.errors import KwsError
-from kws.golden.network import AvgPool, Conv, Dense, QuantParams
+from kws.golden.network import AvgPool, Conv, Dense, QuantParams, same_padding
 
 
 def _modules():
@@ -44,6 +44,9 @@ def to_tflite(layers: list, input_shape: tuple[int, int]) -> bytes:
     inputs, operators = x, []
     for layer in layers:
         if isinstance(layer, Conv):
+            if layer.time_padding == "valid":       # TFLite pads both axes alike: PAD freq only
+                x, pad = _pad_frequency(editor, schema, layer, x)
+                operators.append(pad)
             x, op = _conv(editor, schema, options, layer, x)
         elif isinstance(layer, AvgPool):
             h, w = x.shape[1], x.shape[2]
@@ -82,8 +85,12 @@ def _conv(editor, schema, options, layer: Conv, x):
                       quantization=editor.Quantization(scales=bias_scales, zero_points=[0] * cout,
                                                        axis=0),
                       name=f"{layer.name}/bias")
-    h_out = -(-x.shape[1] // layer.stride[0])
-    w_out = -(-x.shape[2] // layer.stride[1])
+    if layer.time_padding == "valid":            # the input is already padded along W
+        h_out = (x.shape[1] - kh) // layer.stride[0] + 1
+        w_out = (x.shape[2] - kw) // layer.stride[1] + 1
+    else:
+        h_out = -(-x.shape[1] // layer.stride[0])
+        w_out = -(-x.shape[2] // layer.stride[1])
     out = editor.Tensor(shape=(1, h_out, w_out, cout), dtype=schema.TensorType.INT8,
                         quantization=editor.Quantization(scales=float(layer.output.scale),
                                                          zero_points=int(layer.output.zero_point)),
@@ -99,12 +106,29 @@ def _conv(editor, schema, options, layer: Conv, x):
                              outputs=[out])
         opts = schema.Conv2DOptionsT()
         kind = "Conv2DOptions"
-    opts.padding = schema.Padding.SAME
+    opts.padding = schema.Padding.VALID if layer.time_padding == "valid" else schema.Padding.SAME
     opts.strideH, opts.strideW = layer.stride
     opts.dilationHFactor = opts.dilationWFactor = 1
     opts.fusedActivationFunction = schema.ActivationFunctionType.RELU
     options(op, kind, opts)
     return out, op
+
+
+def _pad_frequency(editor, schema, layer: Conv, x):
+    """PAD along W by TF "same" amounts (TFLite int8 PAD fills with the zero point, as the golden
+    model's padding counts as the zero point), for a conv that is VALID along H."""
+    kw = layer.weights.shape[2]
+    _, left, right = same_padding(x.shape[2], kw, layer.stride[1])
+    amounts = editor.Tensor(shape=(4, 2), dtype=schema.TensorType.INT32,
+                            data=np.array([[0, 0], [0, 0], [left, right], [0, 0]], dtype="<i4"),
+                            name=f"{layer.name}/pad_amounts")
+    out = editor.Tensor(shape=(1, x.shape[1], x.shape[2] + left + right, x.shape[3]),
+                        dtype=schema.TensorType.INT8,
+                        quantization=editor.Quantization(scales=float(layer.input.scale),
+                                                         zero_points=int(layer.input.zero_point)),
+                        name=f"{layer.name}/padded")
+    return out, editor.Operator(opcode=schema.BuiltinOperator.PAD, inputs=[x, amounts],
+                                outputs=[out])
 
 
 def _dense(editor, schema, options, layer: Dense, x, quant):

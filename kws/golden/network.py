@@ -32,7 +32,8 @@ class QuantParams:
 
 @dataclass
 class Conv:
-    """conv2d (groups=1) or depthwise (groups=channels) with TF "same" padding."""
+    """conv2d (groups=1) or depthwise (groups=channels): TF "same" padding along W (frequency);
+    along H (time) "same" or "valid" (time_padding)."""
     name: str
     weights: np.ndarray              # int8 [Cout, kh, kw, Cin] (conv) or [C, kh, kw, 1] (depthwise)
     bias: np.ndarray                 # int32 [Cout]
@@ -45,6 +46,7 @@ class Conv:
     act_min: int = -128
     act_max: int = 127
     weight_scale: np.ndarray = field(default=None, repr=False)   # float [Cout], for reporting
+    time_padding: str = "same"       # along H (time): "same", or "valid" (no padding: streamable)
 
 
 @dataclass
@@ -73,6 +75,19 @@ def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int, int]:
     return out, total // 2, total - total // 2
 
 
+PADDINGS = ("same", "valid")
+
+
+def conv_padding(size: int, kernel: int, stride: int, mode: str) -> tuple[int, int, int]:
+    """(output size, pad before, pad after) of one axis: TF "same", or "valid" (no padding,
+    only windows that fit: out = (size - kernel) // stride + 1)."""
+    if mode == "same":
+        return same_padding(size, kernel, stride)
+    if mode != "valid":
+        raise ValueError(f"padding {mode!r}: expected one of {PADDINGS}")
+    return (size - kernel) // stride + 1, 0, 0
+
+
 def _requantize_channels(acc: np.ndarray, multiplier: np.ndarray, shift: np.ndarray,
                          out: QuantParams, act_min: int, act_max: int) -> np.ndarray:
     """acc int64 [..., C] → int8 with per-channel (multiplier, shift)."""
@@ -88,7 +103,7 @@ def conv_accumulators(layer: Conv, x: np.ndarray) -> np.ndarray:
     im2col copy of every channel. Other convs: im2col (kernel x Cin columns) and one product."""
     cout, kh, kw, cin = layer.weights.shape
     n, h, w, _ = x.shape
-    oh, top, bottom = same_padding(h, kh, layer.stride[0])
+    oh, top, bottom = conv_padding(h, kh, layer.stride[0], layer.time_padding)
     ow, left, right = same_padding(w, kw, layer.stride[1])
     sh, sw = layer.stride
     centred = x.astype(np.float64) - layer.input.zero_point

@@ -6,6 +6,8 @@ Writes: data/{train,validation,test}.npz  (audio int16 [N, S], label int16 [N], 
                                            plus babble of the split's own TTS voices)
         data/{speech,negatives,rirs}_{split}.npz  (material pools, kws.audio.material)
         data/labels.json, data/manifest.csv, data/class_counts.png, data/spectrograms.png
+Reports keyword clips that are all zeros or clipped (CLIPPED_SHARE), and clips whose names hold
+no speaker id (each is then its own speaker: the split cannot keep a person in one split).
 """
 from __future__ import annotations
 
@@ -20,17 +22,24 @@ from tqdm import tqdm
 
 from kws.artifacts import RunDir
 from kws.audio import material, synthetic
-from kws.audio.clips import UnreadableClip, read_clip, read_long
+from kws.audio.clips import UnreadableClip, read_clip_counted, read_long
 from kws.audio.download import download_and_extract
-from kws.audio.speech_commands import (SILENCE, SPLITS, UNKNOWN, ClipRef, labels_for,
-                                       listing_fingerprint, scan)
 from kws.config import shared_data_dir
 from kws.errors import KwsError
 from kws.io import save_figure, save_npz, write_json, write_text
+from kws.audio.speech_commands import (SILENCE, SPLITS, UNKNOWN, ClipRef, labels_for,
+                                       listing_fingerprint, scan)
 
 log = logging.getLogger(__name__)
 CONFIG_KEYS = ("data",)
+OUTPUT = "data"
+REQUIRES = ()
 NOISE_SPLIT_FRACTIONS = {"train": (0.0, 0.8), "validation": (0.8, 0.9), "test": (0.9, 1.0)}
+# A keyword clip is reported as clipped when a float file held samples beyond full scale
+# (|x| > 1.0, clipped to int16 on reading) or when at least this share of its samples sit at
+# full scale (-32768 or 32767) after reading.
+CLIPPED_SHARE = 0.01
+EXAMPLES = 10                             # file names listed per kind of problem in the report
 
 
 @dataclass
@@ -62,27 +71,35 @@ def resolve_root(cfg) -> Path:
 
 
 def input_fingerprint(cfg) -> str:
-    """What the stage reads besides its config: the listing (names, sizes, mtimes) of the root,
-    or the synthetic set's fingerprint (the voices installed here); ../shared's material."""
+    """What the stage reads besides its config: name, size and mtime of exactly the files the
+    scan reads (symlinked folders followed, as it does) and of the split lists, or the synthetic
+    set's fingerprint (the voices installed here); and ../shared's material."""
     if cfg.data.source == "synthetic":
         root = synthetic.Plan(cfg.data, cfg.data.seed, shared_data_dir(cfg), quiet=True).fingerprint
-    elif cfg.data.root:
+    elif cfg.data.source == "speech_commands" and cfg.data.root:
         root = listing_fingerprint(Path(cfg.data.root).expanduser())
     else:
         root = ""
     return f"{root}|{material.input_fingerprint(cfg)}"
 
 
-def run(cfg, run_dir: Path) -> dict:
+def run(cfg, run_dir: Path, out: Path | None = None) -> dict:
     data = cfg.data
-    _check_settings(data)
-    out = run_dir / "data"
+    out = Path(out) if out else Path(run_dir) / OUTPUT
     root = resolve_root(cfg)
+    skipped_folders: list[str] = []
     refs, noise_paths = scan(root, list(data.keywords), data.validation_percent,
-                             data.testing_percent, data.split_salt)
+                             data.testing_percent, data.split_salt, skipped=skipped_folders)
+    nameless = {r.path for r in refs if not r.speaker_from_name}
+    if data.strict and (skipped_folders or nameless):
+        first = skipped_folders[0] if skipped_folders else (
+            f"{min(nameless)}: no speaker id in the name (<speaker>_nohash_<n>.wav), so "
+            "its speaker cannot be kept in one split")
+        raise KwsError(f"{first} (data.strict=true)")
     labels = labels_for(list(data.keywords))
     n_samples = data.sample_rate * data.clip_ms // 1000
     skipped: list[str] = []
+    quality: dict[str, list[str]] = {"all_zero": [], "clipped": []}
 
     noise = _load_noise(noise_paths, data, skipped)
     noise_by_split = {split: _noise_part(noise, split) for split in SPLITS}
@@ -91,15 +108,17 @@ def run(cfg, run_dir: Path) -> dict:
         noise_by_split[split].update(material.babble_noise(
             pools, data, split, int((hi - lo) * data.synthetic.noise_seconds * data.sample_rate)))
         for kind, by_split in pools.by_kind().items():
-            RunDir(run_dir).save_pool(kind, split, by_split[split])
+            RunDir(run_dir).save_pool(kind, split, by_split[split], out)
     rng = np.random.default_rng(data.seed)
     report_counts, report_speakers, speakers_by_split, speaker_lists = {}, {}, {}, {}
+    without_id: list[str] = []
     manifest = io.StringIO()
     writer = csv.writer(manifest)
     writer.writerow(["split", "label", "speaker", "source"])
     for split in SPLITS:
         examples = _select(refs, split, labels, noise_by_split[split], data, n_samples, rng)
-        audio, kept = _load(examples, noise_by_split[split], data, n_samples, skipped, split)
+        audio, kept = _load(examples, noise_by_split[split], data, n_samples, skipped, split,
+                            quality)
         label_ids = np.array([labels.index(e.label) for e in kept], dtype=np.int16)
         speakers = np.array([e.speaker or "" for e in kept])
         save_npz(out / f"{split}.npz", audio=audio, label=label_ids, speaker=speakers)
@@ -107,6 +126,7 @@ def run(cfg, run_dir: Path) -> dict:
         for e in kept:
             writer.writerow([split, e.label, e.speaker or "",
                              e.path or f"{e.noise_name}@{e.noise_start}"])
+        without_id += [str(e.path) for e in kept if e.path in nameless]
         report_counts[split] = {lab: int(np.sum(label_ids == i)) for i, lab in enumerate(labels)}
         speakers_by_split[split] = {e.speaker for e in kept if e.speaker}
         report_speakers[split] = len(speakers_by_split[split])
@@ -118,15 +138,43 @@ def run(cfg, run_dir: Path) -> dict:
     write_json(out / "labels.json", {"labels": labels, "sample_rate": data.sample_rate,
                                      "clip_samples": n_samples})
     _plot(out, report_counts, labels, data.example_spectrograms, data.sample_rate)
-    if skipped:
-        log.warning("data: skipped %d unreadable clip(s); first: %s", len(skipped), skipped[0])
+    _log_problems(skipped, skipped_folders, quality, without_id)
     return {"source": data.source, "root": str(root), "labels": labels,
             "counts": report_counts, "speakers": report_speakers,
             "speaker_overlap": overlap, "skipped_clips": len(skipped),
-            "skipped_examples": skipped[:10],
+            "skipped_examples": skipped[:EXAMPLES],
+            "skipped_folders": skipped_folders,
+            "all_zero_keyword_clips": len(quality["all_zero"]),
+            "all_zero_examples": quality["all_zero"][:EXAMPLES],
+            "clipped_keyword_clips": len(quality["clipped"]),
+            "clipped_examples": quality["clipped"][:EXAMPLES],
+            "clips_without_speaker_id": len(without_id),
+            "clips_without_speaker_id_examples": without_id[:EXAMPLES],
             "noise_seconds": round(sum(len(x) for x in noise.values()) / data.sample_rate, 1),
             **material.voices_report(speaker_lists), "tts": material.tts_report(root),
             **pools.report}
+
+
+def _log_problems(skipped: list[str], skipped_folders: list[str], quality: dict,
+                  without_id: list[str]) -> None:
+    if skipped or skipped_folders:
+        first = (skipped_folders or skipped)[0]
+        log.warning("data: skipped %d unreadable clip(s) and %d unreadable folder(s); first: %s",
+                    len(skipped), len(skipped_folders), first)
+    if quality["all_zero"] or quality["clipped"]:
+        log.warning("data: %d keyword clip(s) are all zeros%s; %d are clipped (float samples "
+                    "beyond full scale, or >= %g%% of samples at full scale)%s",
+                    len(quality["all_zero"]), _first(quality["all_zero"]),
+                    len(quality["clipped"]), 100 * CLIPPED_SHARE, _first(quality["clipped"]))
+    if without_id:
+        log.warning("data: %d clip(s) have no speaker id in their names (<speaker>_nohash_<n>.wav;"
+                    " first: %s): each is treated as its own speaker, so speaker separation "
+                    "between the splits cannot be guaranteed (data.strict=true makes this an "
+                    "error)", len(without_id), without_id[0])
+
+
+def _first(paths: list[str]) -> str:
+    return f" (first: {paths[0]})" if paths else ""
 
 
 def summarize(entry: dict) -> str:
@@ -140,23 +188,12 @@ def summarize(entry: dict) -> str:
             f"skipped {entry.get('skipped_clips')}")
 
 
+def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    with np.load(path) as f:
+        return {k: f[k] for k in f.files}
+
+
 # ---------------------------------------------------------------- selection and loading
-
-def _check_settings(data) -> None:
-    for key in ("unknown_share", "silence_share"):
-        if not 0 <= data[key] < 1:
-            raise KwsError(f"data.{key}={data[key]} must be in [0, 1)")
-    if data.unknown_share + data.silence_share >= 1:
-        raise KwsError(f"data.unknown_share + data.silence_share = "
-                       f"{data.unknown_share + data.silence_share} must be < 1")
-    if data.validation_percent < 0 or data.testing_percent < 0 or \
-            data.validation_percent + data.testing_percent >= 100:
-        raise KwsError("data.validation_percent and data.testing_percent must be >= 0 "
-                       "and sum to less than 100")
-    if data.sample_rate < 8000 or data.clip_ms <= 0:
-        raise KwsError(f"data.sample_rate={data.sample_rate} / data.clip_ms={data.clip_ms}: "
-                       "need a rate >= 8000 Hz and a positive clip length")
-
 
 def _select(refs: list[ClipRef], split: str, labels: list[str], noise: dict[str, np.ndarray],
             data, n_samples: int, rng: np.random.Generator) -> list[Example]:
@@ -196,7 +233,8 @@ def _noise_slices(noise: dict[str, np.ndarray], n: int, n_samples: int,
 
 
 def _load(examples: list[Example], noise: dict[str, np.ndarray], data, n_samples: int,
-          skipped: list[str], split: str) -> tuple[np.ndarray, list[Example]]:
+          skipped: list[str], split: str, quality: dict[str, list[str]]
+          ) -> tuple[np.ndarray, list[Example]]:
     audio = np.zeros((len(examples), n_samples), dtype=np.int16)
     kept = []
     for e in tqdm(examples, desc=f"data {split}", unit="clip", leave=False, disable=None):
@@ -205,15 +243,28 @@ def _load(examples: list[Example], noise: dict[str, np.ndarray], data, n_samples
             clip = np.round(segment.astype(np.float64) * e.noise_gain).astype(np.int16)
         else:
             try:
-                clip = read_clip(e.path, sample_rate=data.sample_rate, n_samples=n_samples)
+                clip, beyond = read_clip_counted(e.path, sample_rate=data.sample_rate,
+                                                 n_samples=n_samples)
             except UnreadableClip as exc:
                 if data.strict:
                     raise KwsError(f"{exc} (data.strict=true)") from None
                 skipped.append(str(exc))
                 continue
+            if e.label not in (UNKNOWN, SILENCE):
+                _note_quality(clip, beyond, str(e.path), quality)
         audio[len(kept)] = clip
         kept.append(e)
     return audio[:len(kept)], kept
+
+
+def _note_quality(clip: np.ndarray, beyond_full_scale: int, name: str,
+                  quality: dict[str, list[str]]) -> None:
+    """Record a keyword clip that holds nothing, or that is clipped (see CLIPPED_SHARE)."""
+    if not clip.any():
+        quality["all_zero"].append(name)
+    elif beyond_full_scale or np.count_nonzero((clip == 32767) | (clip == -32768)) \
+            >= CLIPPED_SHARE * len(clip):
+        quality["clipped"].append(name)
 
 
 def _load_noise(paths: list[Path], data, skipped: list[str]) -> dict[str, np.ndarray]:
@@ -272,7 +323,7 @@ def _plot(out: Path, counts: dict, labels: list[str], n_examples: int, sample_ra
     save_figure(out / "class_counts.png", fig)
     plt.close(fig)
 
-    train = RunDir(out.parent).split("train")
+    train = _read_npz(out / "train.npz")
     picks = [int(np.flatnonzero(train["label"] == i)[0]) for i in range(len(labels))
              if np.any(train["label"] == i)][:max(n_examples, 1)]
     fig, axes = plt.subplots(1, len(picks), figsize=(3 * len(picks), 3), squeeze=False)

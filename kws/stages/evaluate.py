@@ -23,19 +23,22 @@ from kws.io import write_json
 from kws.training.loop import _plot_confusion, dequantize_tensor, load_trained, predict
 
 CONFIG_KEYS = ("eval",)
+OUTPUT = None                             # it writes into the scored run: eval.run/eval/
+REQUIRES = ()                             # of this run; eval.run must hold a finished run
 
 
 def input_fingerprint(cfg) -> str:
     return listing_fingerprint(Path(cfg.eval.root).expanduser()) if cfg.eval.root else ""
 
 
-def run(cfg, run_dir: Path) -> dict:
+def run(cfg, run_dir: Path, out: Path | None = None) -> dict:
     if not cfg.eval.root or not cfg.eval.run:
         raise KwsError("evaluate needs eval.root=FOLDER and eval.run=RUN_DIR")
     root, scored = Path(cfg.eval.root).expanduser(), Path(cfg.eval.run).expanduser()
     if not (scored / "data" / "labels.json").exists():
         raise KwsError(f"eval.run={scored}: not a finished kws run (no data/labels.json)")
     scored_run = RunDir(scored)
+    scored_run.require_completed(("data", "features", "student", "quantize"), "eval.run")
     labels = scored_run.labels()
     quant = scored_run.quant()
     tables = scored_run.mfcc_tables()
@@ -55,9 +58,10 @@ def run(cfg, run_dir: Path) -> dict:
     model = load_trained(scored, "student", None, len(labels))
     x_float = dequantize_tensor(features, quant["scale"], quant["zero_point"])
     float_pred = predict(model, x_float, torch.device("cpu")).argmax(1).numpy()
-    int8_pred = run_network(scored_run.golden_network(), features[..., None]).astype(np.int32).argmax(1)
+    int8_pred = run_network(scored_run.golden_network(),
+                            features[..., None]).astype(np.int32).argmax(1)
     name = cfg.eval.name or root.name
-    out = scored / "eval"
+    out = scored_run.eval
     _plot_confusion(out / f"{name}_confusion.png", torch.from_numpy(int8_pred),
                     torch.from_numpy(truth), labels, f"{name} (int8)")
     recall = {label: round(float(np.mean(int8_pred[truth == i] == i)), 4)

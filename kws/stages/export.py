@@ -3,7 +3,9 @@
 Reads:  quantize/ (the golden int8 layers), features/kws_mfcc_tables.{c,h}, features/quant.json,
         data/labels.json, stream/operating_point.json (when made for this int8 network)
 Writes: firmware/kws_model_data.{c,h}   weights, biases, multipliers, shifts, exp LUT (flash)
-        firmware/kws_model.{c,h}        kws_model_invoke(): straight-line kernel calls, one arena
+        firmware/kws_model.{c,h}        kws_model_invoke(): straight-line kernel calls, one arena;
+                                        for a valid-in-time network also kws_model_reset() and
+                                        kws_model_step() (the streaming network: state + scratch)
         firmware/kws_model_settings.h   labels, frame and window sizes, detector settings
         firmware/detector.json          the same detector settings, for the verify and firmware
                                         stages (and anyone scripting against the C)
@@ -17,16 +19,20 @@ from pathlib import Path
 
 from kws.artifacts import RunDir
 from kws.emit.model_c import (check_requantization, layer_shapes, model_data_sources,
-                              model_sources, plan_memory, settings_header)
+                              model_sources, plan_memory, plan_streaming, settings_header)
 from kws.errors import KwsError
 from kws.golden.detector import settings_from_config
-from kws.io import atomic_dir, write_json, write_text
+from kws.golden.streaming import inference_cadence
+from kws.io import write_json, write_text
 
 CONFIG_KEYS = ("detector",)
+OUTPUT = "firmware"
+REQUIRES = ("data", "features", "quantize")   # and the stream stage's operating point, if made
 
 
-def run(cfg, run_dir: Path) -> dict:
+def run(cfg, run_dir: Path, out: Path | None = None) -> dict:
     run = RunDir(run_dir)
+    out = Path(out) if out else run.export
     layers = run.golden_network()
     labels = run.labels()
     quant = run.quant()
@@ -42,25 +48,34 @@ def run(cfg, run_dir: Path) -> dict:
     point = run.operating_point()
     settings = settings_from_config(cfg.detector, labels, layers[-1].output.scale,
                                     quant["settings"]["stride_ms"],
-                                    point["threshold"] if point else None)
+                                    point["threshold"] if point else None,
+                                    infer_every=inference_cadence(layers, tables.frames_per_clip,
+                                                                  cfg.detector.infer_every_frames))
     data_h, data_c, weights_bytes = model_data_sources(shapes, settings)
-    model_h, model_c = model_sources(shapes, plan)
-    out = run.export
-    with atomic_dir(out) as tmp:
-        write_text(tmp / "kws_model_data.h", data_h)
-        write_text(tmp / "kws_model_data.c", data_c)
-        write_text(tmp / "kws_model.h", model_h)
-        write_text(tmp / "kws_model.c", model_c)
-        write_text(tmp / "kws_model_settings.h",
-                   settings_header(labels, quant, settings, tables.sample_rate, tables.stride,
-                                   tables.window_len))
-        write_json(tmp / run.detector_json_path.name, settings.to_json())
-        for name in ("kws_mfcc_tables.c", "kws_mfcc_tables.h"):
-            shutil.copyfile(run.features_dir / name, tmp / name)
+    step = plan_streaming(shapes, quant["frames"])
+    model_h, model_c = model_sources(shapes, plan, step)
+    write_text(out / "kws_model_data.h", data_h)
+    write_text(out / "kws_model_data.c", data_c)
+    write_text(out / "kws_model.h", model_h)
+    write_text(out / "kws_model.c", model_c)
+    write_text(out / "kws_model_settings.h",
+               settings_header(labels, quant, settings, tables.sample_rate, tables.stride,
+                               tables.window_len, step))
+    write_json(out / run.detector_json_path.name, settings.to_json())
+    for name in ("kws_mfcc_tables.c", "kws_mfcc_tables.h"):
+        shutil.copyfile(run.features_dir / name, out / name)
     files = sorted(p.name for p in out.iterdir() if p.is_file())
-    return {"folder": str(out), "files": files,
+    return {"folder": str(run.export), "files": files,
             "ram_bytes": plan.arena_bytes, "ram_lower_bound_bytes": plan.lower_bound_bytes,
             "weights_bytes": weights_bytes, "layers": len(shapes),
+            "streaming": None if step is None else {
+                "step_frames": step.geometry.time_stride, "lag_frames": step.geometry.lag,
+                "pool_rows": step.geometry.final_rows,
+                "state_bytes": step.state_bytes,
+                "state_buffer_bytes": step.memory.state_bytes,
+                "state_counter_bytes": step.counter_bytes,
+                "scratch_bytes": step.memory.scratch_bytes,
+                "state": {p.name: p.size for p in step.memory.state}},
             "detector": {"average_window": settings.average_window,
                          "min_count": settings.min_count, "threshold": settings.threshold,
                          "suppression_frames": settings.suppression_frames,
@@ -70,6 +85,10 @@ def run(cfg, run_dir: Path) -> dict:
 
 
 def summarize(entry: dict) -> str:
+    streaming = entry.get("streaming")
+    step = "" if not streaming else (f"; streaming step of {streaming['step_frames']} frames: "
+                                     f"state {streaming['state_bytes']} B, scratch "
+                                     f"{streaming['scratch_bytes']} B")
     return (f"{entry.get('folder')}: activations {entry.get('ram_bytes')} B "
             f"(lower bound {entry.get('ram_lower_bound_bytes')} B), constants "
-            f"{entry.get('weights_bytes')} B")
+            f"{entry.get('weights_bytes')} B{step}")

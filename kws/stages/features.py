@@ -35,6 +35,8 @@ from kws.toolchain.host import build_mfcc_tool, mfcc_tool_sources, run_mfcc_tool
 
 log = logging.getLogger(__name__)
 CONFIG_KEYS = ("features",)
+OUTPUT = "features"
+REQUIRES = ("data",)
 
 
 def input_fingerprint(cfg) -> str:
@@ -59,11 +61,11 @@ def compare_with_c(tool: Path, clips: np.ndarray, golden: np.ndarray, t: MfccTab
     return int(equal.size)
 
 
-def run(cfg, run_dir: Path) -> dict:
+def run(cfg, run_dir: Path, out: Path | None = None) -> dict:
     run = RunDir(run_dir)
+    out = Path(out) if out else run.features_dir
     f = cfg.features
     t = make_tables(f, run.labels_meta()["sample_rate"])
-    out = run.features_dir
     cache_dir = Path(cfg.paths.cache_dir).expanduser()
     c_files = write_c_tables(t, out)
     splits = {split: run.split(split) for split in SPLITS}

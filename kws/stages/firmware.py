@@ -18,26 +18,30 @@ from kws.toolchain.host import sources_fingerprint
 from kws.errors import KwsError
 
 CONFIG_KEYS = ("firmware",)
+OUTPUT = "target"
+REQUIRES = ("data", "features", "quantize", "export")
 
 
 def input_fingerprint(cfg) -> str:
     return sources_fingerprint()            # the firmware/ C it builds
 
 
-def run(cfg, run_dir: Path) -> dict:
+def run(cfg, run_dir: Path, out: Path | None = None) -> dict:
     f = cfg.firmware
+    final = Path(run_dir) / OUTPUT
+    out = Path(out) if out else final
     missing = target.missing_tools()
     if missing:
         if f.required:
             raise KwsError(target.toolchain_hint(missing))
         return {"ran": False, "reason": target.toolchain_hint(missing)}
-    result = target.run_on_target(Path(run_dir), Path(run_dir) / "target", board=f.board,
-                                  n_clips=f.clips)
+    result = target.run_on_target(Path(run_dir), out, board=f.board, n_clips=f.clips)
     if result["bitexact_clips"] != result["total_clips"] or not result.get("stream_events_equal"):
         raise KwsError(f"firmware: on {f.board}, {result['bitexact_clips']}/"
                        f"{result['total_clips']} clips bit-exact, stream events equal: "
-                       f"{result.get('stream_events_equal')}; see "
-                       f"{Path(run_dir) / 'target' / f.board / 'qemu.log'}")
+                       f"{result.get('stream_events_equal')}; the end of QEMU's output:\n"
+                       f"{(out / f.board / 'qemu.log').read_text()[-3000:]}")
+    result["elf"] = str(final / Path(result["elf"]).relative_to(out))
     return {"ran": True, **result}
 
 

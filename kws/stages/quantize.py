@@ -27,9 +27,11 @@ from kws.training.ptq import activation_ranges, convert, dequantize_output, floa
 from kws.training.qat import FakeQuantNet, finetune
 
 CONFIG_KEYS = ("quant", "student_model", "train", "data.augment")
+OUTPUT = "quantize"
+REQUIRES = ("data", "features", "student")
 
 
-def run(cfg, run_dir: Path) -> dict:
+def run(cfg, run_dir: Path, out: Path | None = None) -> dict:
     run = RunDir(run_dir)
     labels = run.labels()
     quant = run.quant()
@@ -61,9 +63,9 @@ def run(cfg, run_dir: Path) -> dict:
     student_logits = float_forward(layers, to_float(test["features"]))[-1].numpy()
     float_pred = student_logits.argmax(1)
     int8_pred = int8_outputs[-1].astype(np.int32).argmax(1)
-    out = run.quantize
+    out = Path(out) if out else run.quantize
     per_layer = _per_layer_report(golden, int8_outputs, float_outputs)
-    run.save_golden_network(golden, per_layer)
+    run.save_golden_network(golden, per_layer, out)
     report.update(_tflite(golden, x_int8, int8_outputs[-1], out))
     report.update(export_and_check(model, to_float(test["features"]), out / "student_float.onnx"))
     return {"float_test_acc": round(float(np.mean(float_pred == truth)), 4), **report,
@@ -122,10 +124,12 @@ def _per_layer_report(golden: list, int8_outputs: list, float_outputs: list) -> 
         quant = layer.quant if isinstance(layer, AvgPool) else layer.output
         deq = dequantize_output(q, quant)
         kind = layer.name.split("_", 1)[1]
-        rows.append({"name": layer.name, "kind": kind, "shape": list(q.shape[1:]),
-                     "scale": quant.scale,
-                     "zero_point": quant.zero_point,
-                     "sqnr_db": round(sqnr_db(_nchw_to_nhwc(f), deq), 2)})
+        row = {"name": layer.name, "kind": kind, "shape": list(q.shape[1:]),
+               "scale": quant.scale, "zero_point": quant.zero_point,
+               "sqnr_db": round(sqnr_db(_nchw_to_nhwc(f), deq), 2)}
+        if getattr(layer, "time_padding", "same") != "same":
+            row["time_padding"] = layer.time_padding
+        rows.append(row)
     return rows
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -28,10 +29,13 @@ from kws.audio.streams import Placed, mix_stream
 from kws.errors import KwsError
 from kws.golden.detector import DetectorSettings, fire, settings_from_config, stream_logits, sweep_inputs
 from kws.golden.network import run_network
+from kws.golden.streaming import can_stream, inference_cadence, stream_logits_streamed
 from kws.io import atomic_path, save_figure, save_npz, write_json, write_text
 from kws.measure.scoring import Score, score_events
 
 CONFIG_KEYS = ("stream", "detector", "features")
+OUTPUT = "stream"
+REQUIRES = ("data", "features", "quantize")
 THRESHOLDS = np.arange(256)
 
 
@@ -84,29 +88,38 @@ def operating_point(frr: np.ndarray, fa_per_hour: np.ndarray, target: float) -> 
     return int(fewest[np.argmin(frr[fewest])]), False
 
 
-def _inferences(cfg, run: RunDir, layers: list, tables, settings: DetectorSettings,
-                pos_pcm: np.ndarray, neg_pcm: np.ndarray):
-    """Every inference's (frames, logits) on both streams, and the loop's real-time factor.
+def _inferences(cfg, run: RunDir, out: Path, layers: list, tables,
+                settings: DetectorSettings, pos_pcm: np.ndarray, neg_pcm: np.ndarray,
+                streaming: bool):
+    """Every inference's (frames, logits) on both streams, and the loop's real-time factor:
+    the streaming network step by step (kws.golden.streaming) or the window model on the last
+    F frames every settings.infer_every frames.
 
-    Cached in stream/inferences.npz, keyed by the int8 network, the streams' settings, the
-    front end and the inference rate: a sweep over the other detector settings (window,
-    threshold, suppression) then re-runs only the recogniser."""
+    Cached in stream/inferences[_streaming].npz, keyed by the int8 network, the streams'
+    settings, the front end and the inference rate: a sweep over the other detector settings
+    (window, threshold, suppression) then re-runs only the recogniser. Read from the last
+    completed stream/ folder, written into `out` (the folder being built)."""
     s = OmegaConf.to_container(cfg.stream, resolve=True)
     for key in ("target_fa_per_hour", "hit_window_s", "write_wav"):
         s.pop(key)
-    blob = json.dumps([run.model_hash(), s, settings.infer_every,
+    blob = json.dumps([run.model_hash(), s, settings.infer_every, streaming,
                        OmegaConf.to_container(cfg.features, resolve=True)], sort_keys=True)
     key = hashlib.sha256(blob.encode()).hexdigest()
-    path = run.stream / "inferences.npz"
-    if path.exists():
-        with np.load(path) as f:
-            if str(f["key"]) == key:
-                return ((f["pos_frames"], f["pos_logits"]), (f["neg_frames"], f["neg_logits"]),
-                        float(f["realtime_factor"]))
-    net = lambda x: run_network(layers, x)  # noqa: E731
+    path = out / ("inferences_streaming.npz" if streaming else "inferences.npz")
+    for cached in (path, run.stream / path.name):
+        hit = _cached_inferences(cached, key)
+        if hit is not None:
+            if cached != path:
+                shutil.copyfile(cached, path)           # the cache moves on with the folder
+            return hit
+    def logits(pcm):
+        if streaming:
+            return stream_logits_streamed(pcm, tables, layers, tables.frames_per_clip)
+        return stream_logits(pcm, tables, lambda x: run_network(layers, x), settings.n_classes,
+                             settings.infer_every)
+
     started = time.perf_counter()
-    pos = stream_logits(pos_pcm, tables, net, settings.n_classes, settings.infer_every)
-    neg = stream_logits(neg_pcm, tables, net, settings.n_classes, settings.infer_every)
+    pos, neg = logits(pos_pcm), logits(neg_pcm)
     realtime_factor = (len(pos_pcm) + len(neg_pcm)) / tables.sample_rate / (
         time.perf_counter() - started)
     save_npz(path, key=np.array(key), pos_frames=pos[0], pos_logits=pos[1], neg_frames=neg[0],
@@ -114,37 +127,60 @@ def _inferences(cfg, run: RunDir, layers: list, tables, settings: DetectorSettin
     return pos, neg, realtime_factor
 
 
-def run(cfg, run_dir: Path) -> dict:
+def _cached_inferences(path: Path, key: str):
+    if not path.exists():
+        return None
+    with np.load(path) as f:
+        if str(f["key"]) != key:
+            return None
+        return ((f["pos_frames"], f["pos_logits"]), (f["neg_frames"], f["neg_logits"]),
+                float(f["realtime_factor"]))
+
+
+def run(cfg, run_dir: Path, out: Path | None = None) -> dict:
     run = RunDir(run_dir)
+    out = Path(out) if out else run.stream
     s = cfg.stream
     labels = run.labels()
     quant = run.quant()
     rate = int(quant["sample_rate"])
     layers = run.golden_network()
-    settings = settings_from_config(cfg.detector, labels, layers[-1].output.scale,
-                                    quant["settings"]["stride_ms"])
     tables = run.mfcc_tables()
-    out = run.stream
+    streaming = can_stream(layers)
+    cadence = inference_cadence(layers, tables.frames_per_clip, cfg.detector.infer_every_frames)
+    settings = settings_from_config(cfg.detector, labels, layers[-1].output.scale,
+                                    quant["settings"]["stride_ms"], infer_every=cadence)
     (pos_pcm, pos_truth), (neg_pcm, neg_truth) = _streams(cfg, run, labels, rate)
     if s.write_wav:
         _write_stream(out, "positive", pos_pcm, pos_truth, labels, rate)
         _write_stream(out, "negative", neg_pcm, neg_truth, labels, rate)
 
-    pos_inf, neg_inf, realtime_factor = _inferences(cfg, run, layers, tables, settings,
-                                                    pos_pcm, neg_pcm)
+    pos_inf, neg_inf, realtime_factor = _inferences(cfg, run, out, layers, tables, settings,
+                                                    pos_pcm, neg_pcm, streaming)
     geometry = (tables.stride, tables.window_len, int(round(s.hit_window_s * rate)))
-    positive = _sweep(settings, pos_inf, pos_truth, geometry)
-    negative = _sweep(settings, neg_inf, neg_truth, geometry)
     hours = len(neg_pcm) / rate / 3600
-    frr = np.array([p.frr for p in positive])
-    fa_h = np.array([n.false_accepts / hours for n in negative])
+    positive, negative, frr, fa_h = _curves(settings, pos_inf, neg_inf, pos_truth, neg_truth,
+                                            geometry, hours)
     threshold, met = operating_point(frr, fa_h, s.target_fa_per_hour)
+    window_model = None
+    if streaming:                    # the same network as a window model, at detector's cadence
+        window_settings = settings_from_config(cfg.detector, labels, layers[-1].output.scale,
+                                               quant["settings"]["stride_ms"])
+        w_pos, w_neg, _ = _inferences(cfg, run, out, layers, tables, window_settings, pos_pcm,
+                                      neg_pcm, False)
+        _, _, w_frr, w_fa = _curves(window_settings, w_pos, w_neg, pos_truth, neg_truth,
+                                    geometry, hours)
+        w_threshold, w_met = operating_point(w_frr, w_fa, s.target_fa_per_hour)
+        window_model = {"threshold": w_threshold, "target_met": w_met,
+                        "frr": round(float(w_frr[w_threshold]), 4),
+                        "fa_per_hour": round(float(w_fa[w_threshold]), 3),
+                        "infer_every_frames": window_settings.infer_every}
     keywords = [i for i, k in enumerate(settings.is_keyword) if k]
     per_keyword = {labels[k]: _keyword_point(positive[threshold], negative[threshold], k, hours)
                    for k in keywords}
     _write_det(out, labels, keywords, positive, negative, hours, threshold)
-    write_json(run.operating_point_path, {"threshold": threshold, "target_met": met,
-                                          "model_sha256": run.model_hash()})
+    write_json(out / run.operating_point_path.name, {"threshold": threshold, "target_met": met,
+                                                     "model_sha256": run.model_hash()})
     at = positive[threshold]
     return {"threshold": threshold, "target_fa_per_hour": s.target_fa_per_hour,
             "target_met": met, "frr": round(float(frr[threshold]), 4),
@@ -154,11 +190,20 @@ def run(cfg, run_dir: Path) -> dict:
             "hours_negative": round(hours, 3), "minutes_positive": round(len(pos_pcm) / rate / 60, 2),
             "n_positives": at.positives, "positive_stream_false_accepts": at.false_accepts,
             "realtime_factor": round(realtime_factor, 1), "per_keyword": per_keyword,
+            "streaming": streaming, "window_model": window_model,
             "detector_config": OmegaConf.to_container(cfg.detector, resolve=True),
             "detector": {"average_window": settings.average_window,
                          "min_count": settings.min_count,
                          "suppression_frames": settings.suppression_frames,
                          "infer_every_frames": settings.infer_every}}
+
+
+def _curves(settings, pos_inf, neg_inf, pos_truth, neg_truth, geometry, hours):
+    """Scores at every threshold on both streams: (positive, negative, FRR [256], FA/h [256])."""
+    positive = _sweep(settings, pos_inf, pos_truth, geometry)
+    negative = _sweep(settings, neg_inf, neg_truth, geometry)
+    return (positive, negative, np.array([p.frr for p in positive]),
+            np.array([n.false_accepts / hours for n in negative]))
 
 
 def _keyword_point(positive: Score, negative: Score, label: int, hours: float) -> dict:

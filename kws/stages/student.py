@@ -13,14 +13,25 @@ from kws.io import read_json
 from kws.training.loop import load_trained, summarize_training, train_model
 
 CONFIG_KEYS = ("seed", "student_model", "teacher_model", "train", "distill", "data.augment")
+OUTPUT = "student"
+REQUIRES = ("data", "features")
+RESUMABLE = True                          # train.resume continues student.partial/
 
 
-def run(cfg, run_dir: Path) -> dict:
+def requires(cfg) -> tuple[str, ...]:
+    """This run's teacher too, when distilling from it (not from distill.teacher_dir)."""
+    own_teacher = cfg.distill.enabled and not cfg.distill.teacher_dir
+    return REQUIRES + (("teacher",) if own_teacher else ())
+
+
+def run(cfg, run_dir: Path, out: Path | None = None) -> dict:
     teacher = None
     entry = {"distilled": bool(cfg.distill.enabled)}
     if cfg.distill.enabled:
         teacher_run = Path(cfg.distill.teacher_dir or run_dir)
         labels = RunDir(run_dir).labels()
+        if cfg.distill.teacher_dir:
+            RunDir(teacher_run).require_completed(("teacher",), "distill.teacher_dir")
         if cfg.distill.teacher_dir and RunDir(teacher_run).labels() != labels:
             raise KwsError(f"distill.teacher_dir={teacher_run}: its labels differ from this run's")
         teacher = load_trained(teacher_run, "teacher", cfg.teacher_model, len(labels))
@@ -29,7 +40,8 @@ def run(cfg, run_dir: Path) -> dict:
                             "params": teacher_report.get("params"),
                             "test_acc": teacher_report.get("test_acc")}
     epochs = cfg.distill.epochs or cfg.train.epochs
-    result = train_model(cfg, run_dir, "student", cfg.student_model, epochs, teacher=teacher)
+    result = train_model(cfg, run_dir, "student", cfg.student_model, epochs, teacher=teacher,
+                         out=out)
     return {**result, **entry}
 
 

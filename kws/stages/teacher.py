@@ -9,10 +9,13 @@ from pathlib import Path
 from kws.training.loop import summarize_training, train_model
 
 CONFIG_KEYS = ("seed", "teacher_model", "train", "data.augment")
+OUTPUT = "teacher"
+REQUIRES = ("data", "features")
+RESUMABLE = True                          # train.resume continues teacher.partial/
 
 
-def run(cfg, run_dir: Path) -> dict:
-    return train_model(cfg, run_dir, "teacher", cfg.teacher_model, cfg.train.epochs)
+def run(cfg, run_dir: Path, out: Path | None = None) -> dict:
+    return train_model(cfg, run_dir, "teacher", cfg.teacher_model, cfg.train.epochs, out=out)
 
 
 def summarize(entry: dict) -> str:

@@ -14,7 +14,6 @@ A mismatch raises with the first differing clip, layer, index and values.
 """
 from __future__ import annotations
 
-import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -28,9 +27,12 @@ from kws.errors import KwsError
 from kws.golden.detector import Detection, detect_stream
 from kws.golden.network import run_network
 from kws.io import atomic_path, write_text
-from kws.toolchain.host import FIRMWARE, build, sources_fingerprint
+from kws.toolchain.host import build_sections, result_array, run_tool, sources_fingerprint
+from kws.toolchain.results import read_results
 
 CONFIG_KEYS = ("verify",)
+OUTPUT = "verify"
+REQUIRES = ("data", "features", "quantize", "export")
 STREAM_CHUNK = 320                         # samples per feed: 20 ms, as an audio DMA would give
 
 
@@ -40,57 +42,53 @@ def input_fingerprint(cfg) -> str:
 
 def build_host(generated: Path, out_dir: Path, sanitize: bool = False) -> dict[str, Path]:
     """kws_verify_tool and kws_demo, linked with the generated files in `generated`."""
-    src, host = FIRMWARE / "src", FIRMWARE / "ports" / "host"
-    common = [src / "kws_mfcc.c", src / "kws_nn.c", src / "kws_detector.c",
-              src / "kws_wakeword.c", generated / "kws_model.c", generated / "kws_model_data.c",
-              generated / "kws_mfcc_tables.c", host / "kws_host_app.c"]
-    includes = [FIRMWARE / "include", generated, host]
+    app = ("mfcc", "nn", "detector", "wakeword", "model", "model-data", "app")
     suffix = "_san" if sanitize else ""
-    return {"verify": build(out_dir / f"kws_verify_tool{suffix}",
-                            common + [host / "kws_verify_tool.c"], includes, sanitize,
-                            defines=["KWS_MODEL_TRACE_HOOK=kws_host_trace"]),
-            "demo": build(out_dir / f"kws_demo{suffix}", common + [host / "kws_demo.c"],
-                          includes, sanitize)}
+    return {"verify": build_sections(out_dir / f"kws_verify_tool{suffix}",
+                                     app + ("tests-host-verify",), sanitize,
+                                     ["KWS_MODEL_TRACE_HOOK=kws_verify_trace"],
+                                     model=generated, tables=generated),
+            "demo": build_sections(out_dir / f"kws_demo{suffix}", app + ("demo",), sanitize,
+                                   model=generated, tables=generated)}
 
 
-def _run(tool: Path, *args) -> None:
-    proc = subprocess.run([str(tool), *map(str, args)], capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise KwsError(f"{tool.name} {args[0]} failed (exit {proc.returncode}):\n"
-                       f"{proc.stderr[-3000:]}")
+def _run(tool: Path, mode: str, *args) -> dict:
+    """kws_verify_tool in `mode`; the arrays of the result file it writes (its last argument)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "out.kwsr"
+        run_tool(tool, mode, *args, out, what=mode)
+        return read_results(out)
 
 
 def run_clips_c(tool: Path, clips: np.ndarray, frames: int, n_out: int, n_classes: int
                 ) -> tuple[np.ndarray, np.ndarray]:
     """C features int8 [N, frames, n_out] and logits int8 [N, n_classes] of int16 clips."""
     with tempfile.TemporaryDirectory() as tmp:
-        d = Path(tmp)
-        np.ascontiguousarray(clips, dtype="<i2").tofile(d / "clips.raw")
-        _run(tool, "clips", d / "clips.raw", clips.shape[1], d / "features.raw",
-             d / "logits.raw")
-        features = np.fromfile(d / "features.raw", dtype=np.int8)
-        logits = np.fromfile(d / "logits.raw", dtype=np.int8)
-    return (features.reshape(len(clips), frames, n_out),
-            logits.reshape(len(clips), n_classes))
+        src = Path(tmp) / "clips.raw"
+        np.ascontiguousarray(clips, dtype="<i2").tofile(src)
+        arrays = _run(tool, "clips", src, clips.shape[1])
+    source = f"{tool.name} clips"
+    return (result_array(arrays, "features", (len(clips), frames, n_out), np.int8, source),
+            result_array(arrays, "logits", (len(clips), n_classes), np.int8, source))
 
 
 def trace_c(tool: Path, features: np.ndarray, layer_sizes: list[int]) -> list[np.ndarray]:
     """Every layer's C output for one int8 input [frames, n_out]."""
     with tempfile.TemporaryDirectory() as tmp:
-        d = Path(tmp)
-        np.ascontiguousarray(features, dtype=np.int8).tofile(d / "features.raw")
-        _run(tool, "trace", d / "features.raw", d / "layers.raw")
-        flat = np.fromfile(d / "layers.raw", dtype=np.int8)
-    return np.split(flat, np.cumsum(layer_sizes)[:-1])
+        src = Path(tmp) / "features.raw"
+        np.ascontiguousarray(features, dtype=np.int8).tofile(src)
+        arrays = _run(tool, "trace", src)
+    return [result_array(arrays, f"layer.{i}", (size,), np.int8, f"{tool.name} trace")
+            for i, size in enumerate(layer_sizes)]
 
 
 def run_stream_c(tool: Path, pcm: np.ndarray, chunk: int = STREAM_CHUNK) -> list[Detection]:
     with tempfile.TemporaryDirectory() as tmp:
-        d = Path(tmp)
-        np.ascontiguousarray(pcm, dtype="<i2").tofile(d / "stream.raw")
-        _run(tool, "stream", d / "stream.raw", chunk, d / "events.txt")
-        lines = (d / "events.txt").read_text().splitlines()
-    return [Detection(*map(int, line.split())) for line in lines if line]
+        src = Path(tmp) / "stream.raw"
+        np.ascontiguousarray(pcm, dtype="<i2").tofile(src)
+        arrays = _run(tool, "stream", src, chunk)
+    rows = result_array(arrays, "events", (None, 3), np.uint32, f"{tool.name} stream")
+    return [Detection(*map(int, row)) for row in rows]
 
 
 def first_layer_mismatch(tool: Path, layers: list, features: np.ndarray) -> str:
@@ -139,13 +137,13 @@ def _index(labels: list[str], name: str) -> int | None:
     return labels.index(name) if name in labels else None
 
 
-def run(cfg, run_dir: Path) -> dict:
+def run(cfg, run_dir: Path, out: Path | None = None) -> dict:
     run = RunDir(run_dir)
+    out = Path(out) if out else run.verify
     generated = run.export
     if not (generated / "kws_model.c").exists():
         raise KwsError(f"{generated}/kws_model.c is missing: run the export stage first")
     v = cfg.verify
-    out = run.verify
     tools = build_host(generated, out / "build", sanitize=v.sanitize)
     layers, labels, settings = run.golden_network(), run.labels(), run.detector_settings()
     test, features = run.split("test"), run.features("test")
@@ -180,7 +178,8 @@ def run(cfg, run_dir: Path) -> dict:
             "stream_events_equal": bool(equal),
             "python_realtime_factor": round(stream_seconds / python_seconds, 1),
             "c_host_realtime_factor": round(stream_seconds / c_seconds, 1),
-            "sanitized": bool(v.sanitize), "demo": str(tools["demo"])}
+            "sanitized": bool(v.sanitize),
+            "demo": str(run.verify / tools["demo"].relative_to(out))}
 
 
 def summarize(entry: dict) -> str:

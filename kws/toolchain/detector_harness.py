@@ -1,14 +1,14 @@
-"""Building and running the C wake-word detector on the host (firmware/ports/host/
+"""Building and running the C wake-word detector on the host (firmware/tests/host/
 kws_detector_tool.c), returning events in kws.golden.detector's form so tests compare with ==."""
 from __future__ import annotations
 
-import subprocess
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from kws.toolchain.host import FIRMWARE, build
+from kws.toolchain.host import build_sections, result_array, run_tool
+from kws.toolchain.results import read_results, scalars
 from kws.errors import KwsError
 from kws.golden.mfcc_tables import MfccTables
 from kws.golden.detector import Detection, DetectorSettings, inference_frames, n_stream_frames
@@ -18,12 +18,9 @@ def build_detector_tool(tables_dir: Path, out_dir: Path, sanitize: bool = False)
     """The harness linked with the MFCC tables in `tables_dir` (kws.golden.mfcc_tables.write_c_tables)
     and the test stand-in model (kws_standin_model.c)."""
     name = "kws_detector_tool" + ("_san" if sanitize else "")
-    src, host = FIRMWARE / "src", FIRMWARE / "ports" / "host"
-    return build(Path(out_dir) / name,
-                 [src / "kws_detector.c", src / "kws_wakeword.c", src / "kws_mfcc.c",
-                  Path(tables_dir) / "kws_mfcc_tables.c", host / "kws_standin_model.c",
-                  host / "kws_detector_tool.c"],
-                 [FIRMWARE / "include", Path(tables_dir)], sanitize=sanitize)
+    return build_sections(Path(out_dir) / name, ("detector", "wakeword", "mfcc",
+                                                 "tests-host-detector"),
+                          sanitize, tables=Path(tables_dir))
 
 
 def settings_text(s: DetectorSettings) -> str:
@@ -34,16 +31,14 @@ def settings_text(s: DetectorSettings) -> str:
                       " ".join(str(int(v)) for v in s.exp_lut)]) + "\n"
 
 
-def _run(tool: Path, args: list[str]) -> str:
-    proc = subprocess.run([str(tool), *args], capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise KwsError(f"{Path(tool).name} failed (exit {proc.returncode}):\n"
-                       f"{proc.stderr[-3000:]}")
-    return proc.stdout
+def _run(tool: Path, args: list[str]) -> None:
+    """Runs the tool in mode args[0]; it writes its result file (the OUT argument)."""
+    run_tool(tool, *args, what=args[0])
 
 
-def _read_events(path: Path) -> list[Detection]:
-    return [Detection(*map(int, line.split())) for line in path.read_text().splitlines() if line]
+def _events(arrays: dict, tool: Path) -> list[Detection]:
+    rows = result_array(arrays, "events", (None, 3), np.uint32, f"{Path(tool).name}'s result file")
+    return [Detection(*map(int, row)) for row in rows]
 
 
 def run_recognizer(tool: Path, settings: DetectorSettings, frame_indices,
@@ -61,8 +56,8 @@ def run_recognizer(tool: Path, settings: DetectorSettings, frame_indices,
         frames.astype("<u4").tofile(d / "frames.u32")
         np.ascontiguousarray(logits, dtype=np.int8).tofile(d / "logits.s8")
         _run(tool, ["recognizer", str(d / "settings.txt"), str(d / "frames.u32"),
-                    str(d / "logits.s8"), str(d / "events.txt")])
-        return _read_events(d / "events.txt")
+                    str(d / "logits.s8"), str(d / "out.kwsr")])
+        return _events(read_results(d / "out.kwsr"), tool)
 
 
 def run_stream(tool: Path, settings: DetectorSettings, pcm: np.ndarray, tables: MfccTables,
@@ -75,11 +70,12 @@ def run_stream(tool: Path, settings: DetectorSettings, pcm: np.ndarray, tables: 
         d = Path(tmp)
         (d / "settings.txt").write_text(settings_text(settings))
         pcm.tofile(d / "pcm.s16")
-        out = _run(tool, ["stream", str(d / "settings.txt"), str(d / "pcm.s16"),
-                          str(d / "events.txt"), str(seed), str(max_chunk), str(ring_capacity)])
-        events = _read_events(d / "events.txt")
-    words = out.split()
-    stats = dict(zip(words[0::2], map(int, words[1::2])))
+        _run(tool, ["stream", str(d / "settings.txt"), str(d / "pcm.s16"), str(d / "out.kwsr"),
+                    str(seed), str(max_chunk), str(ring_capacity)])
+        arrays = read_results(d / "out.kwsr")
+    events = _events(arrays, tool)
+    stats = scalars(arrays, ["frames", "dropped", "detections", "inferences"],
+                    f"{Path(tool).name}'s result file")
     n_frames = n_stream_frames(len(pcm), tables)
     expected = {"frames": n_frames, "dropped": 0, "detections": len(events),
                 "inferences": len(inference_frames(n_frames, tables.frames_per_clip,

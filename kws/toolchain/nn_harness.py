@@ -1,7 +1,7 @@
-"""Running the C network kernels (firmware/src/kws_nn.c) on the host, layer by layer.
+"""Running the C network kernels (firmware/src/nn/) on the host, layer by layer.
 
-The harness firmware/ports/host/kws_nn_tool.c reads a file of layer "cases" and writes their int8
-outputs; its header comment documents the format. Typical use, mirroring kws.golden.network.run_layer:
+The harness firmware/tests/host/kws_nn_tool.c reads a file of layer "cases" and writes their int8
+outputs as a result file (kws.toolchain.results); its header comment documents both. Typical use, mirroring kws.golden.network.run_layer:
 
     tool = build_nn_tool(out_dir, sanitize=True)
     y = run_layer_c(tool, layer, x)                  # == kws.golden.network.run_layer(layer, x)
@@ -11,7 +11,6 @@ Lower level, for arbitrary (also invalid) kernel arguments: build an NnCase, run
 """
 from __future__ import annotations
 
-import subprocess
 import tempfile
 from dataclasses import dataclass
 from enum import IntEnum
@@ -19,9 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from kws.toolchain.host import FIRMWARE, build
+from kws.toolchain.host import build_sections, result_array, run_tool
+from kws.toolchain.results import read_results
 from kws.errors import KwsError
-from kws.golden.network import AvgPool, Conv, Dense, same_padding
+from kws.golden.network import AvgPool, Conv, Dense, conv_padding, same_padding
 
 MAGIC = 0x4E4E574B                     # the bytes "KWNN", little-endian
 HEADER = np.dtype("<i4")
@@ -87,11 +87,9 @@ class NnCase:
 
 
 def build_nn_tool(out_dir: Path, sanitize: bool = False) -> Path:
-    """Compile kws_nn.c with the host harness into out_dir/kws_nn_tool[_san]."""
+    """Compile the kernels with the host harness into out_dir/kws_nn_tool[_san]."""
     name = "kws_nn_tool" + ("_san" if sanitize else "")
-    return build(Path(out_dir) / name,
-                 [FIRMWARE / "src" / "kws_nn.c", FIRMWARE / "ports" / "host" / "kws_nn_tool.c"],
-                 [FIRMWARE / "include"], sanitize=sanitize)
+    return build_sections(Path(out_dir) / name, ("nn", "tests-host-nn"), sanitize)
 
 
 def is_pointwise(layer: Conv) -> bool:
@@ -128,7 +126,7 @@ def layer_case(layer: Conv | AvgPool | Dense, x: np.ndarray) -> NnCase:
         return NnCase(Kind.PWCONV, x, (h, w, c), (h, w, cout), layer.weights.reshape(cout, c),
                       *channels, **quant)
     (sh, sw) = layer.stride
-    oh, top, _ = same_padding(h, kh, sh)
+    oh, top, _ = conv_padding(h, kh, sh, layer.time_padding)
     ow, left, _ = same_padding(w, kw, sw)
     # golden depthwise weights are [C][kh][kw][1]; the C takes TFLite's [kh][kw][C]
     weights = layer.weights[..., 0].transpose(1, 2, 0) if layer.depthwise else layer.weights
@@ -143,19 +141,17 @@ def run_cases(tool: Path, cases: list[NnCase]) -> list[np.ndarray]:
     if not sent:
         return [np.zeros((0, case.output_size()), np.int8) for case in cases]
     with tempfile.TemporaryDirectory() as tmp:
-        src, dst = Path(tmp) / "cases.bin", Path(tmp) / "out.raw"
+        src, dst = Path(tmp) / "cases.bin", Path(tmp) / "out.kwsr"
         src.write_bytes(b"".join(case.encode() for case in sent))
-        proc = subprocess.run([str(tool), str(src), str(dst)], capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise KwsError(f"{Path(tool).name} failed (exit {proc.returncode}):\n"
-                           f"{proc.stderr[-3000:]}")
-        out = np.fromfile(dst, dtype=np.int8)
-    sizes = [case.batch * case.output_size() for case in sent]
-    if out.size != sum(sizes):
-        raise KwsError(f"{Path(tool).name} wrote {out.size} values, expected {sum(sizes)}")
-    pieces = iter(np.split(out, np.cumsum(sizes)[:-1]))
-    return [next(pieces).reshape(case.batch, case.output_size()) if case.batch > 0
-            else np.zeros((0, case.output_size()), np.int8) for case in cases]
+        run_tool(tool, src, dst)
+        arrays = read_results(dst)
+    source = f"{Path(tool).name}'s result file"
+    if len(arrays) != len(sent):
+        raise KwsError(f"{source}: {len(arrays)} arrays for {len(sent)} cases")
+    outs = iter(result_array(arrays, f"case.{i}", (case.batch, case.output_size()), np.int8,
+                             source) for i, case in enumerate(sent))
+    return [next(outs) if case.batch > 0 else np.zeros((0, case.output_size()), np.int8)
+            for case in cases]
 
 
 def _golden_shape(case: NnCase) -> tuple[int, ...]:

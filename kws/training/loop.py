@@ -6,17 +6,24 @@ a draw that repeats, e.g. when the student sees the teacher's epochs, is not rec
 Everything random in an epoch is seeded by (seed, epoch), so a run resumed from a checkpoint at
 an epoch boundary continues exactly as the uninterrupted run would have.
 
-Writes into <run_dir>/<name>/: last.pt (every epoch, atomic), best.pt (best validation accuracy),
-metrics.csv, confusion_test.png, and TensorBoard logs when tensorboard is installed.
+Writes into <run_dir>/<name>/ (built as <name>.partial/ by the pipeline): last.pt (every epoch,
+atomic), best.pt (best validation accuracy), metrics.csv, confusion_test.png, and TensorBoard logs
+when tensorboard is installed.
+
+last.pt records what the stage's fingerprint covers (kws.pipeline.fingerprint_record: its
+settings and the stamps of the stages before it); train.resume=true continues only a checkpoint
+made with the same, and otherwise names the settings that differ.
 """
 from __future__ import annotations
 
 import csv
 import io
+import json
 import logging
 import math
 import os
 import pickle
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,11 +35,12 @@ from torch import nn
 from torch.nn import functional as F
 from tqdm import tqdm
 
-from kws.artifacts import RunDir
+from kws.artifacts import STAMPS, RunDir
 from kws.audio.augment import Material, augment, training_material
 from kws.errors import KwsError
 from kws.feature_cache import cached_features
-from kws.io import atomic_path, save_figure, write_json, write_text
+from kws.io import atomic_path, read_json, save_figure, write_json, write_text
+from kws.pipeline import fingerprint_record
 from kws.training.models import build_model, count_macs, count_params
 
 log = logging.getLogger(__name__)
@@ -122,9 +130,11 @@ def predict(model: nn.Module, x: torch.Tensor, device: torch.device,
 
 
 def train_model(cfg, run_dir: Path, name: str, model_cfg, epochs: int,
-                teacher: nn.Module | None = None) -> dict:
-    """Train `model_cfg` as stage `name`; returns its report entry."""
-    out = Path(run_dir) / name
+                teacher: nn.Module | None = None, out: Path | None = None) -> dict:
+    """Train `model_cfg` as stage `name` into `out` (default <run_dir>/<name>); returns its
+    report entry."""
+    final = Path(run_dir) / name
+    out = Path(out) if out else final
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "model.json", OmegaConf.to_container(model_cfg, resolve=True))
     ds = load_dataset(run_dir)
@@ -139,9 +149,14 @@ def train_model(cfg, run_dir: Path, name: str, model_cfg, epochs: int,
         step, epochs * steps_per_epoch, cfg.train.warmup_epochs * steps_per_epoch))
     state = {"epoch": 0, "best_val_acc": -1.0, "history": [], "train_seconds": 0.0}
     checkpoint = out / "last.pt"
-    if cfg.train.resume and checkpoint.exists():
-        state = _load_checkpoint(checkpoint, model, optimizer, schedule)
-        log.info("%s: resuming after epoch %d", name, state["epoch"])
+    record = fingerprint_record(cfg, name, read_json(Path(run_dir) / STAMPS, default={}))
+    # A killed run's partial folder first, else the last completed folder (same check).
+    source = next((p for p in (checkpoint, final / "last.pt") if p.exists()), None)
+    if cfg.train.resume and source is not None:
+        state = _load_checkpoint(source, model, optimizer, schedule, record)
+        if source != checkpoint:
+            shutil.copytree(final, out, dirs_exist_ok=True)
+        log.info("%s: resuming after epoch %d (%s)", name, state["epoch"], source)
     if teacher is not None:
         teacher.to(device).eval()
     writer = _tensorboard(out, cfg.train.tensorboard)
@@ -187,7 +202,8 @@ def train_model(cfg, run_dir: Path, name: str, model_cfg, epochs: int,
             state["best_val_acc"] = row["val_acc"]
             _save(out / "best.pt", {"model": model.state_dict(), "epoch": epoch + 1})
         _save(checkpoint, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                           "schedule": schedule.state_dict(), "state": state})
+                           "schedule": schedule.state_dict(), "state": state,
+                           "fingerprint": record})
         _write_metrics(out / "metrics.csv", state["history"])
         if writer is not None:
             for key, value in row.items():
@@ -236,16 +252,59 @@ def _save(path: Path, obj: dict) -> None:
         torch.save(obj, tmp)
 
 
-def _load_checkpoint(path: Path, model, optimizer, schedule) -> dict:
+def _load_checkpoint(path: Path, model, optimizer, schedule, record: dict) -> dict:
+    how = f"delete {path} to train from scratch, or set train.resume=false"
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=False)
+        saved = ckpt.get("fingerprint")
+        if saved is None:
+            raise KwsError(f"{path}: cannot resume: the checkpoint does not record the settings "
+                           f"it was trained with (made by an older kws), so a match cannot be "
+                           f"checked; {how}")
+        differences = fingerprint_differences(saved, record)
+        if differences:
+            raise KwsError(f"{path}: cannot resume: it was trained with other settings or "
+                           f"inputs: {'; '.join(differences)}. Resuming would mix the two; {how}")
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         schedule.load_state_dict(ckpt["schedule"])
-    except (RuntimeError, KeyError, EOFError, ValueError, pickle.UnpicklingError) as exc:
-        raise KwsError(f"{path}: cannot resume from this checkpoint ({exc}); "
-                       "delete it or set train.resume=false") from None
+    except (RuntimeError, KeyError, EOFError, ValueError, AttributeError,
+            pickle.UnpicklingError) as exc:
+        raise KwsError(f"{path}: cannot resume from this checkpoint ({exc}); {how}") from None
     return ckpt["state"]
+
+
+def fingerprint_differences(old: dict, new: dict) -> list[str]:
+    """What differs between two fingerprint records: "train.lr: 0.003 → 0.001", ..."""
+    old_cfg, new_cfg = _flatten(old.get("config", {})), _flatten(new.get("config", {}))
+    changed = [f"{key}: {_show(old_cfg.get(key))} → {_show(new_cfg.get(key))}"
+               for key in sorted(old_cfg.keys() | new_cfg.keys())
+               if old_cfg.get(key) != new_cfg.get(key)]
+    old_up, new_up = old.get("upstream", {}), new.get("upstream", {})
+    for stage in new_up:
+        before, now = old_up.get(stage), new_up.get(stage)
+        if before != now:
+            changed.append(f"stage {stage}: " + ("completed since" if before is None else
+                                                 "not completed now" if now is None else
+                                                 "re-ran since, with other settings or inputs"))
+    if old.get("outside") != new.get("outside"):
+        changed.append("its inputs outside the run directory changed")
+    return changed
+
+
+def _flatten(config: dict, prefix: str = "") -> dict:
+    flat = {}
+    for key, value in config.items():
+        if isinstance(value, dict) and value:
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def _show(value) -> str:
+    return "null" if value is None else json.dumps(value) if isinstance(value, (list, dict)) \
+        else str(value)
 
 
 def _write_metrics(path: Path, history: list[dict]) -> None:

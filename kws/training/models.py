@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from kws.golden.network import conv_padding, same_padding
+
 
 @dataclass(frozen=True)
 class Block:
@@ -25,35 +27,39 @@ def _pair(v) -> tuple[int, int]:
         else (int(v), int(v))
 
 
-def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
-    """TensorFlow "same" padding (before, after): out = ceil(size / stride), extra pad after."""
-    out = -(-size // stride)
-    total = max((out - 1) * stride + kernel - size, 0)
-    return total // 2, total - total // 2
-
-
 class SameConv2d(nn.Conv2d):
-    """Conv2d with TensorFlow/TFLite "same" padding, as the int8 kernels compute it."""
+    """Conv2d with TensorFlow/TFLite "same" padding along frequency, as the int8 kernels compute
+    it; along time "same" too, or "valid" (no padding: every output row depends only on input
+    rows that have arrived, so the network can run streaming, row by row)."""
+
+    def __init__(self, *args, time_padding: str = "same", **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.time_padding = time_padding
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        top, bottom = same_padding(x.shape[-2], self.kernel_size[0], self.stride[0])
-        left, right = same_padding(x.shape[-1], self.kernel_size[1], self.stride[1])
+        _, top, bottom = conv_padding(x.shape[-2], self.kernel_size[0], self.stride[0],
+                                      self.time_padding)
+        _, left, right = same_padding(x.shape[-1], self.kernel_size[1], self.stride[1])
         return super().forward(nn.functional.pad(x, (left, right, top, bottom)))
 
 
-def _conv_bn_relu(cin: int, cout: int, kernel, stride, groups: int = 1) -> nn.Sequential:
-    conv = SameConv2d(cin, cout, _pair(kernel), _pair(stride), groups=groups, bias=False)
+def _conv_bn_relu(cin: int, cout: int, kernel, stride, groups: int = 1,
+                  time_padding: str = "same") -> nn.Sequential:
+    conv = SameConv2d(cin, cout, _pair(kernel), _pair(stride), groups=groups, bias=False,
+                      time_padding=time_padding)
     return nn.Sequential(conv, nn.BatchNorm2d(cout), nn.ReLU())
 
 
 class DSCNN(nn.Module):
     def __init__(self, n_classes: int, first_channels: int, first_kernel, first_stride,
-                 blocks: list[Block], dropout: float) -> None:
+                 blocks: list[Block], dropout: float, time_padding: str = "same") -> None:
         super().__init__()
-        layers = [_conv_bn_relu(1, first_channels, first_kernel, first_stride), nn.Dropout(dropout)]
+        layers = [_conv_bn_relu(1, first_channels, first_kernel, first_stride,
+                                time_padding=time_padding), nn.Dropout(dropout)]
         channels = first_channels
         for block in blocks:
-            layers.append(_conv_bn_relu(channels, channels, 3, block.stride, groups=channels))
+            layers.append(_conv_bn_relu(channels, channels, 3, block.stride, groups=channels,
+                                        time_padding=time_padding))
             layers.append(_conv_bn_relu(channels, block.channels, 1, 1))
             channels = block.channels
         layers.append(nn.Dropout(dropout))
@@ -68,7 +74,8 @@ class DSCNN(nn.Module):
 def build_model(model_cfg, n_classes: int) -> DSCNN:
     blocks = [Block(int(b.channels), _pair(b.stride)) for b in model_cfg.blocks]
     return DSCNN(n_classes, int(model_cfg.first_channels), model_cfg.first_kernel,
-                 model_cfg.first_stride, blocks, float(model_cfg.dropout))
+                 model_cfg.first_stride, blocks, float(model_cfg.dropout),
+                 str(model_cfg.get("time_padding", "same")))
 
 
 def count_params(model: nn.Module, fold_bn: bool = True) -> int:

@@ -21,7 +21,8 @@ from torch.nn import functional as F
 
 from kws.golden.network import AvgPool, Conv, Dense, QuantParams
 from kws.golden.intmath import quantize_multiplier
-from kws.training.models import DSCNN, SameConv2d, same_padding
+from kws.golden.network import conv_padding, same_padding
+from kws.training.models import DSCNN, SameConv2d
 
 
 @dataclass
@@ -31,6 +32,7 @@ class FloatLayer:
     weight: torch.Tensor | None
     bias: torch.Tensor | None
     stride: tuple[int, int] = (1, 1)
+    time_padding: str = "same"     # along H: "same" or "valid" (kws.golden.network.conv_padding)
 
 
 def fold(model: DSCNN) -> list[FloatLayer]:
@@ -45,7 +47,7 @@ def fold(model: DSCNN) -> list[FloatLayer]:
         weight = conv.weight.detach() * gamma[:, None, None, None]
         bias = bn.bias.detach() - bn.running_mean * gamma
         kind = "dwconv" if conv.groups > 1 else "conv"
-        layers.append(FloatLayer(kind, weight, bias, tuple(conv.stride)))
+        layers.append(FloatLayer(kind, weight, bias, tuple(conv.stride), conv.time_padding))
     layers.append(FloatLayer("avgpool", None, None))
     layers.append(FloatLayer("dense", model.classifier.weight.detach(),
                              model.classifier.bias.detach()))
@@ -59,8 +61,9 @@ def float_forward(layers: list[FloatLayer], x: torch.Tensor) -> list[torch.Tenso
         for layer in layers:
             if layer.kind in ("conv", "dwconv"):
                 kh, kw = layer.weight.shape[-2:]
-                top, bottom = same_padding(x.shape[-2], kh, layer.stride[0])
-                left, right = same_padding(x.shape[-1], kw, layer.stride[1])
+                _, top, bottom = conv_padding(x.shape[-2], kh, layer.stride[0],
+                                              layer.time_padding)
+                _, left, right = same_padding(x.shape[-1], kw, layer.stride[1])
                 x = F.conv2d(F.pad(x, (left, right, top, bottom)), layer.weight, layer.bias,
                              layer.stride, groups=x.shape[1] if layer.kind == "dwconv" else 1)
                 x = F.relu(x)
@@ -140,7 +143,8 @@ def convert(layers: list[FloatLayer], ranges: list[tuple[float, float]],
             golden.append(Conv(name, q, bias, np.array([m for m, _ in mults], dtype=np.int32),
                                np.array([s for _, s in mults], dtype=np.int32), layer.stride,
                                layer.kind == "dwconv", current, out, act_min=out.zero_point,
-                               act_max=127, weight_scale=scale))
+                               act_max=127, weight_scale=scale,
+                               time_padding=layer.time_padding))
         current = out
     return golden
 

@@ -13,7 +13,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from kws.golden.network import QuantParams
-from kws.training.models import same_padding
+from kws.golden.network import conv_padding, same_padding
 from kws.training.ptq import FloatLayer, activation_quant
 
 
@@ -40,6 +40,7 @@ class FakeQuantNet(nn.Module):
         super().__init__()
         self.kinds = [layer.kind for layer in layers]
         self.strides = [layer.stride for layer in layers]
+        self.time_paddings = [layer.time_padding for layer in layers]
         self.weights = nn.ParameterList(
             [nn.Parameter(l.weight.clone()) for l in layers if l.weight is not None])
         self.biases = nn.ParameterList(
@@ -53,7 +54,8 @@ class FakeQuantNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         index = 0
-        for kind, stride, quant in zip(self.kinds, self.strides, self.out_quant):
+        for kind, stride, time_padding, quant in zip(self.kinds, self.strides,
+                                                     self.time_paddings, self.out_quant):
             if kind == "avgpool":
                 x = fake_quant(x.mean(dim=(2, 3)), quant)
                 continue
@@ -64,8 +66,8 @@ class FakeQuantNet(nn.Module):
                 x = fake_quant(F.linear(x, w, b), quant)
                 continue
             kh, kw = w.shape[-2:]
-            top, bottom = same_padding(x.shape[-2], kh, stride[0])
-            left, right = same_padding(x.shape[-1], kw, stride[1])
+            _, top, bottom = conv_padding(x.shape[-2], kh, stride[0], time_padding)
+            _, left, right = same_padding(x.shape[-1], kw, stride[1])
             x = F.conv2d(F.pad(x, (left, right, top, bottom)), w, b, stride,
                          groups=x.shape[1] if kind == "dwconv" else 1)
             x = fake_quant(x, quant, q_min=quant.zero_point)      # int8 ReLU: clamp at the zp
@@ -73,12 +75,13 @@ class FakeQuantNet(nn.Module):
 
     def to_float_layers(self) -> list[FloatLayer]:
         layers, index = [], 0
-        for kind, stride in zip(self.kinds, self.strides):
+        for kind, stride, time_padding in zip(self.kinds, self.strides, self.time_paddings):
             if kind == "avgpool":
                 layers.append(FloatLayer(kind, None, None))
                 continue
             layers.append(FloatLayer(kind, self.weights[index].detach().clone(),
-                                     self.biases[index].detach().clone(), stride))
+                                     self.biases[index].detach().clone(), stride,
+                                     time_padding))
             index += 1
         return layers
 

@@ -1,7 +1,11 @@
 /* Semihosting calls for QEMU (see semihost.h). Tiny and allocation-free: no newlib stdio. */
 #include "semihost.h"
 
+#define SYS_OPEN 0x01
+#define SYS_CLOSE 0x02
 #define SYS_WRITE0 0x04
+#define SYS_WRITE 0x05
+#define SYS_GET_CMDLINE 0x15
 #define SYS_EXIT 0x18
 #define SYS_EXIT_EXTENDED 0x20
 #define ADP_STOPPED_APPLICATION_EXIT 0x20026
@@ -67,6 +71,36 @@ void sh_put_hex32(uint32_t v)
     }
     buf[10] = '\0';
     sh_puts(buf);
+}
+
+int32_t sh_open(const char *path, uint32_t len, uint32_t mode)
+{
+    /* SYS_OPEN takes the length too; the host reads path[0 .. len) and wants path[len] == 0 */
+    const uint32_t block[3] = {(uint32_t)(uintptr_t)path, mode, len};
+    return (int32_t)sh_call(SYS_OPEN, block);
+}
+
+uint32_t sh_write(int32_t handle, const void *data, uint32_t n)
+{
+    const uint32_t block[3] = {(uint32_t)handle, (uint32_t)(uintptr_t)data, n};
+    return sh_call(SYS_WRITE, block);
+}
+
+int32_t sh_close(int32_t handle)
+{
+    const uint32_t block[1] = {(uint32_t)handle};
+    return (int32_t)sh_call(SYS_CLOSE, block);
+}
+
+int32_t sh_get_cmdline(char *buf, uint32_t size)
+{
+    /* the host writes at most size bytes including the NUL and sets block[1] to the length */
+    uint32_t block[2] = {(uint32_t)(uintptr_t)buf, size};
+    if (size == 0 || sh_call(SYS_GET_CMDLINE, block) != 0 || block[1] >= size) {
+        return -1;
+    }
+    buf[block[1]] = '\0';
+    return 0;
 }
 
 void sh_exit(int status)

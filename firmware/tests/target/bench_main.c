@@ -13,12 +13,16 @@
  *   2. check pass (every input): the hook hashes each layer's output; hashes and logits are
  *      compared with the golden ones.
  * Then the stack's high-water mark (the harness and the kernels).
- * Output lines are parsed by bench/kernels.py. Exit status: 0 when everything matched, 1 on a
- * mismatch, 2 on a kernel error, 3 on a fault. */
+ * Result file (kws_results.h), read by bench/kernels.py: insn_per_tick, layer_instructions
+ * uint64 [KWS_MODEL_N_LAYERS], total_instructions, stack_bytes, inputs_checked, mismatches (layers
+ * and logits that differ, over all inputs). The console lines are for people. Exit status: 0
+ * when everything matched, 1 on a mismatch, 2 on a kernel error or a failed result file, 3 on a
+ * fault. */
 #include <stdint.h>
 
 #include "kws_bench_data.h"
 #include "kws_model.h"
+#include "kws_results_semihost.h"
 #include "semihost.h"
 #include "startup.h"
 #include "systick.h"
@@ -36,6 +40,28 @@ typedef char check_input[KWS_BENCH_INPUT_BYTES ==
                                  KWS_MODEL_INPUT_FRAMES * KWS_MODEL_INPUT_COEFFS
                              ? 1
                              : -1];
+
+/* needed again only for the result file: static, not on main's stack (the stack mark) */
+static uint64_t insn_per_tick, total_insns;
+
+/* The result file, after the measurements, in a call of its own (noinline: the writer's frame
+ * exists only now, below the high-water mark already taken). */
+static __attribute__((noinline)) kws_status_t write_results(uint32_t stack_used, uint32_t bad)
+{
+    kws_results_semihost_t file;
+    const uint32_t n_layers = KWS_MODEL_N_LAYERS;
+    if (kws_results_semihost_open(&file) != KWS_OK) {
+        return KWS_ERR_ARG;
+    }
+    (void)kws_results_u64(&file.results, "insn_per_tick", insn_per_tick);
+    (void)kws_results_array(&file.results, "layer_instructions", KWS_RESULTS_UINT64, 1, &n_layers,
+                            layer_ticks);
+    (void)kws_results_u64(&file.results, "total_instructions", total_insns);
+    (void)kws_results_u64(&file.results, "stack_bytes", stack_used);
+    (void)kws_results_u64(&file.results, "inputs_checked", KWS_BENCH_N_INPUTS);
+    (void)kws_results_u64(&file.results, "mismatches", bad);
+    return kws_results_semihost_close(&file);
+}
 
 static uint32_t fnv1a(const int8_t *data, int bytes)
 {
@@ -67,7 +93,7 @@ int main(void)
 
     const uint64_t cal_ticks = kws_ticks_over_nops(CALIBRATION_BLOCKS);
     const uint64_t cal_insns = (uint64_t)CALIBRATION_BLOCKS * (KWS_NOPS_PER_BLOCK + 2u);
-    const uint64_t insn_per_tick = cal_ticks ? (cal_insns + cal_ticks / 2) / cal_ticks : 0;
+    insn_per_tick = cal_ticks ? (cal_insns + cal_ticks / 2) / cal_ticks : 0;
     sh_puts("INSTRUCTIONS per tick: ");
     sh_put_u64(insn_per_tick);
     sh_puts("\n");
@@ -82,12 +108,14 @@ int main(void)
     const uint64_t t1 = kws_ticks();
     uint64_t prev = t0;
     for (i = 0; i < KWS_MODEL_N_LAYERS; i++) {
+        const uint64_t ticks = layer_ticks[i] - prev;
+        prev = layer_ticks[i];
+        layer_ticks[i] = ticks * insn_per_tick; /* from here on: the layer's instructions */
         sh_puts("LAYER ");
         sh_put_u32(i);
         sh_puts(" INSTRUCTIONS ");
-        sh_put_u64((layer_ticks[i] - prev) * insn_per_tick);
+        sh_put_u64(layer_ticks[i]);
         sh_puts("\n");
-        prev = layer_ticks[i];
     }
     sh_puts("TOTAL INSTRUCTIONS ");
     sh_put_u64((t1 - t0) * insn_per_tick);
@@ -121,13 +149,19 @@ int main(void)
             }
         }
     }
+    const uint32_t stack_used = kws_stack_used_bytes();
     sh_puts("STACK ");
-    sh_put_u32(kws_stack_used_bytes());
+    sh_put_u32(stack_used);
     sh_puts(" bytes high-water\n");
     sh_puts("CHECKED ");
     sh_put_u32(KWS_BENCH_N_INPUTS);
     sh_puts(" inputs, mismatches ");
     sh_put_u32(bad);
     sh_puts("\n");
+    total_insns = (t1 - t0) * insn_per_tick;
+    if (write_results(stack_used, bad) != KWS_OK) {
+        sh_puts("ERROR writing the result file\n");
+        return 2;
+    }
     return bad == 0 ? 0 : 1;
 }

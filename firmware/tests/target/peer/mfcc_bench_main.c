@@ -1,6 +1,6 @@
 /* MFCC front-end harness for QEMU's MPS2 boards (bench/mfcc_target.py, tests/test_mfcc_fastpath.py):
  * one front end run frame by frame on the same real frames, instructions per frame counted
- * with SysTick exactly as firmware/ports/mps2/main.c does (QEMU -icount shift=0: a tick is 40
+ * with SysTick exactly as firmware/tests/target/check_main.c does (QEMU -icount shift=0: a tick is 40
  * instructions, measured here with a run of NOPs; see systick.h), and every output compared
  * with the host's.
  *
@@ -28,11 +28,17 @@
  * each step; the ticks between calls are summed per step and printed (the hook's own few
  * instructions are included in each step).
  *
- * Output lines are parsed by bench/mfcc_target.py. Exit status: 0 when ours matched the golden
- * model on every frame (always 0 for CMSIS-DSP), 1 on a mismatch, 2 on an error, 3 on a fault. */
+ * Result file (kws_results.h), read by bench/mfcc_target.py: insn_per_tick, frames,
+ * frames_equal, max_abs_difference, insn_mean (rounded), insn_min, insn_max (per frame),
+ * stack_bytes; with MB_POWER_BINS power_equal and power_checked; with KWS_MFCC_PROFILE
+ * step_instructions uint64 [steps] (means per frame, rounded); and when an output differed,
+ * first_difference int32 [5]: clip, frame, output, target, host. The console lines are for
+ * people. Exit status: 0 when ours matched the golden model on every frame (always 0 for
+ * CMSIS-DSP), 1 on a mismatch, 2 on an error (or a failed result file), 3 on a fault. */
 #include <stdint.h>
 #include <string.h>
 
+#include "kws_results_semihost.h"
 #include "mfcc_bench_data.h"
 #include "semihost.h"
 #include "startup.h"
@@ -59,6 +65,7 @@ typedef char check_n_out[KWS_MFCC_N_OUT == MB_N_OUT ? 1 : -1];
 #define CALIBRATION_BLOCKS 200u
 
 static out_t out[MB_N_OUT];
+static int32_t first_difference[5]; /* clip, frame, output, target, host */
 
 #if defined(KWS_MFCC_PROFILE)
 #define MAX_STEPS 16
@@ -189,6 +196,11 @@ int main(void)
                 if (a != 0u) {
                     if (!reported) { /* the first difference only */
                         reported = 1;
+                        first_difference[0] = (int32_t)clip;
+                        first_difference[1] = (int32_t)frame;
+                        first_difference[2] = (int32_t)i;
+                        first_difference[3] = out[i];
+                        first_difference[4] = want[i];
                         sh_puts("DIFFERENCE clip ");
                         sh_put_u32(clip);
                         sh_puts(" frame ");
@@ -238,9 +250,49 @@ int main(void)
         }
     }
 #endif
+    const uint32_t stack_used = kws_stack_used_bytes();
     sh_puts("stack high-water: ");
-    sh_put_u32(kws_stack_used_bytes());
+    sh_put_u32(stack_used);
     sh_puts(" bytes\n");
+    {
+        kws_results_semihost_t file;
+        kws_results_t *r = &file.results;
+        const uint32_t five = 5;
+        if (kws_results_semihost_open(&file) != KWS_OK) {
+            return 2;
+        }
+        (void)kws_results_u64(r, "insn_per_tick", insn_per_tick);
+        (void)kws_results_u64(r, "frames", n);
+        (void)kws_results_u64(r, "frames_equal", equal);
+        (void)kws_results_u64(r, "max_abs_difference", max_diff);
+        (void)kws_results_u64(r, "insn_mean", (total * insn_per_tick + n / 2) / n);
+        (void)kws_results_u64(r, "insn_min", lo * insn_per_tick);
+        (void)kws_results_u64(r, "insn_max", hi * insn_per_tick);
+        (void)kws_results_u64(r, "stack_bytes", stack_used);
+#if defined(MB_POWER_BINS) && !defined(KWS_PEER_CMSIS)
+        (void)kws_results_u64(r, "power_equal", power_equal);
+        (void)kws_results_u64(r, "power_checked", power_checked);
+#endif
+#if defined(KWS_MFCC_PROFILE)
+        {
+            const uint32_t n_steps = (uint32_t)(max_step + 1);
+            int s;
+            (void)kws_results_begin(r, "step_instructions", KWS_RESULTS_UINT64, 1, &n_steps);
+            for (s = 0; s <= max_step; s++) {
+                const uint64_t mean = (step_ticks[s] * insn_per_tick + n / 2) / n;
+                (void)kws_results_append(r, &mean, 1);
+            }
+        }
+#endif
+        if (reported) {
+            (void)kws_results_array(r, "first_difference", KWS_RESULTS_INT32, 1, &five,
+                                    first_difference);
+        }
+        if (kws_results_semihost_close(&file) != KWS_OK) {
+            sh_puts("ERROR writing the result file\n");
+            return 2;
+        }
+    }
 #if defined(KWS_PEER_CMSIS)
     (void)power_checked;
     (void)power_equal;

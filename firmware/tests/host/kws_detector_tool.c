@@ -1,18 +1,20 @@
-/* Host harness for the recogniser and the wake-word loop (driven by kws/detector_host.py).
+/* Host harness for the recogniser and the wake-word loop (driven by
+ * kws/toolchain/detector_harness.py).
  *
- *   kws_detector_tool recognizer SETTINGS.txt FRAMES.u32 LOGITS.s8 EVENTS.txt
+ *   kws_detector_tool recognizer SETTINGS.txt FRAMES.u32 LOGITS.s8 OUT.kwsr
  *       N inferences: frame indices uint32 LE [N], logits int8 [N][n_classes], each through
  *       kws_detector_push.
- *   kws_detector_tool stream SETTINGS.txt PCM.s16 EVENTS.txt SEED MAX_CHUNK RING_CAPACITY
+ *   kws_detector_tool stream SETTINGS.txt PCM.s16 OUT.kwsr SEED MAX_CHUNK RING_CAPACITY
  *       int16 LE samples, read in chunks of pseudo-random sizes in [1, MAX_CHUNK] (xorshift32
  *       from SEED), written to a kws_audio_t ring of RING_CAPACITY samples (a power of two
  *       >= MAX_CHUNK); kws_wakeword_process runs when the next chunk does not fit and otherwise
- *       after about half the writes, and once at the end. Prints to stdout
- *       "frames F inferences I detections D dropped X".
+ *       after about half the writes, and once at the end.
  *
  * SETTINGS.txt: whitespace-separated integers: n_classes average_window min_count threshold
  * suppression_frames infer_every, then is_keyword[n_classes], then exp_lut[256].
- * EVENTS.txt: one line per detection: "frame_index label score".
+ * OUT is a result file (kws_results.h): "events", uint32 [detections][3] (frame_index, label,
+ * score; at most MAX_EVENTS); stream also the loop's counters "frames", "inferences",
+ * "detections" and the ring's "dropped".
  *
  * The model: KWS_TOOL_INVOKE, by default the test stand-in kws_standin_invoke
  * (kws_standin_model.c). To run the real network, build with
@@ -25,6 +27,7 @@
 
 #include "kws_detector.h"
 #include "kws_mfcc_tables.h"
+#include "kws_results_file.h"
 #include "kws_wakeword.h"
 
 #ifndef KWS_TOOL_INVOKE
@@ -33,6 +36,7 @@
 kws_status_t KWS_TOOL_INVOKE(const int8_t *features, int8_t *logits);
 
 #define MAX_RING (1 << 20)
+#define MAX_EVENTS (1 << 16)
 
 static kws_detector_settings_t settings;
 static int16_t ring[MAX_RING];
@@ -40,6 +44,8 @@ static int16_t chunk[MAX_RING];
 static int16_t history[KWS_MFCC_WINDOW_LEN];
 static kws_mfcc_cell_t scratch[KWS_MFCC_SCRATCH_CELLS];
 static int8_t features[KWS_WAKEWORD_FEATURES_LEN(KWS_MFCC_FRAMES_PER_CLIP, KWS_MFCC_N_OUT)];
+static uint32_t events[MAX_EVENTS][3];
+static uint32_t n_events;
 
 static int read_int(FILE *f, long lo, long hi, long *v)
 {
@@ -82,13 +88,19 @@ static int read_settings(const char *path)
     return ok;
 }
 
+/* Keeps an event for the result file; past MAX_EVENTS only counts it (main then fails). */
 static void write_event(const kws_detection_t *event, void *user)
 {
-    fprintf((FILE *)user, "%lu %ld %ld\n", (unsigned long)event->frame_index, (long)event->label,
-            (long)event->score);
+    (void)user;
+    if (n_events < MAX_EVENTS) {
+        events[n_events][0] = event->frame_index;
+        events[n_events][1] = (uint32_t)event->label;
+        events[n_events][2] = (uint32_t)event->score;
+    }
+    n_events++;
 }
 
-static int run_recognizer(const char *frames_path, const char *logits_path, FILE *out)
+static int run_recognizer(const char *frames_path, const char *logits_path)
 {
     FILE *ff = fopen(frames_path, "rb");
     FILE *fl = fopen(logits_path, "rb");
@@ -104,7 +116,7 @@ static int run_recognizer(const char *frames_path, const char *logits_path, FILE
         ok = fread(logits, 1, (size_t)settings.n_classes, fl) == (size_t)settings.n_classes &&
              kws_detector_push(&det, frame, logits, &fired, &event) == KWS_OK;
         if (ok && fired) {
-            write_event(&event, out);
+            write_event(&event, NULL);
         }
     }
     if (ff != NULL) {
@@ -127,7 +139,7 @@ static uint32_t xorshift32(uint32_t *s)
     return *s;
 }
 
-static int run_stream(const char *pcm_path, FILE *out, uint32_t seed, int32_t max_chunk,
+static int run_stream(const char *pcm_path, kws_results_t *out, uint32_t seed, int32_t max_chunk,
                       int32_t capacity)
 {
     kws_audio_t audio;
@@ -151,7 +163,7 @@ static int run_stream(const char *pcm_path, FILE *out, uint32_t seed, int32_t ma
     config.frames = KWS_MFCC_FRAMES_PER_CLIP;
     config.invoke = KWS_TOOL_INVOKE;
     config.on_detection = write_event;
-    config.user = out;
+    config.user = NULL;
     config.history = history;
     config.scratch = scratch;
     config.features = features;
@@ -184,9 +196,10 @@ static int run_stream(const char *pcm_path, FILE *out, uint32_t seed, int32_t ma
         fprintf(stderr, "ERROR: kws_wakeword_process failed\n");
         return 0;
     }
-    printf("frames %lu inferences %lu detections %lu dropped %lu\n", (unsigned long)ww.n_frames,
-           (unsigned long)ww.n_inferences, (unsigned long)ww.n_detections,
-           (unsigned long)audio.dropped);
+    (void)kws_results_u64(out, "frames", ww.n_frames);
+    (void)kws_results_u64(out, "inferences", ww.n_inferences);
+    (void)kws_results_u64(out, "detections", ww.n_detections);
+    (void)kws_results_u64(out, "dropped", audio.dropped);
     return 1;
 }
 
@@ -196,22 +209,22 @@ int main(int argc, char **argv)
     const int stream = argc == 8 && strcmp(argv[1], "stream") == 0;
     const char *events_path = argv[recognizer ? 5 : 4];
     if (!recognizer && !stream) {
-        fprintf(stderr, "usage: %s recognizer SETTINGS.txt FRAMES.u32 LOGITS.s8 EVENTS.txt\n"
-                        "       %s stream SETTINGS.txt PCM.s16 EVENTS.txt SEED MAX_CHUNK "
+        fprintf(stderr, "usage: %s recognizer SETTINGS.txt FRAMES.u32 LOGITS.s8 OUT.kwsr\n"
+                        "       %s stream SETTINGS.txt PCM.s16 OUT.kwsr SEED MAX_CHUNK "
                         "RING_CAPACITY\n", argv[0], argv[0]);
         return 2;
     }
     if (!read_settings(argv[2])) {
         return 2;
     }
-    FILE *out = fopen(events_path, "w");
-    if (out == NULL) {
+    kws_results_file_t out;
+    if (kws_results_file_open(&out, events_path) != KWS_OK) {
         fprintf(stderr, "ERROR: cannot open %s\n", events_path);
         return 2;
     }
     int ok;
     if (recognizer) {
-        ok = run_recognizer(argv[3], argv[4], out);
+        ok = run_recognizer(argv[3], argv[4]);
     } else {
         const long seed = atol(argv[5]);
         const long max_chunk = atol(argv[6]);
@@ -219,11 +232,23 @@ int main(int argc, char **argv)
         if (seed < 0 || max_chunk < 1 || capacity < max_chunk || capacity > MAX_RING) {
             fprintf(stderr, "ERROR: need SEED >= 0, 1 <= MAX_CHUNK <= RING_CAPACITY <= %d\n",
                     MAX_RING);
-            fclose(out);
             return 2;
         }
-        ok = run_stream(argv[3], out, (uint32_t)seed, (int32_t)max_chunk, (int32_t)capacity);
+        ok = run_stream(argv[3], &out.results, (uint32_t)seed, (int32_t)max_chunk,
+                        (int32_t)capacity);
     }
-    fclose(out);
+    if (ok && n_events > MAX_EVENTS) {
+        fprintf(stderr, "ERROR: %lu detections, more than the harness keeps (%d)\n",
+                (unsigned long)n_events, MAX_EVENTS);
+        ok = 0;
+    }
+    if (ok) {
+        const uint32_t dims[2] = {n_events, 3};
+        (void)kws_results_array(&out.results, "events", KWS_RESULTS_UINT32, 2, dims, events);
+        if (kws_results_file_close(&out) != KWS_OK) {
+            fprintf(stderr, "ERROR: writing %s failed\n", events_path);
+            return 2;
+        }
+    }
     return ok ? 0 : 1;
 }

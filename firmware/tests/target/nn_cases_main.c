@@ -8,14 +8,17 @@
  * `align` bytes past a word boundary (so the kernels meet unaligned pointers), fills the output
  * buffer and 8 guard bytes after it with a pattern, calls the kernel once per sample, and checks
  * the status, every output byte and the guard bytes.
- * Output lines, parsed by the test: "DSP <0|1>" (whether this build has __ARM_FEATURE_DSP, i.e.
- * runs kws_nn.c's DSP path), "CASE <i> OK" or "CASE <i> MISMATCH ..." per case, and
- * "CASES <ok>/<n>". Exit status: 0 all equal, 1 a mismatch or error, 3 a fault. */
+ * Result file (kws_results.h), read by the test: dsp (1 when this build has __ARM_FEATURE_DSP,
+ * i.e. runs the kernels' DSP paths), case_ok uint8 [KWS_NN_N_CASES] (1: status, every output
+ * byte and the guard bytes as expected). The console says which case differs where ("CASE <i>
+ * MISMATCH ..."), for people. Exit status: 0 all equal, 1 a mismatch or error, 2 a failed
+ * result file, 3 a fault. */
 #include <stdint.h>
 #include <string.h>
 
 #include "kws_nn.h"
 #include "kws_nn_cases.h"
+#include "kws_results_semihost.h"
 #include "semihost.h"
 
 #define GUARD 8
@@ -24,6 +27,7 @@
 static int8_t in_buf[KWS_NN_MAX_INPUT + 4] __attribute__((aligned(4)));
 static int8_t w_buf[KWS_NN_MAX_WEIGHTS + 4] __attribute__((aligned(4)));
 static int8_t out_buf[KWS_NN_MAX_OUTPUT + GUARD];
+static uint8_t case_ok[KWS_NN_N_CASES];
 
 static kws_status_t call_kernel(const kws_nn_case_t *c, const int8_t *w, const int8_t *x,
                                 int8_t *out)
@@ -101,18 +105,31 @@ static int run_case(uint32_t index, const kws_nn_case_t *c)
 int main(void)
 {
     uint32_t i, ok = 0;
+    kws_results_semihost_t file;
+    const uint32_t n_cases = KWS_NN_N_CASES;
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
-    sh_puts("DSP 1\n");
+    const uint64_t dsp = 1;
 #else
-    sh_puts("DSP 0\n");
+    const uint64_t dsp = 0;
 #endif
+    sh_puts(dsp ? "DSP 1\n" : "DSP 0\n");
     for (i = 0; i < KWS_NN_N_CASES; i++) {
-        ok += (uint32_t)run_case(i, &kws_nn_cases[i]);
+        case_ok[i] = (uint8_t)run_case(i, &kws_nn_cases[i]);
+        ok += case_ok[i];
     }
     sh_puts("CASES ");
     sh_put_u32(ok);
     sh_puts("/");
     sh_put_u32(KWS_NN_N_CASES);
     sh_puts("\n");
+    if (kws_results_semihost_open(&file) != KWS_OK) {
+        return 2;
+    }
+    (void)kws_results_u64(&file.results, "dsp", dsp);
+    (void)kws_results_array(&file.results, "case_ok", KWS_RESULTS_UINT8, 1, &n_cases, case_ok);
+    if (kws_results_semihost_close(&file) != KWS_OK) {
+        sh_puts("ERROR writing the result file\n");
+        return 2;
+    }
     return ok == KWS_NN_N_CASES ? 0 : 1;
 }

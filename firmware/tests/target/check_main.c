@@ -6,20 +6,29 @@
  * detection events the Python twin (kws.stream.detect_stream) finds on the K clips played back
  * to back.
  *   1. per clip: kws_mfcc_clip → features; kws_model_invoke → logits; both compared exactly.
- *   2. the clips as one stream through the wake-word loop (the host port's kws_host_app, 320
+ *   2. the clips as one stream through the wake-word loop (the app wiring, firmware/app/kws_app.c, 320
  *      samples per feed): the events compared exactly.
  *   3. SysTick ticks around one MFCC frame, around one kws_model_invoke and around every clip's
  *      front end and inference; printed as INSTRUCTIONS via the measured instructions per tick
  *      (QEMU -icount: SysTick counts virtual time, i.e. instructions; see systick.h).
  *   4. the stack's high-water mark.
- * Output lines are parsed by kws/target.py; keep their wording. Exit status (semihosting): 0 when
- * every clip and every event matched, 1 on a mismatch, 2 on a kernel or loop error, 3 on a fault.
+ * The numbers go to the result file (kws_results.h; its name on the semihosting command line),
+ * which kws.toolchain.cortex_m reads: scalars insn_per_tick, calibration_ticks,
+ * calibration_instructions, clips, clips_bitexact, events_expected, events_found, events_equal
+ * (events matching the expected one at their index, when the counts agree), inferences,
+ * ticks_mfcc_clips, ticks_inferences, insn_one_mfcc_frame, insn_one_inference,
+ * insn_per_mfcc_frame, insn_per_inference (means, rounded), frames_measured, stack_bytes,
+ * stack_reserved_bytes. It is written after every measurement, by a function of its own, so that
+ * neither the counts nor the stack's high-water mark include it. The console lines
+ * are for people. Exit status (semihosting): 0 when every clip and every event matched, 1 on a
+ * mismatch, 2 on a kernel or loop error (or the result file failed), 3 on a fault.
  */
 #include <stdint.h>
 
-#include "kws_host_app.h"
+#include "kws_app.h"
 #include "kws_mfcc_tables.h"
 #include "kws_model.h"
+#include "kws_results_semihost.h"
 #include "kws_target_data.h"
 #include "semihost.h"
 #include "startup.h"
@@ -34,8 +43,9 @@
 #define CPUID (*(volatile uint32_t *)0xE000ED00u)
 
 static int8_t features[FRAMES][N_OUT];
-static kws_mfcc_cell_t scratch[KWS_MFCC_SCRATCH_CELLS];
 static int8_t frame_out[N_OUT];
+/* the calibration, needed again only for the result file: static, not on main's stack */
+static uint64_t cal_ticks;
 static kws_detection_t events[MAX_EVENTS];
 static uint32_t n_events;
 
@@ -57,6 +67,53 @@ static void on_detection(const kws_detection_t *event, void *user)
         events[n_events] = *event;
     }
     n_events++;
+}
+
+/* What the run measured, for the result file. */
+typedef struct {
+    uint64_t insn_per_tick, cal_ticks, cal_insns;
+    uint32_t exact, equal_events;
+    uint64_t mfcc_ticks, invoke_ticks, one_frame_insns, one_invoke_insns;
+    uint64_t per_frame, per_inference, n_frames;
+    uint32_t stack_used;
+} measured_t;
+
+/* The front end's scratch, and after the last frame the measurements: reporting them costs no
+ * RAM, neither static nor on main's stack (which every measured call runs on top of). */
+static union {
+    kws_mfcc_cell_t scratch[KWS_MFCC_SCRATCH_CELLS];
+    measured_t measured;
+} work;
+typedef char check_work[sizeof(measured_t) <= sizeof work.scratch ? 1 : -1];
+
+/* The result file, after every measurement; a call of its own (noinline: its frame and the
+ * writer's exist only now), so the stack's high-water mark, taken before, does not see it. */
+static __attribute__((noinline)) kws_status_t write_results(const measured_t *m)
+{
+    kws_results_semihost_t file;
+    kws_results_t *r = &file.results;
+    if (kws_results_semihost_open(&file) != KWS_OK) {
+        return KWS_ERR_ARG;
+    }
+    (void)kws_results_u64(r, "insn_per_tick", m->insn_per_tick);
+    (void)kws_results_u64(r, "calibration_ticks", m->cal_ticks);
+    (void)kws_results_u64(r, "calibration_instructions", m->cal_insns);
+    (void)kws_results_u64(r, "clips", KWS_TARGET_N_CLIPS);
+    (void)kws_results_u64(r, "clips_bitexact", m->exact);
+    (void)kws_results_u64(r, "events_expected", KWS_TARGET_N_EVENTS);
+    (void)kws_results_u64(r, "events_found", n_events);
+    (void)kws_results_u64(r, "events_equal", m->equal_events);
+    (void)kws_results_u64(r, "inferences", kws_app_state()->n_inferences);
+    (void)kws_results_u64(r, "ticks_mfcc_clips", m->mfcc_ticks);
+    (void)kws_results_u64(r, "ticks_inferences", m->invoke_ticks);
+    (void)kws_results_u64(r, "insn_one_mfcc_frame", m->one_frame_insns);
+    (void)kws_results_u64(r, "insn_one_inference", m->one_invoke_insns);
+    (void)kws_results_u64(r, "insn_per_mfcc_frame", m->per_frame);
+    (void)kws_results_u64(r, "insn_per_inference", m->per_inference);
+    (void)kws_results_u64(r, "frames_measured", m->n_frames);
+    (void)kws_results_u64(r, "stack_bytes", m->stack_used);
+    (void)kws_results_u64(r, "stack_reserved_bytes", kws_stack_size_bytes());
+    return kws_results_semihost_close(&file); /* the first failure, if any */
 }
 
 /* Compares one clip; prints the first difference. Returns 1 when equal. */
@@ -113,7 +170,7 @@ int main(void)
     sh_puts("\n");
 
     /* Instructions per tick, measured. */
-    const uint64_t cal_ticks = kws_ticks_over_nops(CALIBRATION_BLOCKS);
+    cal_ticks = kws_ticks_over_nops(CALIBRATION_BLOCKS);
     const uint64_t cal_insns = (uint64_t)CALIBRATION_BLOCKS * (KWS_NOPS_PER_BLOCK + 2u);
     const uint64_t insn_per_tick = cal_ticks ? (cal_insns + cal_ticks / 2) / cal_ticks : 0;
     put_line_u64("calibration NOP instructions: ", cal_insns);
@@ -125,7 +182,7 @@ int main(void)
         int32_t n_frames = 0;
         t0 = kws_ticks();
         kws_status_t status = kws_mfcc_clip(&kws_mfcc_tables, kws_target_clips[clip],
-                                            KWS_TARGET_CLIP_SAMPLES, scratch, &features[0][0],
+                                            KWS_TARGET_CLIP_SAMPLES, work.scratch, &features[0][0],
                                             FRAMES, &n_frames);
         t1 = kws_ticks();
         mfcc_ticks += t1 - t0;
@@ -155,7 +212,7 @@ int main(void)
 
     /* 2. the clips as one stream through the wake-word loop */
     uint32_t equal_events = 0;
-    if (kws_host_app_init(on_detection, 0) != KWS_OK) {
+    if (kws_app_init(on_detection, 0) != KWS_OK) {
         sh_puts("ERROR the wake-word loop rejected its settings\n");
         return 2;
     }
@@ -165,7 +222,7 @@ int main(void)
         int32_t pos;
         for (pos = 0; pos < total; pos += STREAM_CHUNK) {
             const int32_t n = total - pos < STREAM_CHUNK ? total - pos : STREAM_CHUNK;
-            if (kws_host_app_feed(pcm + pos, n) != KWS_OK) {
+            if (kws_app_feed(pcm + pos, n) != KWS_OK) {
                 sh_puts("ERROR the wake-word loop failed\n");
                 return 2;
             }
@@ -188,13 +245,13 @@ int main(void)
     sh_puts(" equal (target found ");
     sh_put_u32(n_events);
     sh_puts(", ");
-    sh_put_u32(kws_host_app_state()->n_inferences);
+    sh_put_u32(kws_app_state()->n_inferences);
     sh_puts(" inferences)\n");
 
     /* 3. one frame and one inference alone (clip 0's first frame; its features from step 1
      * were overwritten by later clips, so the model input is the last clip's) */
     t0 = kws_ticks();
-    (void)kws_mfcc_frame(&kws_mfcc_tables, kws_target_clips[0], scratch, frame_out);
+    (void)kws_mfcc_frame(&kws_mfcc_tables, kws_target_clips[0], work.scratch, frame_out);
     t1 = kws_ticks();
     const uint64_t one_frame_ticks = t1 - t0;
     t0 = kws_ticks();
@@ -214,12 +271,34 @@ int main(void)
     put_line_u64("mean over inferences: ", KWS_TARGET_N_CLIPS);
 
     /* 4. stack */
+    const uint32_t stack_used = kws_stack_used_bytes();
     sh_puts("stack high-water: ");
-    sh_put_u32(kws_stack_used_bytes());
+    sh_put_u32(stack_used);
     sh_puts(" bytes of ");
     sh_put_u32(kws_stack_size_bytes());
     sh_puts("\n");
 
+    {
+        measured_t *const m = &work.measured; /* the front end is done with the scratch */
+        m->insn_per_tick = insn_per_tick;
+        m->cal_ticks = cal_ticks;
+        m->cal_insns = cal_insns;
+        m->exact = exact;
+        m->equal_events = equal_events;
+        m->mfcc_ticks = mfcc_ticks;
+        m->invoke_ticks = invoke_ticks;
+        m->one_frame_insns = one_frame_ticks * insn_per_tick;
+        m->one_invoke_insns = one_invoke_ticks * insn_per_tick;
+        m->per_frame = (mfcc_ticks * insn_per_tick + n_frames_total / 2) / n_frames_total;
+        m->per_inference =
+            (invoke_ticks * insn_per_tick + KWS_TARGET_N_CLIPS / 2) / KWS_TARGET_N_CLIPS;
+        m->n_frames = n_frames_total;
+        m->stack_used = stack_used;
+        if (write_results(m) != KWS_OK) {
+            sh_puts("ERROR writing the result file\n");
+            return 2;
+        }
+    }
     return (exact == KWS_TARGET_N_CLIPS && equal_events == KWS_TARGET_N_EVENTS &&
             n_events == KWS_TARGET_N_EVENTS) ? 0 : 1;
 }

@@ -101,3 +101,30 @@ def test_custom_keyword_list_makes_other_words_unknown(shared_subset, tmp_path):
     report = run_pipeline(cfg, tmp_path)["data"]
     assert report["labels"] == ["_silence_", "_unknown_", "yes", "no"]
     assert report["speaker_overlap"] == 0
+
+
+def test_symlinked_class_folders_are_fingerprinted(tmp_path):
+    from conftest import make_layout
+    real = make_layout(tmp_path / "elsewhere")
+    root = tmp_path / "sc"
+    root.mkdir()
+    for path in real.iterdir():                          # every folder and list a symlink
+        (root / path.name).symlink_to(path)
+    cfg = compose_cfg(["data=speech_commands", f"data.root={root}", "data.keywords=[yes,no]",
+                       "stages=[data]"])
+    first = run_pipeline(cfg, tmp_path / "run")["data"]
+    assert first["counts"]["train"]["yes"] == 6
+    for path in sorted((real / "yes").glob("*.wav"))[-3:]:        # three training speakers
+        path.unlink()
+    again = run_pipeline(cfg, tmp_path / "run")["data"]
+    assert "skipped" not in again and again["counts"]["train"]["yes"] == 3
+
+
+def test_the_fingerprint_covers_exactly_what_the_scan_reads(layout):
+    from kws.audio.speech_commands import files_read
+    (layout / "notes.txt").write_text("not read")
+    (layout / "yes" / "deeper").mkdir()
+    (layout / "yes" / "deeper" / "x.wav").write_bytes(b"not read either")
+    refs, noise = scan(layout, ["yes", "no"], 10, 10)
+    assert sorted(files_read(layout)) == sorted([r.path for r in refs] + noise + [
+        layout / "validation_list.txt", layout / "testing_list.txt"])

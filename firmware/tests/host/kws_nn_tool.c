@@ -1,6 +1,6 @@
 /* Host harness for the int8 network kernels (kws_nn.h): layer cases in, int8 outputs out.
  *
- *   kws_nn_tool CASES.bin OUT.raw
+ *   kws_nn_tool CASES.bin OUT.kwsr
  *
  * CASES.bin is a sequence of cases, all little-endian, no padding. Each case:
  *
@@ -22,9 +22,9 @@
  *   int8  input[n_input]           batch samples, each as the kernel reads it
  *
  * An array of length 0 is passed to the kernel as NULL (to test its argument checks); any
- * other length must cover what the dims require. OUT.raw receives, per case, batch outputs of
- * the kernel's output size: conv/depthwise out_h*out_w*out_c, pointwise in_h*in_w*out_c,
- * average pool in_c, fc out_c.
+ * other length must cover what the dims require. OUT is a result file (kws_results.h) with,
+ * per case i, "case.<i>": int8 [batch][output size], the output size being conv/depthwise
+ * out_h*out_w*out_c, pointwise in_h*in_w*out_c, average pool in_c, fc out_c.
  *
  * Exit status: 0 all cases ran; 1 a kernel returned an error status (message on stderr);
  * 2 usage, I/O or format error. Buffers are malloc'ed at their exact sizes so that ASan catches
@@ -33,6 +33,7 @@
 #include <stdlib.h>
 
 #include "kws_nn.h"
+#include "kws_results_file.h"
 
 #define MAGIC 0x4E4E574BL
 #define HEADER_FIELDS 23
@@ -146,7 +147,7 @@ static kws_status_t call_kernel(const int32_t *h, const int32_t *multiplier, con
 }
 
 /* Runs one case; returns the exit status (0, 1 or 2). */
-static int run_case(FILE *in, FILE *out, const int32_t *h, long case_no)
+static int run_case(FILE *in, kws_results_t *out, const int32_t *h, long case_no)
 {
     const int32_t kind = h[F_KIND];
     const long batch = h[F_BATCH];
@@ -221,7 +222,10 @@ static int run_case(FILE *in, FILE *out, const int32_t *h, long case_no)
         failed = 1;
     }
     if (!failed) {
-        status = 0;
+        char name[32];
+        const uint32_t dims[2] = {(uint32_t)batch, (uint32_t)out_size};
+        snprintf(name, sizeof name, "case.%ld", case_no);
+        status = kws_results_begin(out, name, KWS_RESULTS_INT8, 2, dims) == KWS_OK ? 0 : 2;
         for (b = 0; b < batch && status == 0; b++) {
             const int8_t *x = input == NULL ? NULL : input + b * in_size;
             const kws_status_t st = call_kernel(h, multiplier, shift, bias, weights, x, output);
@@ -232,7 +236,7 @@ static int run_case(FILE *in, FILE *out, const int32_t *h, long case_no)
                 fprintf(stderr, "ERROR: case %ld sample %ld: %s returned %d (%s)\n", case_no, b,
                         kind_names[kind], (int)st, name);
                 status = 1;
-            } else if (fwrite(output, 1, (size_t)out_size, out) != (size_t)out_size) {
+            } else if (kws_results_append(out, output, (uint32_t)out_size) != KWS_OK) {
                 fprintf(stderr, "case %ld: write failed\n", case_no);
                 status = 2;
             }
@@ -255,12 +259,12 @@ int main(int argc, char **argv)
     unsigned char probe;
 
     if (argc != 3) {
-        fprintf(stderr, "usage: %s CASES.bin OUT.raw\n", argv[0]);
+        fprintf(stderr, "usage: %s CASES.bin OUT.kwsr\n", argv[0]);
         return 2;
     }
     FILE *in = fopen(argv[1], "rb");
-    FILE *out = fopen(argv[2], "wb");
-    if (in == NULL || out == NULL) {
+    kws_results_file_t out;
+    if (in == NULL || kws_results_file_open(&out, argv[2]) != KWS_OK) {
         fprintf(stderr, "cannot open %s or %s\n", argv[1], argv[2]);
         return 2;
     }
@@ -271,11 +275,11 @@ int main(int argc, char **argv)
             status = 2;
             break;
         }
-        status = run_case(in, out, header, case_no);
+        status = run_case(in, &out.results, header, case_no);
         case_no++;
     }
     fclose(in);
-    if (fclose(out) != 0 && status == 0) {
+    if (status == 0 && kws_results_file_close(&out) != KWS_OK) {
         fprintf(stderr, "cannot write %s\n", argv[2]);
         status = 2;
     }

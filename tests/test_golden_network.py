@@ -1,5 +1,6 @@
 """The golden int8 network on hand-computed integer examples, and PTQ on a trained model."""
 import numpy as np
+import pytest
 
 from kws.golden.network import AvgPool, Conv, Dense, QuantParams, run_avgpool, run_conv, run_dense
 from kws.golden.intmath import requantize
@@ -62,42 +63,10 @@ def test_dense_by_hand():
     assert run_dense(layer, np.array([[5, 3]], dtype=np.int8)).item() == -128
 
 
-def test_ptq_int8_follows_the_float_model(tmp_path, cache_dir):
-    from conftest import TINY_SYNTHETIC, compose_cfg
-    from test_train import TINY_TRAINING
-    from kws.pipeline import run_pipeline
-    cfg = compose_cfg(TINY_SYNTHETIC + TINY_TRAINING + [f"paths.cache_dir={cache_dir}",
-                                                        "train.epochs=3", "distill.enabled=false",
-                                                        "stages=[data,features,student,quantize]",
-                                                        "quant.qat=false"])
-    report = run_pipeline(cfg, tmp_path)["quantize"]
-    assert report["int8_source"] == "ptq" and "qat_int8_test_acc" not in report
-    assert report["float_int8_argmax_agreement"] >= 0.9
-    assert min(report["sqnr_db"].values()) > 15
-    assert abs(report["ptq_int8_test_acc"] - report["float_test_acc"]) <= 0.1
-    with np.load(tmp_path / "quantize" / "model_int8.npz") as f:
-        assert all(f[k].dtype == np.int8 for k in f.files if k.endswith("/weights"))
-        assert all(np.abs(f[k]).max() <= 127 for k in f.files if k.endswith("/weights"))
-
-
-def test_qat_model_and_golden_integers_agree(tmp_path, cache_dir):
-    from conftest import TINY_SYNTHETIC, compose_cfg
-    from test_train import TINY_TRAINING
-    from kws.pipeline import run_pipeline
-    cfg = compose_cfg(TINY_SYNTHETIC + TINY_TRAINING + [f"paths.cache_dir={cache_dir}",
-                                                        "train.epochs=3", "distill.enabled=false",
-                                                        "stages=[data,features,student,quantize]",
-                                                        "quant.qat_epochs=1"])
-    report = run_pipeline(cfg, tmp_path)["quantize"]
-    assert report["int8_source"] == "qat" and len(report["qat_history"]) == 1
-    assert report["int8_test_acc"] == report["qat_int8_test_acc"]
-    assert report["qat_golden_argmax_agreement"] >= 0.9
-    assert report["qat_golden_max_logit_diff_lsb"] <= 4
-    assert min(report["sqnr_db"].values()) > 15
-
-
-def test_golden_equals_tflite_micro_on_random_networks():
-    """Random weights, zero points and inputs: the interpreter's int8 outputs equal ours."""
+@pytest.mark.parametrize("time_padding", ["same", "valid"])
+def test_golden_equals_tflite_micro_on_random_networks(time_padding):
+    """Random weights, zero points and inputs: the interpreter's int8 outputs equal ours (with no
+    padding in time, the .tflite pads frequency with a PAD op before each VALID conv)."""
     from kws.training.ptq import FloatLayer, convert
     from kws.golden.network import run_network
     from kws.emit.tflite import run_tflm, to_tflite
@@ -105,9 +74,10 @@ def test_golden_equals_tflite_micro_on_random_networks():
     rng = np.random.default_rng(0)
     for trial in range(3):
         c = int(rng.choice([4, 8, 12]))
-        layers = [FloatLayer("conv", torch.randn(c, 1, 5, 3), torch.randn(c), (2, 1)),
-                  FloatLayer("dwconv", torch.randn(c, 1, 3, 3), torch.randn(c), (2, 2)),
-                  FloatLayer("conv", torch.randn(c, c, 1, 1), torch.randn(c), (1, 1)),
+        layers = [FloatLayer("conv", torch.randn(c, 1, 5, 3), torch.randn(c), (2, 1), time_padding),
+                  FloatLayer("dwconv", torch.randn(c, 1, 3, 3), torch.randn(c), (2, 2),
+                             time_padding),
+                  FloatLayer("conv", torch.randn(c, c, 1, 1), torch.randn(c), (1, 1), time_padding),
                   FloatLayer("avgpool", None, None),
                   FloatLayer("dense", torch.randn(5, c), torch.randn(5))]
         ranges = [(0.0, float(rng.uniform(2, 40))) for _ in range(3)] + [(0.0, 1.0)] + \
@@ -116,3 +86,14 @@ def test_golden_equals_tflite_micro_on_random_networks():
                                                      int(rng.integers(-128, 128))))
         x = rng.integers(-128, 128, size=(40, 13, 7, 1)).astype(np.int8)
         assert np.array_equal(run_tflm(to_tflite(golden, (13, 7)), x), run_network(golden, x))
+        if time_padding == "valid":     # 13 rows → 5 → 2: no row is padded
+            assert run_network(golden, x, keep=True)[1].shape[1] == 2
+
+
+def test_valid_time_padding_uses_only_rows_that_fit():
+    layer = Conv("c", np.ones((1, 3, 1, 1), np.int8), np.zeros(1, np.int32),
+                 np.array([2**30], np.int32), np.array([0], np.int32), (1, 1), False,
+                 QuantParams(1.0, 0), QuantParams(1.0, 0), time_padding="valid")
+    x = np.arange(5, dtype=np.int8).reshape(1, 5, 1, 1)
+    # rows 0+1+2, 1+2+3, 2+3+4 at multiplier 1/2: 1.5 → 2, 3, 4.5 → 5 (half away from zero)
+    assert run_conv(layer, x)[0, :, 0, 0].tolist() == [2, 3, 5]

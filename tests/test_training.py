@@ -1,5 +1,5 @@
-"""Teacher/student training: presets, reports, distillation, and kill-then-resume."""
-import csv
+"""The training loop shared by teacher and student: model presets, kill-then-resume, errors,
+the distillation ablation experiment."""
 import signal
 import subprocess
 import sys
@@ -9,17 +9,9 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from conftest import ROOT, TINY_SYNTHETIC, compose_cfg
+from conftest import ROOT, TINY_SYNTHETIC, TINY_TRAINING, compose_cfg
 from kws.training.models import build_model, count_macs, count_params
 from kws.pipeline import run_pipeline
-
-# Small models and few epochs: the point is the machinery, not the accuracy.
-TINY_TRAINING = ["model@teacher_model=student", "teacher_model.first_channels=24",
-                 "teacher_model.blocks=[{channels:24,stride:[2,2]},{channels:24,stride:[1,1]}]",
-                 "student_model.first_channels=8",
-                 "student_model.blocks=[{channels:8,stride:[2,2]}]",
-                 "train.batch_size=32", "train.threads=1", "train.tensorboard=false"]
-
 
 def _preset(name):
     return OmegaConf.load(ROOT / "conf" / "model" / f"{name}.yaml")
@@ -37,23 +29,6 @@ def test_presets_have_the_published_sizes():
     assert out.shape == (3, 12)
 
 
-def test_teacher_and_student_report_and_artifacts(cache_dir, tmp_path):
-    cfg = compose_cfg(TINY_SYNTHETIC + TINY_TRAINING + [f"paths.cache_dir={cache_dir}",
-                                                        "train.epochs=2"])
-    report = run_pipeline(cfg, tmp_path)
-    for name in ("teacher", "student"):
-        entry = report[name]
-        for key in ("params", "macs", "val_acc", "test_acc", "epochs", "train_seconds"):
-            assert key in entry, (name, key)
-        assert entry["epochs"] == 2 and 0 <= entry["test_acc"] <= 1
-        rows = list(csv.DictReader(open(tmp_path / name / "metrics.csv")))
-        assert [int(r["epoch"]) for r in rows] == [1, 2]
-        assert (tmp_path / name / "confusion_test.png").stat().st_size > 1000
-    assert report["student"]["distilled"] is True
-    assert report["student"]["teacher"]["params"] == report["teacher"]["params"]
-    assert report["student"]["params"] < report["teacher"]["params"]
-
-
 def _kws(args, cwd):
     return subprocess.Popen([sys.executable, "-m", "kws.app", *args], cwd=cwd,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -65,7 +40,7 @@ def test_training_killed_mid_run_resumes_to_the_same_weights(cache_dir, tmp_path
                                                "train.epochs=4"]
     killed, reference = tmp_path / "killed", tmp_path / "reference"
     proc = _kws(common + [f"hydra.run.dir={killed}"], ROOT)
-    metrics = killed / "teacher" / "metrics.csv"
+    metrics = killed / "teacher.partial" / "metrics.csv"       # the in-progress folder
     deadline = time.time() + 300
     while time.time() < deadline and proc.poll() is None:
         if metrics.exists() and len(metrics.read_text().splitlines()) >= 2:   # epoch 1 done
@@ -74,14 +49,16 @@ def test_training_killed_mid_run_resumes_to_the_same_weights(cache_dir, tmp_path
         time.sleep(0.05)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL, proc.stderr.read()
-    interrupted = torch.load(killed / "teacher" / "last.pt", weights_only=False)["state"]
+    interrupted = torch.load(killed / "teacher.partial" / "last.pt", weights_only=False)["state"]
     assert 1 <= interrupted["epoch"] < 4
+    assert not (killed / "teacher").exists()          # nothing half-trained where stages read
 
     resumed = _kws(common + [f"hydra.run.dir={killed}", "train.resume=true"], ROOT)
     assert resumed.wait(timeout=600) == 0, resumed.stderr.read()
     full = _kws(common + [f"hydra.run.dir={reference}"], ROOT)
     assert full.wait(timeout=600) == 0, full.stderr.read()
 
+    assert not (killed / "teacher.partial").exists()
     a = torch.load(killed / "teacher" / "last.pt", weights_only=False)
     b = torch.load(reference / "teacher" / "last.pt", weights_only=False)
     assert a["state"]["epoch"] == b["state"]["epoch"] == 4
@@ -118,3 +95,25 @@ def test_kd_ablation_experiment_writes_the_table(cache_dir, tmp_path):
     assert all(row["runs"] == 3 for row in result["summary"])
     assert "± " in (tmp_path / "kd_ablation.md").read_text()
     assert sorted(p.name for p in tmp_path.glob("seed*")) == ["seed0", "seed1", "seed2"]
+
+
+def test_resume_refuses_a_checkpoint_made_with_other_settings(cache_dir, tmp_path):
+    from kws.errors import KwsError
+    common = TINY_SYNTHETIC + TINY_TRAINING + [f"paths.cache_dir={cache_dir}", "train.epochs=1"]
+    run_pipeline(compose_cfg(common + ["stages=[data,features,teacher]"]), tmp_path)
+    trained = (tmp_path / "teacher" / "last.pt").read_bytes()
+    changed = compose_cfg(common + ["stages=[teacher]", "train.resume=true", "train.lr=0.001",
+                                    "seed=1"])
+    with pytest.raises(KwsError) as err:
+        run_pipeline(changed, tmp_path)
+    message = str(err.value)
+    assert "teacher/last.pt: cannot resume" in message
+    assert "seed: 0 → 1" in message and "train.lr: 0.003 → 0.001" in message
+    assert "train.resume=false" in message and "train.epochs" not in message
+    assert (tmp_path / "teacher" / "last.pt").read_bytes() == trained
+
+    old = torch.load(tmp_path / "teacher" / "last.pt", weights_only=False)
+    del old["fingerprint"]                                # as written before the record existed
+    torch.save(old, tmp_path / "teacher" / "last.pt")
+    with pytest.raises(KwsError, match="does not record the settings it was trained with"):
+        run_pipeline(compose_cfg(common + ["stages=[teacher]", "train.resume=true"]), tmp_path)

@@ -1,0 +1,66 @@
+/* kws_avgpool_s8: int8 global average pool (kws_nn.h), mirroring kws.golden.network's average
+ * pool (TFLite's rounding) bit for bit. One channel at a time: memory-bound and small, one
+ * path for every core. */
+#include "kws_nn_internal.h"
+
+kws_status_t kws_avgpool_s8(const kws_dims_t *in_dims, const int8_t *input, int8_t *output)
+{
+    /* count <= 2^23 keeps |sum| + count / 2 within int32 (|sum| <= 128 * count). */
+    if (!dims_ok(in_dims) || input == 0 || output == 0 ||
+        (int64_t)in_dims->h * in_dims->w > ((int32_t)1 << 23)) {
+        return KWS_ERR_ARG;
+    }
+    const int32_t c = in_dims->c;
+    const int32_t count = in_dims->h * in_dims->w;
+    const int32_t half = count / 2;
+    int32_t ch, p;
+
+    for (ch = 0; ch < c; ch++) {
+        const int8_t *x = input + ch;
+        int32_t sum = 0;
+        for (p = 0; p < count; p++) {
+            sum += x[p * c];
+        }
+        /* TFLite reference: divide rounding half away from zero (C division truncates, so
+         * round the magnitude). A mean of int8 values is int8 again; clamp for form's sake. */
+        int32_t avg = sum >= 0 ? (sum + half) / count : -((-sum + half) / count);
+        avg = avg < INT8_LO ? INT8_LO : avg;
+        avg = avg > INT8_HI ? INT8_HI : avg;
+        output[ch] = (int8_t)avg;
+    }
+    return KWS_OK;
+}
+
+kws_status_t kws_avgpool_stream_s8(const kws_dims_t *window, const int8_t *row, int32_t *sums,
+                                   int32_t slot, int8_t *output)
+{
+    /* as kws_avgpool_s8: count <= 2^23 keeps every total and total + count / 2 within int32 */
+    if (!dims_ok(window) || row == 0 || sums == 0 || slot < 0 || slot >= window->h ||
+        (int64_t)window->h * window->w > ((int32_t)1 << 23)) {
+        return KWS_ERR_ARG;
+    }
+    const int32_t w = window->w, c = window->c;
+    const int32_t count = window->h * w;
+    const int32_t half = count / 2;
+    int32_t *const kept = sums + slot * c;           /* the row sum leaving the window */
+    int32_t *const total = sums + window->h * c;
+    int32_t ch, p;
+
+    for (ch = 0; ch < c; ch++) {
+        const int8_t *x = row + ch;
+        int32_t s = 0;
+        for (p = 0; p < w; p++) {
+            s += x[p * c];
+        }
+        const int32_t t = total[ch] - kept[ch] + s;
+        total[ch] = t;
+        kept[ch] = s;
+        if (output != 0) {
+            int32_t avg = t >= 0 ? (t + half) / count : -((-t + half) / count);
+            avg = avg < INT8_LO ? INT8_LO : avg;
+            avg = avg > INT8_HI ? INT8_HI : avg;
+            output[ch] = (int8_t)avg;
+        }
+    }
+    return KWS_OK;
+}

@@ -1,0 +1,250 @@
+"""Every setting's allowed values, checked in one place before the first stage runs.
+
+The structured configs (kws.config) already reject a misspelt key or a wrong type when Hydra
+composes the config. This module checks what types cannot: ranges, choices, min <= max pairs and
+the few settings that depend on each other. validate_settings raises one KwsError that lists every
+bad setting as `key=value: must be ...`, so `detector.threshold=300` stops the run before any
+training, not after it.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from omegaconf import OmegaConf
+
+from kws.errors import KwsError
+from kws.toolchain.cortex_m import BOARDS
+
+
+@dataclass(frozen=True)
+class Rule:
+    accepts: Callable[[Any], bool]
+    allowed: str                          # completes "must be ..."
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_real(v) -> bool:
+    return (_is_int(v) or isinstance(v, float)) and math.isfinite(v)
+
+
+def integer(lo: int | None = None, hi: int | None = None) -> Rule:
+    if hi is None:
+        text = "an integer" if lo is None else f"an integer >= {lo}"
+    else:
+        text = f"an integer in [{lo}, {hi}]"
+    return Rule(lambda v: _is_int(v) and (lo is None or v >= lo) and (hi is None or v <= hi),
+                text)
+
+
+def real(lo: float | None = None, hi: float | None = None, *, lo_open: bool = False,
+         hi_open: bool = False) -> Rule:
+    """A finite number in the interval; lo_open/hi_open exclude the bound."""
+    def accepts(v) -> bool:
+        return (_is_real(v) and (lo is None or (v > lo if lo_open else v >= lo))
+                and (hi is None or (v < hi if hi_open else v <= hi)))
+    if lo is None and hi is None:
+        text = "a finite number"
+    elif hi is None:
+        text = f"a number {'>' if lo_open else '>='} {lo:g}"
+    else:
+        text = f"a number in {'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
+    return Rule(accepts, text)
+
+
+def choice(*options: str) -> Rule:
+    return Rule(lambda v: v in options, "one of " + ", ".join(options))
+
+
+def optional(rule: Rule) -> Rule:
+    return Rule(lambda v: v is None or rule.accepts(v), f"null or {rule.allowed}")
+
+
+def pair(lo: int = 1) -> Rule:
+    return Rule(lambda v: isinstance(v, list) and len(v) == 2 and all(_is_int(x) and x >= lo
+                                                                      for x in v),
+                f"two integers >= {lo}, e.g. [1, 1]")
+
+
+def _blocks(v) -> bool:
+    return isinstance(v, list) and all(
+        isinstance(b, dict) and integer(1).accepts(b.get("channels"))
+        and pair().accepts(b.get("stride")) for b in v)
+
+
+BLOCKS = Rule(_blocks, "a list of {channels: integer >= 1, stride: [integer >= 1, integer >= 1]}")
+UNIT = real(0, 1)                          # probabilities and weights
+SHARE = real(0, 1, hi_open=True)
+POSITIVE = real(0, lo_open=True)
+NON_NEGATIVE = real(0)
+SEED = integer(0)                          # numpy's generators take no negative seeds
+
+
+def _model(prefix: str) -> dict[str, Rule]:
+    return {f"{prefix}.first_channels": integer(1), f"{prefix}.first_kernel": pair(),
+            f"{prefix}.first_stride": pair(), f"{prefix}.blocks": BLOCKS,
+            f"{prefix}.dropout": SHARE, f"{prefix}.time_padding": choice("same", "valid")}
+
+
+# Key → allowed values, for every numeric or choice setting of kws.config's dataclasses.
+RULES: dict[str, Rule] = {
+    "seed": SEED,
+    "objective": Rule(lambda v: v is None or bool(re.fullmatch(r"[a-z]+\.\w+", str(v))),
+                      "null or a report value as <stage>.<key>, e.g. stream.frr"),
+    "data.source": choice("synthetic", "speech_commands"),
+    "data.seed": SEED,
+    "data.unknown_share": SHARE,
+    "data.silence_share": SHARE,
+    "data.validation_percent": real(0, 100, hi_open=True),
+    "data.testing_percent": real(0, 100, hi_open=True),
+    "data.sample_rate": integer(8000),
+    "data.clip_ms": integer(1),
+    "data.sha256": Rule(lambda v: v is None or bool(re.fullmatch(r"[0-9a-fA-F]{64}", str(v))),
+                        "null or 64 hexadecimal digits"),
+    "data.example_spectrograms": integer(0),
+    "data.augment.time_shift_ms": NON_NEGATIVE,
+    "data.augment.noise_prob": UNIT,
+    "data.augment.snr_db_min": real(),
+    "data.augment.snr_db_max": real(),
+    "data.augment.gain_db_min": real(),
+    "data.augment.gain_db_max": real(),
+    "data.synthetic.takes_per_keyword": integer(1),
+    "data.synthetic.unknown_per_speaker": integer(0),
+    "data.synthetic.rate_wpm_min": integer(80, 450),        # eSpeak NG's range
+    "data.synthetic.rate_wpm_max": integer(80, 450),
+    "data.synthetic.pitch_min": integer(0, 99),
+    "data.synthetic.pitch_max": integer(0, 99),
+    "data.synthetic.noise_seconds": POSITIVE,
+    "data.synthetic.babble_voices": integer(1),
+    "features.kind": choice("mfcc", "logmel"),
+    "features.window_ms": POSITIVE,
+    "features.stride_ms": POSITIVE,
+    "features.fft_len": integer(16, 4096),
+    "features.n_mels": integer(1),
+    "features.fmin": NON_NEGATIVE,
+    "features.fmax": POSITIVE,
+    "features.n_coeffs": integer(1),
+    "features.log_floor": POSITIVE,
+    "features.out_scale": POSITIVE,
+    "features.out_zero_point": integer(-128, 127),
+    "features.fidelity_every": integer(1),
+    **_model("teacher_model"),
+    **_model("student_model"),
+    "train.epochs": integer(1),
+    "train.batch_size": integer(1),
+    "train.lr": POSITIVE,
+    "train.weight_decay": NON_NEGATIVE,
+    "train.warmup_epochs": integer(0),
+    "train.label_smoothing": SHARE,
+    "train.device": choice("auto", "cpu", "cuda"),
+    "train.threads": integer(0),
+    "distill.temperature": POSITIVE,
+    "distill.alpha": UNIT,
+    "distill.epochs": optional(integer(1)),
+    "quant.calibration": choice("minmax", "percentile"),
+    "quant.percentile": real(0, 100, lo_open=True),
+    "quant.calibration_clips": integer(1),
+    "quant.qat_epochs": integer(0),
+    "quant.qat_lr": POSITIVE,
+    "detector.infer_every_frames": integer(1),
+    "detector.average_window_ms": POSITIVE,
+    "detector.min_count": integer(1),
+    "detector.threshold": integer(0, 255),
+    "detector.suppression_ms": NON_NEGATIVE,
+    "stream.positive_minutes": POSITIVE,
+    "stream.negative_hours": POSITIVE,
+    "stream.snr_db_min": real(),
+    "stream.snr_db_max": real(),
+    "stream.gap_s_min": NON_NEGATIVE,
+    "stream.gap_s_max": NON_NEGATIVE,
+    "stream.hit_window_s": NON_NEGATIVE,
+    "stream.target_fa_per_hour": NON_NEGATIVE,
+    "stream.seed": SEED,
+    "verify.stream_seconds": POSITIVE,
+    "verify.stream_snr_db": real(),
+    "verify.seed": SEED,
+    "firmware.board": choice(*BOARDS),
+    "firmware.clips": integer(1),
+}
+
+# (min key, max key): ranges drawn from uniformly.
+ORDERED = [("data.augment.snr_db_min", "data.augment.snr_db_max"),
+           ("data.augment.gain_db_min", "data.augment.gain_db_max"),
+           ("data.synthetic.rate_wpm_min", "data.synthetic.rate_wpm_max"),
+           ("data.synthetic.pitch_min", "data.synthetic.pitch_max"),
+           ("stream.snr_db_min", "stream.snr_db_max"),
+           ("stream.gap_s_min", "stream.gap_s_max")]
+
+
+def validate_settings(cfg) -> None:
+    """Raise one KwsError naming every setting outside its allowed values."""
+    problems = [f"{key}={_show(_get(cfg, key))}: must be {rule.allowed}"
+                for key, rule in RULES.items() if not rule.accepts(_get(cfg, key))]
+    bad = {p.split("=", 1)[0] for p in problems}
+    problems += [f"{lo}={_get(cfg, lo)} > {hi}={_get(cfg, hi)}: the minimum must be <= the maximum"
+                 for lo, hi in ORDERED if not bad & {lo, hi} and _get(cfg, lo) > _get(cfg, hi)]
+    if not problems:                      # the checks below need each value in its own range
+        problems += _combinations(cfg)
+    if problems:
+        raise KwsError("bad setting(s):\n  " + "\n  ".join(problems) if len(problems) > 1
+                       else problems[0])
+
+
+def _combinations(cfg) -> list[str]:
+    """Settings that are only wrong together."""
+    from kws.golden.detector import MAX_AVERAGE_WINDOW, MAX_CLASSES
+    from kws.golden.mfcc_tables import check_settings
+    from kws.audio.speech_commands import validate_keywords
+
+    d, problems = cfg.data, []
+    try:
+        validate_keywords(list(d.keywords))
+    except KwsError as exc:
+        problems.append(str(exc))
+    if len(d.keywords) + 2 > MAX_CLASSES:
+        problems.append(f"data.keywords: {len(d.keywords)} keywords; the detector takes at most "
+                        f"{MAX_CLASSES - 2} (plus _silence_ and _unknown_)")
+    if d.root and d.source == "synthetic":
+        problems.append(f"data.root={d.root} is set, but data.source=synthetic ignores it: add "
+                        "data=speech_commands to read that folder")
+    if d.unknown_share + d.silence_share >= 1:
+        problems.append(f"data.unknown_share + data.silence_share = "
+                        f"{d.unknown_share + d.silence_share:g}: must be < 1")
+    if d.validation_percent + d.testing_percent >= 100:
+        problems.append(f"data.validation_percent + data.testing_percent = "
+                        f"{d.validation_percent + d.testing_percent:g}: must be < 100")
+    try:
+        window_len, _ = check_settings(cfg.features, d.sample_rate)
+        if window_len > d.sample_rate * d.clip_ms // 1000:
+            problems.append(f"features.window_ms={cfg.features.window_ms} is longer than a clip "
+                            f"(data.clip_ms={d.clip_ms})")
+    except KwsError as exc:
+        problems.append(str(exc))
+    det = cfg.detector
+    inference_ms = det.infer_every_frames * cfg.features.stride_ms
+    window = max(1, round(det.average_window_ms / inference_ms))   # as kws.export computes it
+    if window > MAX_AVERAGE_WINDOW:
+        problems.append(f"detector.average_window_ms={det.average_window_ms:g}: must be at most "
+                        f"{MAX_AVERAGE_WINDOW} inferences ({MAX_AVERAGE_WINDOW * inference_ms:g} "
+                        f"ms at one every {det.infer_every_frames} frames of "
+                        f"{cfg.features.stride_ms:g} ms)")
+    elif det.min_count > window:
+        problems.append(f"detector.min_count={det.min_count}: must be in [1, {window}], the "
+                        f"inferences in detector.average_window_ms={det.average_window_ms:g}")
+    return problems
+
+
+def _get(cfg, key: str):
+    value = OmegaConf.select(cfg, key)
+    return OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
+
+
+def _show(value) -> str:
+    if isinstance(value, list):
+        return "[" + ",".join(_show(v) for v in value) + "]"
+    return "null" if value is None else str(value)
