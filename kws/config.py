@@ -253,6 +253,11 @@ class StreamConfig:
     """Stage stream: FRR against FA/h on long streams of test speakers (kws.stages.stream)."""
     positive_minutes: float = 10.0        # keywords, unknown words and silence
     negative_hours: float = 1.0           # no keyword at all
+    # What the negative stream is made of: "material" (test-speaker _unknown_ clips, held-out
+    # real negatives data/negatives_test.npz, TTS sentences of test voices data/speech_test.npz,
+    # a share of them in held-out rooms) or "clips" (test _unknown_ and _silence_ clips only).
+    negative_material: str = "material"
+    negative_reverb_prob: float = 0.5     # share of negative items placed in a held-out room
     snr_db_min: float = 5.0               # each word's SNR over the background noise
     snr_db_max: float = 20.0
     gap_s_min: float = 1.0                # silence (noise only) between clips

@@ -193,6 +193,8 @@ RULES: dict[str, Rule] = {
     "detector.suppression_ms": NON_NEGATIVE,
     "stream.positive_minutes": POSITIVE,
     "stream.negative_hours": POSITIVE,
+    "stream.negative_material": choice("material", "clips"),
+    "stream.negative_reverb_prob": UNIT,
     "stream.snr_db_min": real(),
     "stream.snr_db_max": real(),
     "stream.gap_s_min": NON_NEGATIVE,
