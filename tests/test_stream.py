@@ -131,7 +131,10 @@ def test_stream_stage_reports_the_operating_point_and_the_firmware_uses_it(strea
     assert {"frr", "fa_per_hour", "threshold", "hours_negative", "n_positives",
             "realtime_factor"} <= set(s)
     assert s["hours_negative"] == 0.1 and s["n_positives"] > 10
-    assert (s["fa_per_hour"] <= 30) == s["target_met"]
+    assert s["selected_on"] == "validation" and s["validation"]["n_positives"] > 5
+    assert (s["validation"]["fa_per_hour"] <= 30) == s["target_met"]
+    assert s["validation"]["negative_material"]["unknown_clips"]["items"] > 0
+    assert (run_dir / "stream" / "inferences_validation.npz").exists()
     for name in ("det.png", "det.csv", "positive.wav", "negative.wav", "positive_truth.csv",
                  "negative_truth.csv", "operating_point.json"):
         assert (run_dir / "stream" / name).stat().st_size > 0
