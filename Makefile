@@ -8,8 +8,19 @@ STAMP  := $(VENV)/.installed-stamp
 # Cortex-M toolchain and emulator (Debian): the target tests and the verify stage's Cortex-M run
 # use them when present and skip, naming them, when not.
 ARM_PACKAGES := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
+# Offline TTS voices from Debian main for the synthetic data set (kws.audio.tts): flite's kal16,
+# awb, rms, slt and festival's kal, ked, slt-hts. A missing one is skipped at run time with a
+# line naming its package.
+TTS_PACKAGES := flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts
+# Only on request (make voices-nonfree): pico (non-free), RHVoice (non-free), MBROLA (program in
+# contrib, voices in non-free; through Debian's eSpeak NG, which is in main).
+MBROLA_VOICES := us1 us2 us3 en1 af1 de1 de2 de3 de4 de5 de6 fr1 fr4 gr2 hu1 nl2 pl1 ro1 sw1 sw2
+NONFREE_TTS_PACKAGES := libttspico-utils rhvoice rhvoice-english librhvoice5 espeak-ng mbrola \
+                        $(addprefix mbrola-,$(MBROLA_VOICES))
+APT_SOURCES ?= /etc/apt/sources.list.d/debian.sources
+APT_GET ?= apt-get
 
-.PHONY: run test test-slow clean venv toolchain
+.PHONY: run test test-slow clean venv toolchain voices-nonfree
 
 venv: $(STAMP)
 
@@ -22,16 +33,50 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# As root with apt-get: installs whatever is missing of the ARM toolchain and the Debian-main
+# voices in one apt-get run; otherwise names the packages.
 toolchain:
-	@if command -v arm-none-eabi-gcc >/dev/null && command -v qemu-system-arm >/dev/null; then :; \
-	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	  echo "installing $(ARM_PACKAGES) (apt-get)"; \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	     --no-install-recommends $(ARM_PACKAGES) >/dev/null) || \
-	  echo "warning: could not install $(ARM_PACKAGES): the Cortex-M steps will be skipped"; \
+	@need=""; \
+	{ command -v arm-none-eabi-gcc && command -v qemu-system-arm; } >/dev/null || need="$(ARM_PACKAGES)"; \
+	for p in $(TTS_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || need="$$need $$p"; \
+	done; \
+	if [ -z "$$need" ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v $(APT_GET) >/dev/null; then \
+	  echo "installing$$need (apt-get, Debian main)"; \
+	  ($(APT_GET) update -qq && DEBIAN_FRONTEND=noninteractive $(APT_GET) install -y -qq \
+	     --no-install-recommends $$need >/dev/null) || \
+	  echo "warning: could not install$$need: the Cortex-M steps or those voices will be skipped"; \
 	else \
-	  echo "note: the Cortex-M steps need: sudo apt-get install --no-install-recommends $(ARM_PACKAGES)"; \
+	  echo "note: the Cortex-M steps and the flite/festival voices need: sudo apt-get install --no-install-recommends$$need"; \
 	fi
+
+# Opt-in, never part of `make`: pico, RHVoice and MBROLA live in Debian's contrib and non-free.
+# Changes one thing in the apt sources, the edit of REPORT 15: in $(APT_SOURCES) (deb822),
+# "Components: main" becomes "Components: main contrib non-free" in every stanza (same mirrors,
+# same keyring, no pinning; the original is kept as $(APT_SOURCES).kws-orig). Afterwards apt also
+# offers Debian's contrib and non-free packages. Then installs the voices; use them with
+# `make run ARGS=data.synthetic.nonfree=true`. MBROLA's voices forbid use in products that are
+# sold (README, Voices).
+voices-nonfree:
+	@[ "$$(id -u)" = 0 ] && command -v $(APT_GET) >/dev/null || \
+	  { echo "make voices-nonfree needs root and apt-get"; exit 1; }
+	@src="$(APT_SOURCES)"; \
+	if [ ! -f "$$src" ]; then \
+	  echo "$$src not found: add 'contrib non-free' to your apt sources' components by hand, then run make voices-nonfree APT_SOURCES=<that file>"; exit 1; \
+	elif grep -q '^Components: main$$' "$$src"; then \
+	  cp -n "$$src" "$$src.kws-orig"; \
+	  sed -i 's/^Components: main$$/Components: main contrib non-free/' "$$src"; \
+	  echo "changed $$src: 'Components: main' -> 'Components: main contrib non-free' (original: $$src.kws-orig; undo: cp $$src.kws-orig $$src && apt-get update)"; \
+	elif grep '^Components:' "$$src" | grep -qv 'contrib.* non-free\( \|$$\)'; then \
+	  echo "$$src: components are '$$(grep '^Components:' "$$src" | sort -u | tr '\n' ' ')', not plain 'main': add 'contrib non-free' by hand, then re-run"; exit 1; \
+	else \
+	  echo "$$src: contrib and non-free already enabled; not changed"; \
+	fi
+	$(APT_GET) update -qq
+	DEBIAN_FRONTEND=noninteractive $(APT_GET) install -y -qq --no-install-recommends $(NONFREE_TTS_PACKAGES) >/dev/null
+	@echo "installed $(NONFREE_TTS_PACKAGES)"
+	@echo "use them: make run ARGS=data.synthetic.nonfree=true"
 
 run: $(STAMP) toolchain
 	$(BIN)/kws $(ARGS)

@@ -7,6 +7,10 @@ the integer stages (stream, export, verify, firmware) load in a fraction of a se
     run/data/{split}.npz            audio int16 [N, S], label int16 [N], speaker str [N]
     run/data/noise_{split}.npz      background recordings (int16, one array each)
     run/data/labels.json            labels, sample_rate, clip_samples
+    run/data/{speech,negatives,rirs}_{split}.npz
+                                    material pools (AudioPool): keyword-free TTS sentences of the
+                                    split's voices; real negative recordings; room impulse
+                                    responses (each split's material disjoint from the others')
     run/features/{split}.npz        features int8 [N, frames, n_out], label
     run/features/quant.json         int8 scale and zero point, frames, n_out, kind, sample_rate,
                                     settings (the features config that made them)
@@ -21,6 +25,7 @@ the integer stages (stream, export, verify, firmware) load in a fraction of a se
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +41,62 @@ REPORT = "report.json"
 STAMPS = ".stage_stamps.json"
 EXPORT_DIR = "firmware"                 # the export stage's folder of generated C
 DETECTOR_JSON = "detector.json"         # beside kws_model_settings.h, same values
+POOL_KINDS = ("speech", "negatives", "rirs")
+
+
+@dataclass(frozen=True)
+class AudioPool:
+    """Recordings of any length stored end to end: item i is audio[offsets[i]:offsets[i + 1]].
+
+    name: where each came from (a file, a speaker, a room); group: what the held-out rule splits
+    by (phrase folder, voice, room source); text: what is said ("" when unknown). int16 speech,
+    float32 impulse responses. Saved as one npz of plain arrays (no pickles)."""
+    audio: np.ndarray
+    offsets: np.ndarray
+    name: np.ndarray
+    group: np.ndarray
+    text: np.ndarray
+
+    @classmethod
+    def from_items(cls, items: list[np.ndarray], name, group, text=None,
+                   dtype=np.int16) -> "AudioPool":
+        lengths = [len(x) for x in items]
+        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        audio = np.concatenate(items).astype(dtype) if items else np.zeros(0, dtype)
+        text = list(text) if text is not None else [""] * len(items)
+        return cls(audio, offsets, np.array(list(name), dtype=str),
+                   np.array(list(group), dtype=str), np.array(text, dtype=str))
+
+    @classmethod
+    def empty(cls, dtype=np.int16) -> "AudioPool":
+        return cls.from_items([], [], [], dtype=dtype)
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        return self.audio[self.offsets[i]:self.offsets[i + 1]]
+
+    def items(self) -> list[np.ndarray]:
+        return [self[i] for i in range(len(self))]
+
+    def select(self, keep) -> "AudioPool":
+        """The pool of the items where keep (a bool per item) is true."""
+        idx = np.flatnonzero(np.asarray(keep, dtype=bool))
+        return AudioPool.from_items([self[i] for i in idx], self.name[idx], self.group[idx],
+                                    self.text[idx], dtype=self.audio.dtype)
+
+    def seconds(self, sample_rate: int) -> float:
+        return len(self.audio) / sample_rate
+
+    def save(self, path: str | Path) -> None:
+        save_npz(path, audio=self.audio, offsets=self.offsets, name=self.name,
+                 group=self.group, text=self.text)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "AudioPool":
+        with np.load(path) as f:
+            return cls(f["audio"], f["offsets"], f["name"], f["group"], f["text"])
 
 
 class RunDir:
@@ -99,6 +160,11 @@ class RunDir:
     def noise_path(self, split: str) -> Path:
         return self.data / f"noise_{split}.npz"
 
+    def pool_path(self, kind: str, split: str) -> Path:
+        if kind not in POOL_KINDS:
+            raise KwsError(f"unknown material pool {kind!r}; known: {POOL_KINDS}")
+        return self.data / f"{kind}_{split}.npz"
+
     @property
     def labels_path(self) -> Path:
         return self.data / "labels.json"
@@ -146,6 +212,20 @@ class RunDir:
         """The split's share of the background recordings, in name order."""
         arrays = _load_npz(self.noise_path(split), "data")
         return [arrays[k] for k in sorted(arrays)]
+
+    def pool(self, kind: str, split: str) -> AudioPool:
+        """A material pool the data stage wrote: speech (keyword-free TTS sentences of the
+        split's voices), negatives (real recordings of other words) or rirs (impulse
+        responses); the train pool and the held-out pools share no voice, file or room."""
+        path = self.pool_path(kind, split)
+        if not path.exists():
+            raise KwsError(f"{path} is missing: run the data stage first (stages=[data,...])")
+        return AudioPool.load(path)
+
+    def save_pool(self, kind: str, split: str, pool: AudioPool, folder: Path | None = None) -> None:
+        """Write a pool; folder: where the data stage builds data/ aside (default data/)."""
+        path = self.pool_path(kind, split)
+        pool.save(Path(folder) / path.name if folder else path)
 
     def labels_meta(self) -> dict:
         """data/labels.json: labels, sample_rate, clip_samples."""

@@ -5,9 +5,10 @@ A misspelt key or a value of the wrong type fails when Hydra composes the config
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import List, Optional
+from typing import Dict, List, Optional
 
 from hydra.core.config_store import ConfigStore
 
@@ -21,6 +22,10 @@ SPEECH_COMMANDS_URL = "http://download.tensorflow.org/data/speech_commands_v0.02
 class PathsConfig:
     # Generated data (synthetic speech, downloads, feature caches) lives here, shared across runs.
     cache_dir: str = "${oc.env:KWS_CACHE_DIR,'~/.cache/kws'}"
+    # Material beside the project (negatives/, rirs/, text/; see its README). Optional: where it
+    # is absent, the data stage says so and uses what it synthesises. null: $KWS_SHARED_DATA,
+    # else ../shared/data beside the repository.
+    shared_data: Optional[str] = None
 
 
 @dataclass
@@ -33,30 +38,97 @@ class AugmentConfig:
     snr_db_max: float = 25.0
     gain_db_min: float = -6.0
     gain_db_max: float = 6.0
+    # Reverberation: the clip convolved with a room impulse response from the training rooms
+    # (data/rirs_train.npz: real rooms from ../shared and/or synthetic pyroomacoustics rooms).
+    reverb_prob: float = 0.5
+    rir_sources: List[str] = field(default_factory=lambda: ["real", "synthetic"])
+    # Interfering speech: a training negative (data/negatives_train.npz: real recordings of other
+    # words and wake words; keyword-free TTS sentences of training voices) mixed in at an SNR.
+    negatives_prob: float = 0.3
+    negatives_sources: List[str] = field(default_factory=lambda: ["real", "synthetic"])
+    negatives_snr_db_min: float = 0.0
+    negatives_snr_db_max: float = 20.0
+    # Level: the clip's speech set to an active level drawn in [min, max] dBFS (near and far
+    # talkers), with a linear-in-dB ramp of up to +-level_ramp_db across the clip.
+    level_prob: float = 0.5
+    level_db_min: float = -50.0
+    level_db_max: float = -12.0
+    level_ramp_db: float = 6.0
 
 
 @dataclass
 class SyntheticConfig:
-    """Offline TTS data set made with eSpeak NG (see kws.audio.synthetic)."""
+    """Offline TTS data set (kws.audio.synthetic, voices: kws.audio.voices, engines: kws.audio.tts)."""
+    # Engines: espeak (PyPI), flite and festival (Debian main), piper (PyPI) by default; pico,
+    # rhvoice and mbrola (Debian contrib/non-free) only when opted in: nonfree=true, or listed.
+    engines: List[str] = field(default_factory=lambda: ["espeak", "flite", "festival", "piper"])
+    nonfree: bool = False
+    voices: List[str] = field(default_factory=list)    # only these voice ids (empty: all found)
+    # eSpeak NG voices: accent x variant
     accents: List[str] = field(default_factory=lambda: [
         "en-us", "en", "en-gb-scotland", "en-gb-x-rp", "en-029", "en-us-nyc",
         "en-gb-x-gbclan", "en-gb-x-gbcwmd"])
     # eSpeak variants whose output is reproducible (f2, f3, f5 add breath noise that is not).
     variants: List[str] = field(default_factory=lambda: [
-        "m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8", "f1", "f4", "Annie", "linda", "anika",
-        "aunty"])
+        "m1", "m3", "m5", "m7", "f1", "f4", "Annie", "anika"])
+    # Speakers made from each voice of an engine (rate/pitch styles, see kws.audio.voices).
+    speakers_per_voice: Dict[str, int] = field(default_factory=lambda: {
+        "espeak": 1, "flite": 6, "festival": 6, "piper": 8, "pico": 6, "rhvoice": 6,
+        "mbrola": 2})
+    rate_min: float = 0.8                 # a speaker's base speaking rate (factor of the voice's)
+    rate_max: float = 1.25
+    pitch_min: float = 0.85               # a speaker's base F0 (factor)
+    pitch_max: float = 1.2
+    rate_jitter: float = 0.08             # per utterance, +- this fraction around the speaker's
+    pitch_jitter: float = 0.04
+    # _unknown_ words: confusable near-words of the keywords, then other words.
     unknown_words: List[str] = field(default_factory=lambda: [
-        "bed", "bird", "cat", "dog", "eight", "five", "four", "happy", "house", "marvin", "nine",
-        "one", "seven", "sheila", "six", "three", "tree", "two", "wow", "zero", "backward",
-        "forward", "follow", "learn", "visual", "yellow", "note", "dawn", "often", "stock"])
+        "yet", "yellow", "yeah", "yell", "less", "guess", "know", "note", "snow", "nose", "new",
+        "cup", "pup", "hop", "town", "gown", "brown", "dawn", "lift", "loft", "let", "laughed",
+        "write", "light", "bright", "white", "one", "own", "an", "in", "of", "cough", "often",
+        "top", "shop", "step", "stock", "goal", "goat", "low", "grow",
+        "bed", "bird", "cat", "dog", "eight", "five", "four", "happy", "house", "marvin",
+        "nine", "seven", "sheila", "six", "three", "tree", "two", "wow", "zero", "backward",
+        "forward", "follow", "learn", "visual"])
     takes_per_keyword: int = 1            # utterances of each keyword per speaker
-    unknown_per_speaker: int = 3          # unknown-word utterances per speaker
-    rate_wpm_min: int = 120
-    rate_wpm_max: int = 210
-    pitch_min: int = 25                   # eSpeak pitch, 0..99
-    pitch_max: int = 75
+    unknown_per_speaker: int = 4          # unknown-word utterances per speaker
+    # Negative speech: keyword-free sentences (../shared/data/text, else built in), each spoken
+    # by one speaker only; kept whole for babble and negative streams.
+    sentences_per_speaker: int = 2
+    sentence_words_min: int = 4
+    sentence_words_max: int = 16
     noise_seconds: float = 30.0           # length of each generated background-noise file
-    babble_voices: int = 6
+    babble_voices: int = 6                # talkers in the babble the data stage mixes per split
+    workers: int = 2                      # processes synthesising side by side (not in the key)
+
+
+@dataclass
+class NegativesConfig:
+    """Real negative recordings (kws.audio.negatives): <paths.shared_data>/<dir>/<source>/<phrase>/.
+
+    Held out by phrase folder: validation and test folders are never in the training pool
+    (their phrases must occur in no training folder: jarvis and amelia occur nowhere else)."""
+    dir: str = "negatives"
+    validation: List[str] = field(default_factory=lambda: ["mycroft/amelia"])
+    test: List[str] = field(default_factory=lambda: ["picovoice/jarvis"])
+    max_seconds: float = 3.0              # per recording, after trimming silence
+
+
+@dataclass
+class RoomsConfig:
+    """Room impulse responses (kws.audio.rooms): real rooms from <paths.shared_data>/<real_dir>,
+    held out by name (validation_percent / testing_percent of the rooms, ranked by a salted
+    hash); synthetic shoebox rooms made with pyroomacoustics, drawn separately per split."""
+    real_dir: str = "rirs/voxengo"
+    synthetic_rooms: int = 80             # in all splits together
+    size_min: List[float] = field(default_factory=lambda: [3.0, 3.0, 2.4])    # metres
+    size_max: List[float] = field(default_factory=lambda: [12.0, 10.0, 4.0])
+    rt60_min: float = 0.15                # seconds; absorption from Sabine's formula
+    rt60_max: float = 0.9
+    max_order: int = 60                   # image-source reflections (caps the slowest rooms)
+    min_distance: float = 0.5             # metres between talker, microphone and walls
+    validation_percent: float = 15.0
+    testing_percent: float = 15.0
 
 
 @dataclass
@@ -79,6 +151,8 @@ class DataConfig:
     example_spectrograms: int = 4
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
+    negatives: NegativesConfig = field(default_factory=NegativesConfig)
+    rooms: RoomsConfig = field(default_factory=RoomsConfig)
 
 
 @dataclass
@@ -179,6 +253,16 @@ class StreamConfig:
     """Stage stream: FRR against FA/h on long streams of test speakers (kws.stages.stream)."""
     positive_minutes: float = 10.0        # keywords, unknown words and silence
     negative_hours: float = 1.0           # no keyword at all
+    # What the negative stream is made of: "material" (test-speaker _unknown_ clips, held-out
+    # real negatives data/negatives_test.npz, TTS sentences of test voices data/speech_test.npz,
+    # a share of them in held-out rooms) or "clips" (test _unknown_ and _silence_ clips only).
+    negative_material: str = "material"
+    negative_reverb_prob: float = 0.5     # share of negative items placed in a held-out room
+    # The operating point is chosen on the validation speakers' streams (validation negatives
+    # and rooms) and scored on the test streams; select_on=test chooses it on the test streams.
+    select_on: str = "validation"
+    validation_positive_minutes: float = 5.0
+    validation_negative_hours: float = 0.5
     snr_db_min: float = 5.0               # each word's SNR over the background noise
     snr_db_max: float = 20.0
     gap_s_min: float = 1.0                # silence (noise only) between clips
@@ -240,7 +324,15 @@ class KwsConfig:
 
 
 # conf/ sits beside the package in the repository (the package is installed editable).
-CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "conf")
+REPO_DIR = Path(__file__).resolve().parent.parent
+CONFIG_DIR = str(REPO_DIR / "conf")
+
+
+def shared_data_dir(cfg) -> Path:
+    """paths.shared_data, else $KWS_SHARED_DATA, else ../shared/data beside the repository.
+    It may not exist: callers skip or fall back, saying so."""
+    chosen = cfg.paths.shared_data or os.environ.get("KWS_SHARED_DATA")
+    return Path(chosen).expanduser() if chosen else REPO_DIR.parent / "shared" / "data"
 
 
 def register_configs() -> None:

@@ -52,6 +52,8 @@ def real(lo: float | None = None, hi: float | None = None, *, lo_open: bool = Fa
         text = "a finite number"
     elif hi is None:
         text = f"a number {'>' if lo_open else '>='} {lo:g}"
+    elif lo is None:
+        text = f"a number {'<' if hi_open else '<='} {hi:g}"
     else:
         text = f"a number in {'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
     return Rule(accepts, text)
@@ -78,6 +80,13 @@ def _blocks(v) -> bool:
 
 
 BLOCKS = Rule(_blocks, "a list of {channels: integer >= 1, stride: [integer >= 1, integer >= 1]}")
+def subset_of(*options: str) -> Rule:
+    return Rule(lambda v: isinstance(v, list) and all(x in options for x in v),
+                "a list of: " + ", ".join(options))
+
+
+# The TTS engines kws.audio.tts knows (a test compares them with its registry).
+TTS_ENGINES = ("espeak", "flite", "festival", "piper", "pico", "rhvoice", "mbrola")
 UNIT = real(0, 1)                          # probabilities and weights
 SHARE = real(0, 1, hi_open=True)
 POSITIVE = real(0, lo_open=True)
@@ -115,12 +124,38 @@ RULES: dict[str, Rule] = {
     "data.augment.gain_db_max": real(),
     "data.synthetic.takes_per_keyword": integer(1),
     "data.synthetic.unknown_per_speaker": integer(0),
-    "data.synthetic.rate_wpm_min": integer(80, 450),        # eSpeak NG's range
-    "data.synthetic.rate_wpm_max": integer(80, 450),
-    "data.synthetic.pitch_min": integer(0, 99),
-    "data.synthetic.pitch_max": integer(0, 99),
+    "data.augment.reverb_prob": UNIT,
+    "data.augment.rir_sources": subset_of("real", "synthetic"),
+    "data.augment.negatives_sources": subset_of("real", "synthetic"),
+    "data.synthetic.engines": subset_of(*TTS_ENGINES),
+    **{f"data.synthetic.speakers_per_voice.{e}": integer(0) for e in TTS_ENGINES},
+    "data.augment.negatives_prob": UNIT,
+    "data.augment.negatives_snr_db_min": real(),
+    "data.augment.negatives_snr_db_max": real(),
+    "data.augment.level_prob": UNIT,
+    "data.augment.level_db_min": real(None, 0),
+    "data.augment.level_db_max": real(None, 0),
+    "data.augment.level_ramp_db": NON_NEGATIVE,
+    "data.synthetic.rate_min": real(0.5, 2.0),   # factors of each voice's own rate and pitch
+    "data.synthetic.rate_max": real(0.5, 2.0),   # (the ranges kws.audio.voices accepts)
+    "data.synthetic.pitch_min": real(0.6, 1.6),
+    "data.synthetic.pitch_max": real(0.6, 1.6),
+    "data.synthetic.rate_jitter": real(0, 0.3),
+    "data.synthetic.pitch_jitter": real(0, 0.3),
+    "data.synthetic.sentences_per_speaker": integer(0),
+    "data.synthetic.sentence_words_min": integer(1),
+    "data.synthetic.sentence_words_max": integer(1),
     "data.synthetic.noise_seconds": POSITIVE,
     "data.synthetic.babble_voices": integer(1),
+    "data.synthetic.workers": integer(1),
+    "data.negatives.max_seconds": POSITIVE,
+    "data.rooms.synthetic_rooms": integer(0),
+    "data.rooms.rt60_min": real(0.05, 3.0),      # seconds (as kws.audio.rooms accepts)
+    "data.rooms.rt60_max": real(0.05, 3.0),
+    "data.rooms.max_order": integer(1),
+    "data.rooms.min_distance": NON_NEGATIVE,
+    "data.rooms.validation_percent": real(0, 100, hi_open=True),
+    "data.rooms.testing_percent": real(0, 100, hi_open=True),
     "features.kind": choice("mfcc", "logmel"),
     "features.window_ms": POSITIVE,
     "features.stride_ms": POSITIVE,
@@ -158,6 +193,11 @@ RULES: dict[str, Rule] = {
     "detector.suppression_ms": NON_NEGATIVE,
     "stream.positive_minutes": POSITIVE,
     "stream.negative_hours": POSITIVE,
+    "stream.negative_material": choice("material", "clips"),
+    "stream.negative_reverb_prob": UNIT,
+    "stream.select_on": choice("validation", "test"),
+    "stream.validation_positive_minutes": POSITIVE,
+    "stream.validation_negative_hours": POSITIVE,
     "stream.snr_db_min": real(),
     "stream.snr_db_max": real(),
     "stream.gap_s_min": NON_NEGATIVE,
@@ -177,8 +217,12 @@ RULES: dict[str, Rule] = {
 # (min key, max key): ranges drawn from uniformly.
 ORDERED = [("data.augment.snr_db_min", "data.augment.snr_db_max"),
            ("data.augment.gain_db_min", "data.augment.gain_db_max"),
-           ("data.synthetic.rate_wpm_min", "data.synthetic.rate_wpm_max"),
+           ("data.augment.negatives_snr_db_min", "data.augment.negatives_snr_db_max"),
+           ("data.augment.level_db_min", "data.augment.level_db_max"),
+           ("data.synthetic.rate_min", "data.synthetic.rate_max"),
            ("data.synthetic.pitch_min", "data.synthetic.pitch_max"),
+           ("data.synthetic.sentence_words_min", "data.synthetic.sentence_words_max"),
+           ("data.rooms.rt60_min", "data.rooms.rt60_max"),
            ("stream.snr_db_min", "stream.snr_db_max"),
            ("stream.gap_s_min", "stream.gap_s_max")]
 

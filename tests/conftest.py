@@ -9,15 +9,24 @@ import soundfile as sf
 from kws.config import compose
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED_SUBSET = ROOT.parent / "shared" / "data" / "speech_commands_v0.02_subset"
+SHARED_DATA = ROOT.parent / "shared" / "data"
+SHARED_SUBSET = SHARED_DATA / "speech_commands_v0.02_subset"
 
-# Small enough to generate in seconds, big enough for every class in every split.
+# Small enough to generate in seconds, big enough for every class in every split: 10 eSpeak
+# voices (5 train, 3 validation, 2 test by the voice hash) and flite's 4 voices (one speaker
+# each) where flite is installed; synthetic interfering speech only (reading ../shared's 1,978
+# negatives costs seconds per data stage; tests/test_material.py covers them).
 TINY_SYNTHETIC = [
-    "data.synthetic.accents=[en-us,en,en-gb-scotland]",
-    "data.synthetic.variants=[m1,m3,m7,f1,f4]",
+    "data.synthetic.engines=[espeak,flite]",
+    "data.synthetic.accents=[en,en-gb-scotland]",
+    "data.synthetic.variants=[m1,m3,m4,f1,Annie]",
+    "data.synthetic.speakers_per_voice.flite=1",
     "data.synthetic.unknown_per_speaker=2",
+    "data.synthetic.sentences_per_speaker=1",
     "data.synthetic.noise_seconds=15",
     "data.synthetic.babble_voices=2",
+    "data.augment.negatives_sources=[synthetic]",
+    "data.rooms.synthetic_rooms=6",
     "data.validation_percent=20",
     "data.testing_percent=20",
 ]
@@ -35,6 +44,13 @@ def cache_dir(tmp_path_factory) -> Path:
 @pytest.fixture
 def tiny_cfg(cache_dir):
     return compose_cfg(TINY_SYNTHETIC + [f"paths.cache_dir={cache_dir}", "stages=[data]"])
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not (SHARED_DATA / "negatives").is_dir() or not (SHARED_DATA / "rirs").is_dir():
+        pytest.skip(f"../shared material (negatives/, rirs/) not found at {SHARED_DATA}")
+    return SHARED_DATA
 
 
 @pytest.fixture

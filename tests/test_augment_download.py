@@ -27,7 +27,7 @@ def test_augmentation_is_deterministic_from_the_seed():
 
 def test_time_shift_moves_an_impulse_by_at_most_100_ms():
     cfg = compose_cfg(["data.augment.noise_prob=0", "data.augment.gain_db_min=0",
-                       "data.augment.gain_db_max=0"]).data.augment
+                       "data.augment.gain_db_max=0", "data.augment.level_prob=0"]).data.augment
     clips = np.zeros((200, 16000), dtype=np.int16)
     clips[:, 8000] = 10000
     out = augment(clips, [], cfg, 16000, np.random.default_rng(0))
@@ -39,7 +39,8 @@ def test_time_shift_moves_an_impulse_by_at_most_100_ms():
 def test_noise_is_mixed_at_the_drawn_snr():
     cfg = compose_cfg(["data.augment.noise_prob=1", "data.augment.snr_db_min=10",
                        "data.augment.snr_db_max=10", "data.augment.time_shift_ms=0",
-                       "data.augment.gain_db_min=0", "data.augment.gain_db_max=0"]).data.augment
+                       "data.augment.gain_db_min=0", "data.augment.gain_db_max=0",
+                       "data.augment.level_prob=0"]).data.augment
     clips = _clips(16)
     noise = [(np.random.default_rng(1).standard_normal(64000) * 500).astype(np.int16)]
     out = augment(clips, noise, cfg, 16000, np.random.default_rng(0))

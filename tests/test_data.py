@@ -6,7 +6,7 @@ import pytest
 from conftest import compose_cfg
 from kws.artifacts import RunDir
 from kws.pipeline import run_pipeline
-from kws.audio.speech_commands import SPLITS, hash_split, scan
+from kws.audio.speech_commands import SPLITS, hash_split, scan, voice_of
 
 
 def test_speaker_hash_split_is_stable_and_salted():
@@ -30,6 +30,17 @@ def test_synthetic_run_has_every_class_in_every_split_and_no_shared_speaker(tiny
     speakers = [set(RunDir(tmp_path).split(s)["speaker"]) - {""} for s in SPLITS]
     assert not (speakers[0] & speakers[1]) and not (speakers[0] & speakers[2]) \
         and not (speakers[1] & speakers[2])
+    voices = [{voice_of(x) for x in s} for s in speakers]
+    assert not (voices[0] & voices[1]) and not (voices[0] & voices[2]) \
+        and not (voices[1] & voices[2])
+    assert report["voice_overlap"] == 0
+    assert report["voices"] == {s: len(v) for s, v in zip(SPLITS, voices)}
+    assert "espeak" in report["engines"]
+    for split in SPLITS:
+        assert sum(e["clips"][split] for e in report["engines"].values()) == \
+            sum(report["counts"][split][k] for k in report["counts"][split]
+                if k != "_silence_")
+    assert set(report["tts"]["voices"]) >= {voice for v in voices for voice in v}
     for png in ("class_counts.png", "spectrograms.png"):
         assert (tmp_path / "data" / png).stat().st_size > 1000
 
@@ -59,15 +70,6 @@ def test_synthetic_generation_is_deterministic(tiny_cfg, cache_dir, tmp_path):
     other_seed = synthetic.ensure_dataset(tiny_cfg.data, 1, cache_dir)
     assert other_seed != first
     assert (other_seed / files[0]).read_bytes() != (first / files[0]).read_bytes()
-
-
-def test_synthetic_speakers_are_voices(tiny_cfg, cache_dir):
-    from kws.audio import synthetic
-    root = synthetic.ensure_dataset(tiny_cfg.data, 0, cache_dir)
-    refs, noise = scan(root, list(tiny_cfg.data.keywords), 20, 20, "kws")
-    speakers = {r.speaker for r in refs}
-    assert len(speakers) == 3 * 5
-    assert {p.stem for p in noise} == {"white_noise", "pink_noise", "brown_noise", "babble"}
 
 
 def test_lists_decide_the_split_when_present(layout):

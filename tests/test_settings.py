@@ -32,7 +32,7 @@ BAD = [
     ("data.sample_rate=4000", "data.sample_rate=4000: must be an integer >= 8000"),
     ("data.seed=-1", "data.seed=-1: must be an integer >= 0"),
     ("seed=-3", "seed=-3: must be an integer >= 0"),
-    ("data.synthetic.pitch_max=120", "data.synthetic.pitch_max=120: must be an integer in [0, 99]"),
+    ("data.synthetic.pitch_max=2", "data.synthetic.pitch_max=2.0: must be a number in [0.6, 1.6]"),
     ("data.source=folder", "data.source=folder: must be one of synthetic, speech_commands"),
     ("stream.positive_minutes=0", "stream.positive_minutes=0.0: must be a number > 0"),
     ("stream.negative_hours=0", "stream.negative_hours=0.0: must be a number > 0"),
@@ -77,12 +77,20 @@ def test_the_defaults_and_the_experiments_are_valid():
         validate_settings(compose_cfg(overrides))
 
 
+def test_the_engine_rule_names_the_registry_engines():
+    from kws.audio.tts import ENGINES
+    from kws.settings import TTS_ENGINES
+    assert list(TTS_ENGINES) == list(ENGINES)
+
+
 def test_every_numeric_or_choice_setting_has_a_rule():
     cfg = compose_cfg([])
     exempt = {"paths.cache_dir", "data.root", "data.keywords", "data.split_salt", "data.url",
               "data.synthetic.accents", "data.synthetic.variants", "data.synthetic.unknown_words",
               "teacher_model.name", "student_model.name", "distill.teacher_dir", "eval.root",
-              "eval.run", "eval.name", "stages"}
+              "eval.run", "eval.name", "stages", "paths.shared_data", "data.synthetic.voices",
+              "data.negatives.dir", "data.negatives.validation", "data.negatives.test",
+              "data.rooms.real_dir", "data.rooms.size_min", "data.rooms.size_max"}
     missing = []
 
     def walk(node, prefix):

@@ -9,7 +9,7 @@ import pytest
 from kws.golden.detector import Detection, fire, make_settings, recognize, sweep_inputs
 from kws.measure.scoring import score_events
 from kws.stages.stream import operating_point
-from kws.audio.streams import Placed, mix_stream, word_span
+from kws.audio.streams import Placed, mix_material_stream, mix_stream, word_span
 
 LABELS = ["_silence_", "_unknown_", "yes", "no"]
 KEYWORD = [False, False, True, True]
@@ -85,6 +85,33 @@ def test_mix_stream_is_deterministic_and_places_words_at_their_snr():
     assert 11.0 < snr < 13.0
 
 
+def test_material_stream_places_every_item_with_its_source_at_its_snr():
+    rng = np.random.default_rng(2)
+    items = [(2000 * np.sin(np.arange(n) * 0.2)).astype(np.int16) for n in (8000, 20000, 40000)]
+    sources = ["a", "b", "c"]
+    noise = [rng.standard_normal(48000) * 1000]
+    room = np.zeros(800, np.float32)
+    room[0], room[400] = 1.0, 0.5
+    make = lambda prob: mix_material_stream(  # noqa: E731
+        items, sources, 7, noise, 120, 16000, np.random.default_rng(3), snr_db=(15.0, 15.0),
+        rooms=[room], reverb_prob=prob)
+    (a, truth_a), (b, truth_b) = make(0.0), make(0.0)
+    assert np.array_equal(a, b) and truth_a == truth_b
+    assert {p.source for p in truth_a} == set(sources) and all(p.label == 7 for p in truth_a)
+    assert [p.end - p.start for p in truth_a] == [len(items[sources.index(p.source)])
+                                                  for p in truth_a]
+    uses = [sum(p.source == s for p in truth_a) for s in sources]
+    assert max(uses) - min(uses) <= 1                   # every pass places each item once
+    gaps = np.concatenate([a[q.end:r.start] for q, r in zip(truth_a, truth_a[1:])]).astype(float)
+    speech = np.concatenate([a[p.word_start:p.word_end] for p in truth_a]).astype(float)
+    assert 14.0 < 10 * np.log10(np.mean(speech**2) / np.mean(gaps**2) - 1) < 16.0
+    wet, truth_wet = make(1.0)
+    assert [p.source for p in truth_wet] == [p.source for p in truth_a]
+    assert not np.array_equal(wet, a)                   # in the room: other samples, same places
+    with pytest.raises(ValueError, match="one source name per item"):
+        mix_material_stream(items, sources[:2], 7, noise, 10, 16000, np.random.default_rng(0))
+
+
 @pytest.fixture(scope="module")
 def streamed(tmp_path_factory, quantized_run):
     from conftest import compose_cfg, copy_run
@@ -104,7 +131,10 @@ def test_stream_stage_reports_the_operating_point_and_the_firmware_uses_it(strea
     assert {"frr", "fa_per_hour", "threshold", "hours_negative", "n_positives",
             "realtime_factor"} <= set(s)
     assert s["hours_negative"] == 0.1 and s["n_positives"] > 10
-    assert (s["fa_per_hour"] <= 30) == s["target_met"]
+    assert s["selected_on"] == "validation" and s["validation"]["n_positives"] > 5
+    assert (s["validation"]["fa_per_hour"] <= 30) == s["target_met"]
+    assert s["validation"]["negative_material"]["unknown_clips"]["items"] > 0
+    assert (run_dir / "stream" / "inferences_validation.npz").exists()
     for name in ("det.png", "det.csv", "positive.wav", "negative.wav", "positive_truth.csv",
                  "negative_truth.csv", "operating_point.json"):
         assert (run_dir / "stream" / name).stat().st_size > 0
@@ -114,6 +144,34 @@ def test_stream_stage_reports_the_operating_point_and_the_firmware_uses_it(strea
     assert re.search(rf"#define KWS_THRESHOLD\s+{s['threshold']}\b", header)
     assert report["export"]["detector"]["threshold_from"] == "stream stage operating point"
     assert report["verify"]["stream_events_equal"] is True
+
+
+def test_the_negative_stream_is_held_out_material_and_false_accepts_are_traced(streamed):
+    """Negatives: test _unknown_ clips, held-out real negatives and test-voice TTS sentences,
+    none of them training material; FRR at 0.1, 0.5 and 1 FA/h; false accepts by source."""
+    import csv
+    from kws.artifacts import RunDir
+    run_dir, report = streamed
+    s, run = report["stream"], RunDir(run_dir)
+    assert set(s["at_fa_per_hour"]) == {"0.1", "0.5", "1"}
+    for target, point in s["at_fa_per_hour"].items():
+        assert point["target_met"] == (point["fa_per_hour"] <= float(target))
+    assert s["at_fa_per_hour"]["0.1"]["frr"] >= s["at_fa_per_hour"]["1"]["frr"]
+    material = s["negative_material"]
+    assert material["unknown_clips"]["items"] > 0
+    assert material["speech_test"]["items"] == len(run.pool("speech", "test"))
+    with open(run_dir / "stream" / "negative_truth.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == s["negative_items_placed"] and {r["label"] for r in rows} == {"_unknown_"}
+    train_names = set(run.pool("speech", "train").name) | set(run.pool("negatives", "train").name)
+    sources = {r["source"] for r in rows}
+    assert any(x.startswith("TTS sentence ") for x in sources) == bool(len(run.pool("speech", "test")))
+    assert not {x.split(" ", 2)[-1] for x in sources if not x.startswith("test ")} & train_names
+    test_speakers = set(run.split("test")["speaker"])
+    assert {x.rsplit(" ", 1)[-1] for x in sources if x.startswith("test ")} <= test_speakers
+    fa = sum(x["false_accepts"] for x in s["false_accept_sources"])
+    assert fa <= round(s["fa_per_hour"] * s["hours_negative"]) and all(
+        x["source"] in sources | {"background noise"} for x in s["false_accept_sources"])
 
 
 def test_detector_sweep_experiment_ranks_settings(quantized_run, tmp_path):

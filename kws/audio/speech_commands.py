@@ -8,7 +8,9 @@ Split: the data set's own method (sha1 of the speaker id → percentage), applie
 alone, so every clip of a speaker lands in one split whatever word it says. The id is prefixed with
 `data.split_salt`: unsalted, the hash reproduces the official split, which puts every speaker of a
 subset drawn from the official test files (like ../shared's) into `test`. When the root holds
-`validation_list.txt` / `testing_list.txt` those lists decide instead. A clip whose name holds no
+`validation_list.txt` / `testing_list.txt` those lists decide instead. A speaker id of the form
+`<voice>+<variant>` (the synthetic set's: several speakers made from one TTS voice) is split by
+its voice, so all speakers of a voice land in one split. A clip whose name holds no
 speaker id is its own speaker (ClipRef.speaker_from_name False): nothing then keeps a person's
 clips in one split, and the data stage says so.
 
@@ -27,6 +29,7 @@ from kws.errors import KwsError
 
 SILENCE, UNKNOWN, BACKGROUND = "_silence_", "_unknown_", "_background_noise_"
 SPLITS = ("train", "validation", "test")
+VARIANT_MARK = "+"                        # <voice>+<variant>: split by the voice
 _MAX_WAVS_PER_CLASS = 2**27 - 1           # the data set's constant for its split hash
 _SPEAKER_RE = re.compile(r"(?:^|_)([^_]+)_nohash_\d+$")
 LIST_FILES = ("validation_list.txt", "testing_list.txt")
@@ -49,6 +52,11 @@ def labels_for(keywords: list[str]) -> list[str]:
 def speaker_of(path: Path) -> str | None:
     match = _SPEAKER_RE.search(path.stem)
     return match.group(1) if match else None
+
+
+def voice_of(speaker: str) -> str:
+    """The voice a speaker id belongs to: the part before '+' (the id itself if it has none)."""
+    return speaker.split(VARIANT_MARK, 1)[0]
 
 
 def hash_split(key: str, validation_percent: float, testing_percent: float,
@@ -183,7 +191,8 @@ def scan(root: Path, keywords: list[str], validation_percent: float, testing_per
             if testing_list and rel in testing_list:
                 return "test"
             return "train"
-        return hash_split(speaker or path.name, validation_percent, testing_percent, split_salt)
+        return hash_split(voice_of(speaker) if speaker else path.name, validation_percent,
+                          testing_percent, split_salt)
 
     refs: list[ClipRef] = []
     for name, paths in sorted(wavs.items()):

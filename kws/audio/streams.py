@@ -7,12 +7,19 @@ spoken part (kws.audio.streams.word_span) lies `snr_db` above the noise, the SNR
 the given range; _silence_ clips (no word) are scaled to the noise level. Returns the int16
 samples and the ground truth of every clip: label, clip start and end, and where its word starts
 and ends (in stream samples).
+
+mix_material_stream builds the negative stream a user can trust from recordings of any length
+(test-speaker non-keyword clips, held-out real negatives, TTS sentences of test voices), each
+placed once per pass in random order, at its own SNR and, with a probability, in one of the
+held-out rooms, so a repeated recording never repeats the same samples; every placed item keeps
+its source's name, so false accepts can be traced to what caused them.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.signal import fftconvolve
 
 SPAN_FRAME_MS = 10
 SPAN_BELOW_PEAK_DB = 30.0
@@ -25,6 +32,7 @@ class Placed:
     end: int            # one past its last sample
     word_start: int     # first sample of the spoken word
     word_end: int       # one past its last sample
+    source: str = ""    # what was placed (mix_material_stream: the recording's name)
 
 
 def word_span(clip: np.ndarray, sample_rate: int) -> tuple[int, int]:
@@ -84,3 +92,41 @@ def _background(noise: list[np.ndarray], total: int, rng: np.random.Generator,
         out[pos:pos + len(piece)] = piece * np.float32(rms / piece_rms)
         pos += len(piece)
     return out
+
+
+def mix_material_stream(items: list[np.ndarray], sources: list[str], label: int,
+                        noise: list[np.ndarray], seconds: float, sample_rate: int,
+                        rng: np.random.Generator, snr_db: tuple[float, float] = (10.0, 10.0),
+                        gap_s: tuple[float, float] = (0.5, 2.5),
+                        rooms: list[np.ndarray] = (), reverb_prob: float = 0.0,
+                        noise_dbfs: float = -45.0) -> tuple[np.ndarray, list[Placed]]:
+    """A stream of `seconds` from recordings of any length (int16), each labelled `label` (a
+    non-keyword class); see the module docstring. A reverberated item keeps its RMS and its
+    length (the room's tail past its end is cut)."""
+    if len(items) != len(sources) or not len(items):
+        raise ValueError("mix_material_stream needs one source name per item, and items")
+    total = int(round(seconds * sample_rate))
+    noise_rms = 32768.0 * 10 ** (noise_dbfs / 20)
+    signal = _background(noise, total, rng, noise_rms)
+    placed: list[Placed] = []
+    order, k = rng.permutation(len(items)), 0
+    pos = int(rng.uniform(*gap_s) * sample_rate)
+    while True:
+        i = int(order[k])
+        item = items[i].astype(np.float32)
+        if pos + len(item) > total:
+            break
+        if len(rooms) and rng.random() < reverb_prob:
+            room = rooms[int(rng.integers(len(rooms)))]
+            wet = fftconvolve(item, room.astype(np.float32))[:len(item)]
+            item = wet * np.float32(np.sqrt(np.mean(item ** 2) / max(np.mean(wet ** 2), 1e-12)))
+        first, last = word_span(item, sample_rate)
+        active_rms = float(np.sqrt(np.mean(item[first:last] ** 2))) if last > first else 1.0
+        target_rms = noise_rms * 10 ** (rng.uniform(*snr_db) / 20)
+        signal[pos:pos + len(item)] += item * np.float32(target_rms / max(active_rms, 1.0))
+        placed.append(Placed(label, pos, pos + len(item), pos + first, pos + last, sources[i]))
+        pos += len(item) + int(rng.uniform(*gap_s) * sample_rate)
+        k += 1
+        if k == len(order):
+            order, k = rng.permutation(len(items)), 0
+    return np.clip(np.round(signal), -32768, 32767).astype(np.int16), placed

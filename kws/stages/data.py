@@ -2,7 +2,9 @@
 
 Reads:  a Speech Commands folder (data.source=speech_commands, data.root) or the synthetic set.
 Writes: data/{train,validation,test}.npz  (audio int16 [N, S], label int16 [N], speaker str [N])
-        data/noise_{split}.npz            (background recordings, cut 80/10/10 by time per split)
+        data/noise_{split}.npz            (background recordings, cut 80/10/10 by time per split,
+                                           plus babble of the split's own TTS voices)
+        data/{speech,negatives,rirs}_{split}.npz  (material pools, kws.audio.material)
         data/labels.json, data/manifest.csv, data/class_counts.png, data/spectrograms.png
 Reports keyword clips that are all zeros or clipped (CLIPPED_SHARE), and clips whose names hold
 no speaker id (each is then its own speaker: the split cannot keep a person in one split).
@@ -18,9 +20,11 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from kws.audio import synthetic
+from kws.artifacts import RunDir
+from kws.audio import material, synthetic
 from kws.audio.clips import UnreadableClip, read_clip_counted, read_long
 from kws.audio.download import download_and_extract
+from kws.config import shared_data_dir
 from kws.errors import KwsError
 from kws.io import save_figure, save_npz, write_json, write_text
 from kws.audio.speech_commands import (SILENCE, SPLITS, UNKNOWN, ClipRef, labels_for,
@@ -55,7 +59,7 @@ def resolve_root(cfg) -> Path:
     data = cfg.data
     cache_dir = Path(cfg.paths.cache_dir).expanduser()
     if data.source == "synthetic":
-        return synthetic.ensure_dataset(data, data.seed, cache_dir)
+        return synthetic.ensure_dataset(data, data.seed, cache_dir, shared_data_dir(cfg))
     if data.source != "speech_commands":
         raise KwsError(f"data.source={data.source!r}: expected 'synthetic' or 'speech_commands'")
     if not data.root:
@@ -68,10 +72,15 @@ def resolve_root(cfg) -> Path:
 
 def input_fingerprint(cfg) -> str:
     """What the stage reads besides its config: name, size and mtime of exactly the files the
-    scan reads (symlinked folders followed, as it does) and of the split lists."""
-    if cfg.data.source != "speech_commands" or not cfg.data.root:
-        return ""
-    return listing_fingerprint(Path(cfg.data.root).expanduser())
+    scan reads (symlinked folders followed, as it does) and of the split lists, or the synthetic
+    set's fingerprint (the voices installed here); and ../shared's material."""
+    if cfg.data.source == "synthetic":
+        root = synthetic.Plan(cfg.data, cfg.data.seed, shared_data_dir(cfg), quiet=True).fingerprint
+    elif cfg.data.source == "speech_commands" and cfg.data.root:
+        root = listing_fingerprint(Path(cfg.data.root).expanduser())
+    else:
+        root = ""
+    return f"{root}|{material.input_fingerprint(cfg)}"
 
 
 def run(cfg, run_dir: Path, out: Path | None = None) -> dict:
@@ -94,8 +103,14 @@ def run(cfg, run_dir: Path, out: Path | None = None) -> dict:
 
     noise = _load_noise(noise_paths, data, skipped)
     noise_by_split = {split: _noise_part(noise, split) for split in SPLITS}
+    pools = material.prepare(cfg, root, Path(cfg.paths.cache_dir).expanduser())
+    for split, (lo, hi) in NOISE_SPLIT_FRACTIONS.items():
+        noise_by_split[split].update(material.babble_noise(
+            pools, data, split, int((hi - lo) * data.synthetic.noise_seconds * data.sample_rate)))
+        for kind, by_split in pools.by_kind().items():
+            RunDir(run_dir).save_pool(kind, split, by_split[split], out)
     rng = np.random.default_rng(data.seed)
-    report_counts, report_speakers, speakers_by_split = {}, {}, {}
+    report_counts, report_speakers, speakers_by_split, speaker_lists = {}, {}, {}, {}
     without_id: list[str] = []
     manifest = io.StringIO()
     writer = csv.writer(manifest)
@@ -115,6 +130,7 @@ def run(cfg, run_dir: Path, out: Path | None = None) -> dict:
         report_counts[split] = {lab: int(np.sum(label_ids == i)) for i, lab in enumerate(labels)}
         speakers_by_split[split] = {e.speaker for e in kept if e.speaker}
         report_speakers[split] = len(speakers_by_split[split])
+        speaker_lists[split] = [e.speaker for e in kept if e.speaker]
         _check_every_class(report_counts[split], split, root)
 
     overlap = _speaker_overlap(speakers_by_split)
@@ -134,7 +150,9 @@ def run(cfg, run_dir: Path, out: Path | None = None) -> dict:
             "clipped_examples": quality["clipped"][:EXAMPLES],
             "clips_without_speaker_id": len(without_id),
             "clips_without_speaker_id_examples": without_id[:EXAMPLES],
-            "noise_seconds": round(sum(len(x) for x in noise.values()) / data.sample_rate, 1)}
+            "noise_seconds": round(sum(len(x) for x in noise.values()) / data.sample_rate, 1),
+            **material.voices_report(speaker_lists), "tts": material.tts_report(root),
+            **pools.report}
 
 
 def _log_problems(skipped: list[str], skipped_folders: list[str], quality: dict,
@@ -162,8 +180,11 @@ def _first(paths: list[str]) -> str:
 def summarize(entry: dict) -> str:
     counts = entry.get("counts", {})
     sizes = "/".join(str(sum(counts.get(s, {}).values())) for s in SPLITS)
+    voices = "/".join(str(entry.get("voices", {}).get(s, 0)) for s in SPLITS)
+    engines = ", ".join(entry.get("engines", {})) or "recorded speech"
     return (f"{entry.get('source')}: {len(entry.get('labels', []))} classes, "
-            f"train/val/test {sizes} clips, speaker overlap {entry.get('speaker_overlap')}, "
+            f"train/val/test {sizes} clips, {voices} voices ({engines}), speaker overlap "
+            f"{entry.get('speaker_overlap')}, voice overlap {entry.get('voice_overlap')}, "
             f"skipped {entry.get('skipped_clips')}")
 
 

@@ -25,48 +25,88 @@ import soundfile as sf
 from omegaconf import OmegaConf
 
 from kws.artifacts import RunDir
-from kws.audio.streams import Placed, mix_stream
+from kws.audio.streams import Placed, mix_material_stream, mix_stream
 from kws.errors import KwsError
 from kws.golden.detector import DetectorSettings, fire, settings_from_config, stream_logits, sweep_inputs
 from kws.golden.network import run_network
 from kws.golden.streaming import can_stream, inference_cadence, stream_logits_streamed
 from kws.io import atomic_path, save_figure, save_npz, write_json, write_text
-from kws.measure.scoring import Score, score_events
+from kws.measure.scoring import Score, detection_samples, score_events
 
 CONFIG_KEYS = ("stream", "detector", "features")
 OUTPUT = "stream"
 REQUIRES = ("data", "features", "quantize")
 THRESHOLDS = np.arange(256)
+SPLIT_SEEDS = {"validation": 1}       # the validation streams draw from their own generator
+FA_TARGETS = (0.1, 0.5, 1.0)          # false accepts per hour the report gives the FRR at
+WORST_SOURCES = 10
 
 
-def _streams(cfg, run: RunDir, labels: list[str], rate: int):
+def _streams(cfg, run: RunDir, labels: list[str], rate: int, split: str, minutes: float,
+             hours: float):
+    """The positive and the negative stream of a split's speakers and held-out material."""
     s = cfg.stream
-    test = run.split("test")
-    noise = run.noise("test")
+    test = run.split(split)
+    noise = run.noise(split)
     keyword = np.array([label not in ("_silence_", "_unknown_") for label in labels])
     silence = labels.index("_silence_") if "_silence_" in labels else None
     everything = np.arange(len(test["label"]))
     fillers = np.flatnonzero(~keyword[test["label"]])
     if not keyword[test["label"]].any() or not len(fillers):
-        raise KwsError("stream: the test split needs keyword clips and _unknown_/_silence_ clips")
-    rng = np.random.default_rng(s.seed)
-    common = dict(snr_db=(s.snr_db_min, s.snr_db_max), gap_s=(s.gap_s_min, s.gap_s_max),
-                  silence_label=silence)
+        raise KwsError(f"stream: the {split} split needs keyword clips and _unknown_/_silence_ "
+                       "clips")
+    rng = np.random.default_rng([s.seed, SPLIT_SEEDS[split]] if split != "test" else s.seed)
+    common = dict(snr_db=(s.snr_db_min, s.snr_db_max), gap_s=(s.gap_s_min, s.gap_s_max))
     positive = mix_stream(test["audio"], test["label"], everything, noise,
-                          s.positive_minutes * 60, rate, rng, **common)
-    negative = mix_stream(test["audio"], test["label"], fillers, noise,
-                          s.negative_hours * 3600, rate, rng, **common)
-    return positive, negative
+                          minutes * 60, rate, rng, silence_label=silence, **common)
+    if s.negative_material == "clips":
+        negative = mix_stream(test["audio"], test["label"], fillers, noise,
+                              hours * 3600, rate, rng, silence_label=silence, **common)
+        return positive, negative, {"clips": {"items": len(fillers),
+                                              "seconds": round(len(fillers) * test["audio"].shape[1] / rate, 1)}}
+    items, sources, material = _negative_material(run, test, labels, rate, split)
+    rooms = run.pool("rirs", split).items()
+    negative = mix_material_stream(items, sources, labels.index("_unknown_"), noise,
+                                   hours * 3600, rate, rng, rooms=rooms,
+                                   reverb_prob=s.negative_reverb_prob, **common)
+    material["rooms"] = len(rooms)
+    return positive, negative, material
+
+
+def _negative_material(run: RunDir, test: dict, labels: list[str], rate: int, split: str):
+    """What the split's negative stream is made of, all of it outside training: the split
+    speakers' _unknown_ clips, its held-out real negatives (data.negatives.test or .validation)
+    and the TTS sentences of its voices (with ../shared, or synthetic data; parts may be empty)."""
+    unknown = np.flatnonzero(test["label"] == labels.index("_unknown_"))
+    items = [test["audio"][i] for i in unknown]
+    sources = [f"{split} _unknown_ clip of {test['speaker'][i]}" for i in unknown]
+    material = {"unknown_clips": {"items": len(unknown),
+                                  "seconds": round(sum(map(len, items)) / rate, 1)}}
+    for kind, what in (("negatives", "real negative"), ("speech", "TTS sentence")):
+        pool = run.pool(kind, split)
+        items += pool.items()
+        sources += [f"{what} {name}" for name in pool.name]
+        material[f"{kind}_{split}"] = {"items": len(pool),
+                                    "seconds": round(pool.seconds(rate), 1)}
+    if not items:
+        raise KwsError(f"stream: no negative material: the {split} split has no _unknown_ clips "
+                       f"and there are no held-out negatives or TTS sentences (data/*_{split}.npz)")
+    return items, sources, material
 
 
 def _write_stream(out: Path, name: str, pcm: np.ndarray, placed: list[Placed],
                   labels: list[str], rate: int) -> None:
     with atomic_path(out / f"{name}.wav", suffix=".wav") as tmp:
         sf.write(tmp, pcm, rate, subtype="PCM_16", format="WAV")
-    rows = ["label,clip_start_s,clip_end_s,word_start_s,word_end_s"]
+    rows = ["label,clip_start_s,clip_end_s,word_start_s,word_end_s,source"]
     rows += [f"{labels[p.label]},{p.start / rate:.4f},{p.end / rate:.4f},"
-             f"{p.word_start / rate:.4f},{p.word_end / rate:.4f}" for p in placed]
+             f"{p.word_start / rate:.4f},{p.word_end / rate:.4f},{_quoted(p.source)}"
+             for p in placed]
     write_text(out / f"{name}_truth.csv", "\n".join(rows) + "\n")
+
+
+def _quoted(text: str) -> str:
+    return '"' + text.replace('"', "'") + '"'
 
 
 def _sweep(settings: DetectorSettings, inferences, truth, geometry) -> list[Score]:
@@ -90,22 +130,23 @@ def operating_point(frr: np.ndarray, fa_per_hour: np.ndarray, target: float) -> 
 
 def _inferences(cfg, run: RunDir, out: Path, layers: list, tables,
                 settings: DetectorSettings, pos_pcm: np.ndarray, neg_pcm: np.ndarray,
-                streaming: bool):
+                streaming: bool, split: str = "test"):
     """Every inference's (frames, logits) on both streams, and the loop's real-time factor:
     the streaming network step by step (kws.golden.streaming) or the window model on the last
     F frames every settings.infer_every frames.
 
-    Cached in stream/inferences[_streaming].npz, keyed by the int8 network, the streams'
+    Cached in stream/inferences[_streaming][_validation].npz, keyed by the int8 network, the split, the streams'
     settings, the front end and the inference rate: a sweep over the other detector settings
     (window, threshold, suppression) then re-runs only the recogniser. Read from the last
     completed stream/ folder, written into `out` (the folder being built)."""
     s = OmegaConf.to_container(cfg.stream, resolve=True)
     for key in ("target_fa_per_hour", "hit_window_s", "write_wav"):
         s.pop(key)
-    blob = json.dumps([run.model_hash(), s, settings.infer_every, streaming,
+    blob = json.dumps([run.model_hash(), s, split, settings.infer_every, streaming,
                        OmegaConf.to_container(cfg.features, resolve=True)], sort_keys=True)
     key = hashlib.sha256(blob.encode()).hexdigest()
-    path = out / ("inferences_streaming.npz" if streaming else "inferences.npz")
+    path = out / ("inferences" + ("_streaming" if streaming else "")
+                  + ("" if split == "test" else f"_{split}") + ".npz")
     for cached in (path, run.stream / path.name):
         hit = _cached_inferences(cached, key)
         if hit is not None:
@@ -150,7 +191,8 @@ def run(cfg, run_dir: Path, out: Path | None = None) -> dict:
     cadence = inference_cadence(layers, tables.frames_per_clip, cfg.detector.infer_every_frames)
     settings = settings_from_config(cfg.detector, labels, layers[-1].output.scale,
                                     quant["settings"]["stride_ms"], infer_every=cadence)
-    (pos_pcm, pos_truth), (neg_pcm, neg_truth) = _streams(cfg, run, labels, rate)
+    (pos_pcm, pos_truth), (neg_pcm, neg_truth), material = _streams(
+        cfg, run, labels, rate, "test", s.positive_minutes, s.negative_hours)
     if s.write_wav:
         _write_stream(out, "positive", pos_pcm, pos_truth, labels, rate)
         _write_stream(out, "negative", neg_pcm, neg_truth, labels, rate)
@@ -161,7 +203,18 @@ def run(cfg, run_dir: Path, out: Path | None = None) -> dict:
     hours = len(neg_pcm) / rate / 3600
     positive, negative, frr, fa_h = _curves(settings, pos_inf, neg_inf, pos_truth, neg_truth,
                                             geometry, hours)
-    threshold, met = operating_point(frr, fa_h, s.target_fa_per_hour)
+    chosen_on_test, _ = operating_point(frr, fa_h, s.target_fa_per_hour)
+    if s.select_on == "validation":
+        threshold, met, validation = _validation_point(cfg, run, out, layers, tables, settings,
+                                                       labels, rate, streaming, geometry)
+    else:
+        threshold, met, validation = chosen_on_test, bool(fa_h[chosen_on_test] <= s.target_fa_per_hour), None
+    at_targets = {}
+    for target in FA_TARGETS:
+        t, ok = operating_point(frr, fa_h, target)
+        at_targets[f"{target:g}"] = {"threshold": t, "target_met": ok,
+                                     "frr": round(float(frr[t]), 4),
+                                     "fa_per_hour": round(float(fa_h[t]), 3)}
     window_model = None
     if streaming:                    # the same network as a window model, at detector's cadence
         window_settings = settings_from_config(cfg.detector, labels, layers[-1].output.scale,
@@ -183,19 +236,67 @@ def run(cfg, run_dir: Path, out: Path | None = None) -> dict:
                                                      "model_sha256": run.model_hash()})
     at = positive[threshold]
     return {"threshold": threshold, "target_fa_per_hour": s.target_fa_per_hour,
-            "target_met": met, "frr": round(float(frr[threshold]), 4),
+            "selected_on": s.select_on, "target_met": met, "validation": validation,
+            "frr": round(float(frr[threshold]), 4),
             "fa_per_hour": round(float(fa_h[threshold]), 3),
+            "test_chosen_threshold": chosen_on_test,
             "frr_at_configured_threshold": round(float(frr[settings.threshold]), 4),
             "fa_per_hour_at_configured_threshold": round(float(fa_h[settings.threshold]), 3),
             "hours_negative": round(hours, 3), "minutes_positive": round(len(pos_pcm) / rate / 60, 2),
             "n_positives": at.positives, "positive_stream_false_accepts": at.false_accepts,
             "realtime_factor": round(realtime_factor, 1), "per_keyword": per_keyword,
             "streaming": streaming, "window_model": window_model,
+            "at_fa_per_hour": at_targets, "negative_material": material,
+            "negative_items_placed": len(neg_truth),
+            "false_accept_sources": _false_accept_sources(settings, neg_inf, neg_truth,
+                                                          threshold, geometry, labels),
             "detector_config": OmegaConf.to_container(cfg.detector, resolve=True),
             "detector": {"average_window": settings.average_window,
                          "min_count": settings.min_count,
                          "suppression_frames": settings.suppression_frames,
                          "infer_every_frames": settings.infer_every}}
+
+
+def _validation_point(cfg, run: RunDir, out: Path, layers, tables, settings, labels, rate,
+                      streaming: bool, geometry):
+    """The operating point chosen on the validation speakers' streams (validation negatives
+    and rooms): (threshold, target met there, the validation figures)."""
+    s = cfg.stream
+    (pos_pcm, pos_truth), (neg_pcm, neg_truth), material = _streams(
+        cfg, run, labels, rate, "validation", s.validation_positive_minutes,
+        s.validation_negative_hours)
+    pos_inf, neg_inf, _ = _inferences(cfg, run, out, layers, tables, settings, pos_pcm, neg_pcm,
+                                      streaming, "validation")
+    hours = len(neg_pcm) / rate / 3600
+    positive, _, frr, fa_h = _curves(settings, pos_inf, neg_inf, pos_truth, neg_truth, geometry,
+                                     hours)
+    threshold, met = operating_point(frr, fa_h, s.target_fa_per_hour)
+    return threshold, met, {"frr": round(float(frr[threshold]), 4),
+                            "fa_per_hour": round(float(fa_h[threshold]), 3),
+                            "hours_negative": round(hours, 3),
+                            "n_positives": positive[threshold].positives,
+                            "negative_material": material}
+
+
+def _false_accept_sources(settings: DetectorSettings, inferences, truth: list[Placed],
+                          threshold: int, geometry, labels: list[str]) -> list[dict]:
+    """The negative stream's false accepts at the threshold, by what was playing when the
+    detector fired (the placed item the event falls in, or up to hit_window after it; else the
+    background noise): the WORST_SOURCES sources with the most, and the labels fired."""
+    frames, logits = inferences
+    stride, window_len, hit_window = geometry
+    top, score, may_fire = sweep_inputs(settings, logits)
+    events = fire(frames, top, score, may_fire, threshold, settings.suppression_frames)
+    starts = np.array([p.start for p in truth], dtype=np.int64)
+    counts: dict[str, dict[str, int]] = {}
+    for event, t in zip(events, detection_samples(events, stride, window_len)):
+        i = int(np.searchsorted(starts, t, side="right")) - 1
+        inside = i >= 0 and t <= truth[i].end + hit_window
+        source = (truth[i].source or labels[truth[i].label]) if inside else "background noise"
+        fired = counts.setdefault(source, {})
+        fired[labels[event.label]] = fired.get(labels[event.label], 0) + 1
+    worst = sorted(counts.items(), key=lambda kv: -sum(kv[1].values()))[:WORST_SOURCES]
+    return [{"source": src, "false_accepts": sum(f.values()), "fired": f} for src, f in worst]
 
 
 def _curves(settings, pos_inf, neg_inf, pos_truth, neg_truth, geometry, hours):

@@ -36,7 +36,7 @@ from torch.nn import functional as F
 from tqdm import tqdm
 
 from kws.artifacts import STAMPS, RunDir
-from kws.audio.augment import augment
+from kws.audio.augment import Material, augment, training_material
 from kws.errors import KwsError
 from kws.feature_cache import cached_features
 from kws.io import atomic_path, read_json, save_figure, write_json, write_text
@@ -52,6 +52,7 @@ class Dataset:
     train_audio: np.ndarray
     train_labels: np.ndarray
     noise: list[np.ndarray]
+    material: Material          # training rooms and interfering speech
     val_x: torch.Tensor
     val_y: torch.Tensor
     test_x: torch.Tensor
@@ -71,7 +72,7 @@ def load_dataset(run_dir: Path) -> Dataset:
         return dequantize_tensor(q, quant["scale"], quant["zero_point"])
 
     return Dataset(train["audio"], train["label"].astype(np.int64),
-                   run.noise("train"),
+                   run.noise("train"), training_material(run),
                    tensor(val["features"]), torch.from_numpy(val["label"].astype(np.int64)),
                    tensor(test["features"]), torch.from_numpy(test["label"].astype(np.int64)),
                    run.labels(), quant["scale"], quant["zero_point"])
@@ -97,7 +98,8 @@ def epoch_inputs(ds: Dataset, cfg, epoch: int, tables) -> torch.Tensor:
     audio = ds.train_audio
     if cfg.train.augment and cfg.data.augment.enabled:
         rng = np.random.default_rng([cfg.seed, epoch, 1])
-        audio = augment(audio, ds.noise, cfg.data.augment, tables.sample_rate, rng)
+        audio = augment(audio, ds.noise, cfg.data.augment, tables.sample_rate, rng,
+                        ds.material)
     q = cached_features(audio, tables, Path(cfg.paths.cache_dir).expanduser())
     return dequantize_tensor(q, ds.scale, ds.zero_point)
 
