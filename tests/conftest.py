@@ -150,3 +150,21 @@ def quantized_valid_run(tmp_path_factory, cache_dir):
     overrides = TINY_SYNTHETIC + TINY_QUANTIZED + TINY_VALID + [f"paths.cache_dir={cache_dir}"]
     run_pipeline(compose_cfg(overrides + ["stages=[data,features,student,quantize]"]), run_dir)
     return run_dir, overrides
+
+
+# Fires on any keyword-topped inference, so even a barely trained model makes events.
+EAGER_DETECTOR_HOST = ["detector.threshold=0", "detector.min_count=1",
+                       "detector.suppression_ms=300"]
+
+
+@pytest.fixture(scope="session")
+def verified_run(tmp_path_factory, quantized_run):
+    """The tiny quantised run, exported and verified (sanitizers on)."""
+    from kws.pipeline import run_pipeline
+    base, overrides = quantized_run
+    run_dir = copy_run(base, tmp_path_factory.mktemp("firmware") / "run")
+    overrides = overrides + EAGER_DETECTOR_HOST + ["verify.sanitize=true", "verify.stream_seconds=90",
+                                              "stages=[data,features,student,quantize,export,verify]"]
+    report = run_pipeline(compose_cfg(overrides), run_dir)
+    assert report["quantize"].get("skipped")            # the copy reuses the earlier stages
+    return run_dir, report, overrides

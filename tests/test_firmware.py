@@ -1,150 +1,230 @@
-"""Stages export and verify: generated C, memory plan, host build bit-exact with the golden models."""
+"""The firmware on Cortex-M under QEMU (kws.toolchain.cortex_m): bit-exact, instruction counts, sizes, faults."""
 from __future__ import annotations
 
-import re
-import shutil
-import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
-import soundfile as sf
 
+from kws.toolchain import cortex_m as target
 from kws.errors import KwsError
-from kws.emit.memplan import MemoryPlan, Placement, check_plan, lower_bound, plan_chain
+from kws.toolchain.results import read_results
 
-# Fires on any keyword-topped inference, so even a barely trained model makes events.
-EAGER_DETECTOR = ["detector.threshold=0", "detector.min_count=1",
-                  "detector.suppression_ms=300"]
+MISSING = target.missing_tools()
+needs_toolchain = pytest.mark.skipif(bool(MISSING), reason=target.toolchain_hint(MISSING))
 
-
-def test_plan_chain_meets_the_lower_bound():
-    sizes = [490, 16000, 4160, 4160, 4160, 64, 12]
-    plan = plan_chain([f"t{i}" for i in range(len(sizes))], sizes)
-    assert plan.lower_bound_bytes == lower_bound(sizes) == 20160
-    assert plan.arena_bytes == 20160                     # every size already a multiple of 4
-    odd = plan_chain(["a", "b", "c"], [5, 7, 3])
-    assert odd.lower_bound_bytes == 12 and odd.arena_bytes == 16     # 8 + 8 after alignment
-    assert all(t.offset % 4 == 0 for t in odd.tensors)
-
-
-def test_check_plan_rejects_overlap_and_overflow():
-    with pytest.raises(ValueError, match="overlap"):
-        check_plan(MemoryPlan(16, 16, (Placement("a", 0, 8), Placement("b", 4, 8))))
-    with pytest.raises(ValueError, match="outside"):
-        check_plan(MemoryPlan(16, 16, (Placement("a", 0, 8), Placement("b", 12, 8))))
+# Fires on any keyword-topped inference (no averaging: one inference per window), so the short
+# stream of test clips on the target has events to compare.
+EAGER_DETECTOR = ["detector.threshold=0", "detector.min_count=1", "detector.suppression_ms=300",
+                  "detector.average_window_ms=40"]
 
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory, quantized_run):
-    """The tiny quantised run, exported and verified (sanitizers on)."""
+    """The tiny quantised run, exported (no host verify: that is test_verify's)."""
     from conftest import compose_cfg, copy_run
     from kws.pipeline import run_pipeline
     base, overrides = quantized_run
-    run_dir = copy_run(base, tmp_path_factory.mktemp("firmware") / "run")
-    overrides = overrides + EAGER_DETECTOR + ["verify.sanitize=true", "verify.stream_seconds=90",
-                                              "stages=[data,features,student,quantize,export,verify]"]
-    report = run_pipeline(compose_cfg(overrides), run_dir)
-    assert report["quantize"].get("skipped")            # the copy reuses the earlier stages
-    return run_dir, report, overrides
+    run_dir = copy_run(base, tmp_path_factory.mktemp("target") / "run")
+    run_pipeline(compose_cfg(overrides + EAGER_DETECTOR + [
+        "stages=[data,features,student,quantize,export]"]), run_dir)
+    return run_dir
 
 
-def test_export_writes_the_firmware_files_and_a_minimal_arena(exported):
-    run_dir, report, _ = exported
-    entry = report["export"]
-    assert {"kws_model.c", "kws_model.h", "kws_model_data.c", "kws_model_data.h",
-            "kws_model_settings.h", "kws_mfcc_tables.c", "kws_mfcc_tables.h"} <= set(entry["files"])
-    # The lower bound itself, but for rounding two tensors up to 4-byte offsets.
-    assert entry["ram_lower_bound_bytes"] <= entry["ram_bytes"] <= entry["ram_lower_bound_bytes"] + 6
-    with np.load(run_dir / "quantize" / "model_int8.npz") as f:
-        constants = sum(f[k].size * (1 if f[k].dtype == np.int8 else 4) for k in f.files
-                        if not k.endswith(("/io_quant", "/stride")))
-    dense_mult_shift = 8                                  # the dense layer's are immediates
-    assert entry["weights_bytes"] == constants - dense_mult_shift
-    settings = (run_dir / "firmware" / "kws_model_settings.h").read_text()
-    assert re.search(r"#define KWS_THRESHOLD\s+0\b", settings)
-    assert '"_silence_"' in settings
-
-
-def test_verify_is_bit_exact_on_clips_and_stream(exported):
-    _, report, _ = exported
-    v = report["verify"]
-    assert v["sanitized"] is True
-    assert v["bitexact_clips"] == v["total_clips"] > 0
-    assert v["stream_seconds"] == 90.0
-    assert v["stream_events_equal"] is True
-    assert v["stream_events_c"] == v["stream_events_python"] > 0
-
-
-def test_demo_prints_the_python_twins_detections(exported, tmp_path):
-    from kws.config import compose
-    from kws.artifacts import RunDir
+def keyword_clips(run_dir, n: int = 8) -> list[int]:
+    """Test clips whose golden logits top a keyword first (so the stream has detections even
+    from a barely trained model), then others, n in all."""
     from kws.golden.network import run_network
-    from kws.golden.mfcc_tables import make_tables
-    from kws.golden.detector import detect_stream
-    run_dir, report, overrides = exported
-    cfg = compose(overrides)
-    layers, labels, settings = RunDir(run_dir).golden_network(), RunDir(run_dir).labels(), RunDir(run_dir).detector_settings()
-    with np.load(run_dir / "data" / "test.npz") as f:
-        audio = f["audio"]
-    pcm = np.concatenate([np.zeros(8000, np.int16), *audio[:6], np.zeros(8000, np.int16)])
-    wav = tmp_path / "demo.wav"
-    sf.write(wav, pcm, 16000, subtype="PCM_16")
-    out = subprocess.run([report["verify"]["demo"], str(wav)], capture_output=True, text=True,
-                         check=True).stdout.splitlines()
-    events = detect_stream(pcm, make_tables(cfg.features, 16000),
-                           lambda x: run_network(layers, x), settings)
-    printed = [line.split()[2] for line in out if line.strip().endswith("/255")]
-    assert printed == [labels[e.label] for e in events] and events
-    assert out[-1].endswith(f"{len(events)} detections")
+    from kws.artifacts import RunDir
+    features = np.load(run_dir / "features" / "test.npz")["features"]
+    top = run_network(RunDir(run_dir).golden_network(), features[..., None]).argmax(1)
+    keyword = np.flatnonzero(top >= 2)                 # labels 0, 1: _silence_, _unknown_
+    rest = np.flatnonzero(top < 2)
+    chosen = list(keyword[:n // 2]) + list(rest[:n - min(len(keyword), n // 2)])
+    return sorted(int(i) for i in chosen), int(min(len(keyword), n // 2))
 
 
-def test_demo_names_a_wrong_wav_format(exported, tmp_path):
-    _, report, _ = exported
-    wav = tmp_path / "stereo.wav"
-    sf.write(wav, np.zeros((1600, 2), np.int16), 16000, subtype="PCM_16")
-    proc = subprocess.run([report["verify"]["demo"], str(wav)], capture_output=True, text=True)
-    assert proc.returncode == 2 and "stereo.wav" in proc.stderr and "mono" in proc.stderr
+@pytest.fixture(scope="module")
+def m4(exported, tmp_path_factory):
+    out = tmp_path_factory.mktemp("target_m4")
+    clips, n_keyword = keyword_clips(exported)
+    result = target.run_on_target(exported, out, board="mps2-an386", clip_indices=clips)
+    return {**result, "n_keyword_clips": n_keyword}
 
 
-def test_a_corrupted_weight_is_reported_with_its_layer(exported, tmp_path):
-    from kws.stages import verify
-    from kws.config import compose
-    run_dir, _, overrides = exported
-    copy = tmp_path / "run"
-    shutil.copytree(run_dir, copy, ignore=shutil.ignore_patterns("build"))
-    data_c = copy / "firmware" / "kws_model_data.c"
-    text = data_c.read_text()
-    start = text.index("l02_")                        # the third layer's first array
-    head, body = text[:start], text[start:]
-    number = re.search(r"\{\s*(-?\d+)", body)
-    flipped = str(int(number.group(1)) ^ 64)
-    data_c.write_text(head + body[:number.start(1)] + flipped + body[number.end(1):])
-    with pytest.raises(KwsError, match=r"test clip \d+: C logits .* layer 02_"):
-        verify.run(compose(overrides), copy)
+def test_missing_toolchain_names_the_debian_packages(monkeypatch):
+    monkeypatch.setattr(target.shutil, "which", lambda name: None)
+    missing = target.missing_tools()
+    assert missing == list(target.TOOLS)
+    with pytest.raises(KwsError) as e:
+        target.check_toolchain()
+    message = str(e.value)
+    assert "qemu-system-arm" in message and "arm-none-eabi-gcc" in message
+    assert ("apt-get install --no-install-recommends gcc-arm-none-eabi "
+            "libnewlib-arm-none-eabi qemu-system-arm") in message
 
 
-def _demo_wav(exported, tmp_path, name="demo.wav"):
-    run_dir, report, _ = exported
-    with np.load(run_dir / "data" / "test.npz") as f:
-        pcm = np.concatenate([np.zeros(8000, np.int16), *f["audio"][:4]])
-    wav = tmp_path / name
-    sf.write(wav, pcm, 16000, subtype="PCM_16")
-    return report["verify"]["demo"], wav
+CHECK = {"insn_per_tick": 40, "calibration_ticks": 5130, "calibration_instructions": 205200,
+         "clips": 8, "clips_bitexact": 7, "events_expected": 3, "events_found": 3,
+         "events_equal": 3, "inferences": 176, "insn_per_mfcc_frame": 92054,
+         "insn_per_inference": 917105, "insn_one_mfcc_frame": 92040, "insn_one_inference": 917080,
+         "stack_bytes": 480, "stack_reserved_bytes": 32768, "streaming": 1,
+         "sample_rate": 16000, "stream_samples": 128000, "ticks_stream": 2_600_000,
+         "ticks_stream_warm": 2_000_000, "inferences_warm": 100, "insn_one_step": 90000}
 
 
-def test_demo_rejects_a_truncated_wav(exported, tmp_path):
-    demo, wav = _demo_wav(exported, tmp_path, "cut.wav")
-    data = wav.read_bytes()
-    wav.write_bytes(data[:len(data) // 2])
-    proc = subprocess.run([demo, str(wav)], capture_output=True, text=True)
-    assert proc.returncode == 2 and "cut.wav: truncated: the header declares" in proc.stderr
-    piped = subprocess.run([demo, "-"], input=data[:len(data) // 2], capture_output=True)
-    assert piped.returncode == 2 and b"-: truncated: the header declares" in piped.stderr
+def test_check_results_reads_the_target_checks_numbers():
+    arrays = {k: np.array(v, np.uint64) for k, v in CHECK.items()}
+    r = target.check_results(arrays, "r.kwsr")
+    assert (r["bitexact_clips"], r["total_clips"], r["insn_per_tick"]) == (7, 8, 40)
+    assert r["stream_events_equal"] is True and r["stream_inferences"] == 176
+    assert r["stream_events"] == 3
+    assert (r["insn_per_mfcc_frame"], r["insn_per_inference"]) == (92054, 917105)
+    assert (r["stack_bytes"], r["stack_reserved_bytes"]) == (480, 32768)
+    # 2e6 ticks x 40 instructions over 8 s of audio; 10 M/s of an 80 MHz M4
+    assert r["streaming"] is True and r["stream_seconds_measured"] == 8.0
+    assert r["insn_per_second_of_audio"] == 10_000_000
+    assert r["insn_per_second_of_audio_first_pass"] == 13_000_000
+    assert r["share_of_80mhz_m4_lower_bound"] == 0.125
+    arrays["events_found"] = np.array(4, np.uint64)           # an extra event
+    assert target.check_results(arrays)["stream_events_equal"] is False
+    del arrays["clips_bitexact"]
+    with pytest.raises(KwsError, match="r.kwsr: no scalar 'clips_bitexact'"):
+        target.check_results(arrays, "r.kwsr")
 
 
-def test_demo_reads_a_pipe_as_it_reads_a_file(exported, tmp_path):
-    demo, wav = _demo_wav(exported, tmp_path)
-    from_file = subprocess.run([demo, str(wav)], capture_output=True, text=True, check=True)
-    for args in ([demo, "-"], [demo, "/dev/stdin"]):
-        piped = subprocess.run(args, input=wav.read_bytes(), capture_output=True, check=True)
-        assert piped.stdout.decode() == from_file.stdout and from_file.stdout.count("\n") >= 1
+def flash_fill(map_file: Path) -> int:
+    """Bytes of alignment fill the linker put between input sections in flash."""
+    import re
+    text = map_file.read_text()
+    text = text[text.find("Linker script and memory map"):]
+    return sum(int(size, 16) for addr, size in
+               re.findall(r"^ \*fill\*\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)", text, re.M)
+               if int(addr, 16) < 0x20000000)               # mps2.ld: flash below RAM
+
+
+@needs_toolchain
+def test_cortex_m4_is_bit_exact_and_counts_instructions(m4):
+    r = m4
+    assert r["exit_status"] == 0
+    assert r["bitexact_clips"] == r["total_clips"] == len(r["clip_indices"]) == 8
+    assert r["stream_events_equal"] is True
+    if r["n_keyword_clips"]:        # the eager detector fires on a keyword-topped inference
+        assert r["stream_events"] > 0
+    # -icount shift=0: 1 ns per instruction, SysTick at 25 MHz → a tick is 40 instructions.
+    assert r["insn_per_tick"] == 40
+    assert r["insn_per_mfcc_frame"] > 0 and r["insn_per_inference"] > 0
+    assert abs(r["insn_one_mfcc_frame"] - r["insn_per_mfcc_frame"]) < 0.05 * r["insn_per_mfcc_frame"]
+    assert 0 < r["stack_bytes"] < r["stack_reserved_bytes"]
+    parts = r["parts"]
+    assert {"model_data", "model", "kernels", "mfcc", "detector", "port", "test_data"} <= set(parts)
+    # The parts add up to the sections but for the linker's alignment fill in flash, the test
+    # vectors left out.
+    flash_parts = sum(p["flash"] for name, p in parts.items() if name != "test_data")
+    assert r["flash_bytes"] - flash_parts == flash_fill(Path(r["elf"]).parent / "app.map")
+    assert parts["test_data"]["flash"] >= 8 * 16000 * 2
+    assert r["ram_bytes"] == r["ram_static_bytes"] + r["stack_bytes"]
+    assert parts["model"]["ram"] >= 4                     # the activation arena
+
+
+@needs_toolchain
+def test_instruction_counts_repeat_exactly(m4):
+    status, text = target.run_qemu("mps2-an386", Path(m4["elf"]))
+    again = target.check_results(read_results(target.results_path(Path(m4["elf"]))))
+    assert status == 0
+    for key in ("insn_per_mfcc_frame", "insn_per_inference", "insn_one_mfcc_frame",
+                "insn_one_inference", "stack_bytes", "bitexact_clips"):
+        assert again[key] == m4[key], key
+
+
+@needs_toolchain
+def test_without_a_result_file_name_the_check_fails_and_says_so(m4):
+    """The program takes its result file's name from the semihosting command line; alone
+    (only the program's name) it writes nothing, rather than over the ELF."""
+    import subprocess
+    elf = Path(m4["elf"])
+    cmd = [a if not a.startswith("enable=on") else f"enable=on,target=native,arg={elf.name}"
+           for a in target.qemu_command("mps2-an386", elf)]
+    target.results_path(elf).unlink()
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=elf.parent, timeout=120)
+    assert proc.returncode == 2
+    assert "names no result file" in proc.stdout + proc.stderr
+    assert not target.results_path(elf).exists() and elf.stat().st_size > 0
+
+
+@needs_toolchain
+def test_cortex_m3_is_bit_exact(exported, tmp_path):
+    r = target.run_on_target(exported, tmp_path, board="mps2-an385", n_clips=4)
+    assert r["cpu"] == "Cortex-M3" and r["exit_status"] == 0
+    assert r["bitexact_clips"] == r["total_clips"] == 4
+    assert r["stream_events_equal"] is True
+
+
+@needs_toolchain
+def test_a_wrong_expected_logit_fails_with_status_1(exported, tmp_path):
+    vectors = target.expected_vectors(exported, 2)
+    vectors["logits"] = vectors["logits"].copy()
+    vectors["logits"][1, 3] = np.int8(vectors["logits"][1, 3] ^ 1)
+    target.write_test_data(vectors, tmp_path / "gen")
+    elf = target.build_elf("mps2-an386", exported / "firmware", tmp_path / "gen", tmp_path / "b")
+    status, text = target.run_qemu("mps2-an386", elf)
+    assert status == 1
+    r = target.check_results(read_results(target.results_path(elf)))
+    assert (r["bitexact_clips"], r["total_clips"]) == (1, 2)
+    assert "MISMATCH clip 1 logit 3" in text                 # what people read in qemu.log
+
+
+@needs_toolchain
+def test_a_fault_is_reported_and_exits_non_zero(tmp_path):
+    source = tmp_path / "fault_main.c"
+    source.write_text('#include "semihost.h"\n'
+                      'int main(void)\n{\n    sh_puts("before\\n");\n'
+                      '    __asm__ volatile("udf #7");\n    return 0;\n}\n')
+    elf = target.build_program("mps2-an386", (), tmp_path / "b", extra_sources=(source,))
+    status, text = target.run_qemu("mps2-an386", elf, timeout_s=30)
+    assert status == 3
+    assert "before" in text and "FAULT: exception 3" in text and "CFSR 0x00010000" in text
+    assert not target.results_path(elf).exists()
+
+
+@needs_toolchain
+def test_unknown_board_is_named(tmp_path):
+    with pytest.raises(KwsError, match="mps2-an386"):
+        target.compile_and_link("lm3s6965evb", [], [], tmp_path)
+
+
+def test_pick_clips_spreads_over_the_split():
+    assert target.pick_clips(62, 8).tolist() == [0, 9, 17, 26, 35, 44, 52, 61]
+    assert target.pick_clips(3, 8).tolist() == [0, 1, 2]
+    with pytest.raises(KwsError):
+        target.pick_clips(10, 0)
+
+
+
+def test_firmware_stage_reports_the_target(exported, quantized_run, monkeypatch):
+    from conftest import compose_cfg
+    from kws.pipeline import run_pipeline
+    _, overrides = quantized_run
+    cfg = compose_cfg(overrides + EAGER_DETECTOR + ["stages=[firmware]"])
+    if MISSING:
+        entry = run_pipeline(cfg, exported)["firmware"]
+        assert entry["ran"] is False and "apt-get install" in entry["reason"]
+        return
+    entry = run_pipeline(cfg, exported)["firmware"]
+    assert entry["ran"] and entry["board"] == "mps2-an386"
+    assert entry["bitexact_clips"] == entry["total_clips"] == 8
+    assert entry["insn_per_mfcc_frame"] > 0 and entry["insn_per_inference"] > 0
+    assert entry["flash_bytes"] > 0 and entry["ram_bytes"] > entry["stack_bytes"] > 0
+    assert {"model_data", "mfcc", "kernels", "detector", "port"} <= set(entry["parts"])
+
+
+def test_firmware_stage_without_toolchain_says_what_to_install(exported, quantized_run,
+                                                               monkeypatch):
+    from conftest import compose_cfg
+    from kws.stages import firmware
+    _, overrides = quantized_run
+    monkeypatch.setattr(target, "missing_tools", lambda: ["qemu-system-arm"])
+    entry = firmware.run(compose_cfg(overrides + ["stages=[firmware]"]), exported)
+    assert entry["ran"] is False and "qemu-system-arm" in entry["reason"]
+    with pytest.raises(KwsError, match="apt-get install"):
+        firmware.run(compose_cfg(overrides + ["firmware.required=true"]), exported)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from kws.toolchain import cortex_m as target
-from test_target import EAGER_DETECTOR, keyword_clips
+from test_firmware import EAGER_DETECTOR, keyword_clips
 
 MISSING = target.missing_tools()
 needs_toolchain = pytest.mark.skipif(bool(MISSING), reason=target.toolchain_hint(MISSING))
