@@ -271,6 +271,13 @@ def _combinations(cfg) -> list[str]:
                             f"(data.clip_ms={d.clip_ms})")
     except KwsError as exc:
         problems.append(str(exc))
+    st = cfg.stream
+    if st.select_on == "validation" and st.validation_negative_hours * st.target_fa_per_hour < 1:
+        problems.append(f"stream.validation_negative_hours={st.validation_negative_hours:g} with "
+                        f"stream.target_fa_per_hour={st.target_fa_per_hour:g}: the validation "
+                        "stream must be long enough for one false accept to meet the target "
+                        f"(at least {1 / st.target_fa_per_hour:g} h), or the threshold is chosen "
+                        "on no false accept at all")
     det = cfg.detector
     inference_ms = det.infer_every_frames * cfg.features.stride_ms
     window = max(1, round(det.average_window_ms / inference_ms))   # as kws.export computes it

@@ -28,6 +28,9 @@ BAD = [
     ("data.augment.time_shift_ms=-5", "data.augment.time_shift_ms=-5.0: must be a number >= 0"),
     ("data.unknown_share=1.5", "data.unknown_share=1.5: must be a number in [0, 1)"),
     ("data.silence_share=0.95", "data.unknown_share + data.silence_share = 1.05: must be < 1"),
+    ("stream.select_on=validation stream.validation_negative_hours=0.5",
+     "stream.validation_negative_hours=0.5 with stream.target_fa_per_hour=0.5: the validation "
+     "stream must be long enough for one false accept to meet the target (at least 2 h)"),
     ("data.validation_percent=90", "data.validation_percent + data.testing_percent = 105"),
     ("data.sample_rate=4000", "data.sample_rate=4000: must be an integer >= 8000"),
     ("data.seed=-1", "data.seed=-1: must be an integer >= 0"),
@@ -66,7 +69,7 @@ BAD = [
 @pytest.mark.parametrize("override, message", BAD, ids=[b[0] for b in BAD])
 def test_a_bad_setting_is_named_with_its_allowed_values(override, message):
     with pytest.raises(KwsError) as err:
-        validate_settings(compose_cfg([override]))
+        validate_settings(compose_cfg(override.split()))
     assert message in str(err.value)
 
 

@@ -120,7 +120,8 @@ def streamed(tmp_path_factory, quantized_run):
     run_dir = copy_run(base, tmp_path_factory.mktemp("stream") / "run")
     overrides = overrides + ["stream.positive_minutes=2", "stream.negative_hours=0.1",
                              "stream.target_fa_per_hour=30", "detector.min_count=1",
-                             "verify.stream_seconds=60",
+                             "stream.select_on=validation", "stream.validation_negative_hours=0.1",
+                             "stream.validation_positive_minutes=2", "verify.stream_seconds=60",
                              "stages=[data,features,student,quantize,stream,export,verify]"]
     return run_dir, run_pipeline(compose_cfg(overrides), run_dir)
 

@@ -140,7 +140,10 @@ def _inferences(cfg, run: RunDir, out: Path, layers: list, tables,
     (window, threshold, suppression) then re-runs only the recogniser. Read from the last
     completed stream/ folder, written into `out` (the folder being built)."""
     s = OmegaConf.to_container(cfg.stream, resolve=True)
-    for key in ("target_fa_per_hour", "hit_window_s", "write_wav"):
+    # Only what makes this split's streams: the choice of split to select on does not.
+    other = (("positive_minutes", "negative_hours") if split == "validation" else
+             ("validation_positive_minutes", "validation_negative_hours"))
+    for key in ("target_fa_per_hour", "hit_window_s", "write_wav", "select_on", *other):
         s.pop(key)
     blob = json.dumps([run.model_hash(), s, split, settings.infer_every, streaming,
                        OmegaConf.to_container(cfg.features, resolve=True)], sort_keys=True)
