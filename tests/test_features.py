@@ -10,7 +10,7 @@ from kws.measure.fidelity import float_log_mel, snr_db
 from kws.golden.mfcc import log_mel, mfcc_clips, frame_clips
 from kws.emit.mfcc_c import write_c_tables
 from kws.golden.mfcc_tables import make_tables
-from kws.audio.signals import adversarial_signals
+from kws.audio.signals import adversarial_signals, speechlike
 
 
 def _tables(*overrides):
@@ -26,23 +26,9 @@ def default_tool(tmp_path_factory):
     return t, build_mfcc_tool(out, out, sanitize=True)
 
 
-def _speechlike(n, seed=0, length=16000):
-    """Harmonic bursts with a varying pitch over noise: a stand-in for speech."""
-    rng = np.random.default_rng(seed)
-    time = np.arange(length) / 16000
-    clips = []
-    for _ in range(n):
-        f0 = rng.uniform(90, 250)
-        env = np.exp(-((time - rng.uniform(0.3, 0.7)) / 0.15) ** 2)
-        x = sum(np.sin(2 * np.pi * f0 * h * time * (1 + 0.1 * time)) / h for h in range(1, 12))
-        x = x * env * 10 ** rng.uniform(-3, -0.3) * 32767 / 3 + rng.normal(0, 20, length)
-        clips.append(np.clip(np.round(x), -32768, 32767))
-    return np.array(clips, dtype=np.int16)
-
-
 def test_adversarial_signals_are_bit_exact_under_sanitizers(default_tool):
     t, tool = default_tool
-    signals = adversarial_signals(16000, 16000, np.random.default_rng(0), speech=_speechlike(3))
+    signals = adversarial_signals(16000, 16000, np.random.default_rng(0), speech=speechlike(3))
     clips = np.stack(list(signals.values()))
     golden = mfcc_clips(clips, t)
     c_out = run_mfcc_tool(tool, clips, t.frames_per_clip, t.n_out)
@@ -56,7 +42,7 @@ def test_adversarial_signals_are_bit_exact_under_sanitizers(default_tool):
 
 def test_streaming_in_any_chunk_size_equals_whole_clip(default_tool):
     t, tool = default_tool
-    clips = _speechlike(4, seed=1)
+    clips = speechlike(4, seed=1)
     whole = run_mfcc_tool(tool, clips, t.frames_per_clip, t.n_out)
     assert np.array_equal(whole, mfcc_clips(clips, t))
     for chunk in (1, 7, 160, 320, 481, 16000):
@@ -89,11 +75,11 @@ def test_other_settings_are_bit_exact_and_faithful(overrides, tmp_path):
     write_c_tables(t, tmp_path)
     tool = build_mfcc_tool(tmp_path, tmp_path, sanitize=True)
     signals = adversarial_signals(16000, 16000, np.random.default_rng(2))
-    clips = np.concatenate([_speechlike(3, seed=3), np.stack(list(signals.values()))])
+    clips = np.concatenate([speechlike(3, seed=3), np.stack(list(signals.values()))])
     golden = mfcc_clips(clips, t)
     assert golden.shape == (len(clips), t.frames_per_clip, t.n_out)
     assert np.array_equal(run_mfcc_tool(tool, clips, t.frames_per_clip, t.n_out), golden)
-    speech = _speechlike(3, seed=3)
+    speech = speechlike(3, seed=3)
     lm = log_mel(frame_clips(speech, t).reshape(-1, t.window_len), t) / 2048.0
     reference = float_log_mel(speech, t).reshape(-1, t.n_mels)
     assert snr_db(reference, lm) > 60
@@ -101,7 +87,7 @@ def test_other_settings_are_bit_exact_and_faithful(overrides, tmp_path):
 
 def test_feature_cache_returns_the_same_integers(default_tool, tmp_path):
     t, _ = default_tool
-    clips = _speechlike(3, seed=7)
+    clips = speechlike(3, seed=7)
     first = cached_features(clips, t, tmp_path)
     assert len(list((tmp_path / "features").glob("*.npy"))) == 1
     assert np.array_equal(cached_features(clips, t, tmp_path), first)

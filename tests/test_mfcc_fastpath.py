@@ -20,7 +20,7 @@ from conftest import SHARED_SUBSET, compose_cfg
 from kws.toolchain import cortex_m as target
 from kws.toolchain import mfcc_bench as mfcc_target
 from kws.golden.mfcc_tables import make_tables
-from kws.audio.signals import adversarial_signals
+from kws.audio.signals import adversarial_signals, speechlike
 
 MISSING = target.missing_tools()
 pytestmark = pytest.mark.skipif(bool(MISSING), reason=target.toolchain_hint(MISSING)
@@ -31,12 +31,12 @@ pytestmark = pytest.mark.skipif(bool(MISSING), reason=target.toolchain_hint(MISS
 def _clips(n_real: int = 3) -> np.ndarray:
     """Adversarial signals (speech-like clips among them, also clipped hard) and n_real real
     clips (speech-like stand-ins when the shared subset is absent)."""
-    speech = mfcc_target.speechlike(3, seed=11)
+    speech = speechlike(3, seed=11)
     signals = adversarial_signals(16000, 16000, np.random.default_rng(5), speech=speech)
     if SHARED_SUBSET.is_dir():
         real, _ = mfcc_target.real_clips(SHARED_SUBSET, n_real)
     else:
-        real = mfcc_target.speechlike(n_real, seed=12)
+        real = speechlike(n_real, seed=12)
     return np.concatenate([np.stack(list(signals.values())), speech, real]).astype(np.int16)
 
 

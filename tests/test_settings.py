@@ -77,7 +77,7 @@ def test_the_defaults_and_the_experiments_are_valid():
     for overrides in ([], ["data=speech_commands", "data.root=/x"], ["features=logmel"],
                       ["experiment=kd_ablation"], ["experiment=detector_sweep"],
                       ["model@teacher_model=dscnn_s"], ["firmware.board=mps2-an385"]):
-        validate_settings(compose_cfg(overrides))
+        assert validate_settings(compose_cfg(overrides)) is None   # raises on a bad setting
 
 
 def test_the_engine_rule_names_the_registry_engines():

@@ -34,3 +34,17 @@ def adversarial_signals(n_samples: int, sample_rate: int, rng: np.random.Generat
         for i, clip in enumerate(speech):
             out[f"speech_clipped_{i}"] = np.clip(clip.astype(np.int64) * 40, full.min, full.max)
     return {k: np.asarray(v).astype(np.int16) for k, v in out.items()}
+
+
+def speechlike(n: int, seed: int = 0, length: int = 16000) -> np.ndarray:
+    """n int16 clips of harmonic bursts with a varying pitch over noise: a stand-in for speech."""
+    rng = np.random.default_rng(seed)
+    time_s = np.arange(length) / 16000
+    clips = []
+    for _ in range(n):
+        f0 = rng.uniform(90, 250)
+        env = np.exp(-((time_s - rng.uniform(0.3, 0.7)) / 0.15) ** 2)
+        x = sum(np.sin(2 * np.pi * f0 * h * time_s * (1 + 0.1 * time_s)) / h for h in range(1, 12))
+        x = x * env * 10 ** rng.uniform(-3, -0.3) * 32767 / 3 + rng.normal(0, 20, length)
+        clips.append(np.clip(np.round(x), -32768, 32767))
+    return np.array(clips, dtype=np.int16)

@@ -26,20 +26,6 @@ def default_tables():
     return make_tables(FeaturesConfig(), 16000)
 
 
-def speechlike(n: int, seed: int = 0, length: int = 16000) -> np.ndarray:
-    """Harmonic bursts with a varying pitch over noise (as tests/test_features.py)."""
-    rng = np.random.default_rng(seed)
-    time_s = np.arange(length) / 16000
-    clips = []
-    for _ in range(n):
-        f0 = rng.uniform(90, 250)
-        env = np.exp(-((time_s - rng.uniform(0.3, 0.7)) / 0.15) ** 2)
-        x = sum(np.sin(2 * np.pi * f0 * h * time_s * (1 + 0.1 * time_s)) / h for h in range(1, 12))
-        x = x * env * 10 ** rng.uniform(-3, -0.3) * 32767 / 3 + rng.normal(0, 20, length)
-        clips.append(np.clip(np.round(x), -32768, 32767))
-    return np.array(clips, dtype=np.int16)
-
-
 def real_clips(root: Path, n: int) -> tuple[np.ndarray, list[str]]:
     """The first clip (sorted by name) of each of the first n keyword folders of root."""
     from kws.audio.clips import read_clip
