@@ -165,6 +165,7 @@ def test_depthwise_equals_golden(tool):
 # windows a streaming step runs (h == kernel_h: one output row) and whole maps, strided or not.
 VALID_SHAPES = [
     (5, 10, 1, 8, 5, 4, 2, 1),        # a streaming step's first layer: 5 rows -> 1
+    (9, 10, 1, 8, 9, 4, 2, 1),        # ... of a 9x4 kernel: 10 pixels of 36 taps, two tiles
     (6, 10, 1, 8, 5, 4, 2, 1),        # 6 rows, stride 2 -> 1 (the last row unused)
     (9, 10, 1, 4, 5, 4, 2, 1),        # whole map: 3 rows
     (13, 7, 1, 6, 10, 4, 2, 2),

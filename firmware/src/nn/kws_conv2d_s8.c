@@ -183,6 +183,59 @@ KWS_INLINE void dot_2x2_col(const col_t *col, const int8_t *w, int32_t wk, int32
     acc[3] = a11;
 }
 
+/* Maps of at most KWS_CONV_SHORT_INPUTS window taps in all (n_px * taps; windows of at most
+ * KWS_CONV_COL_TAPS taps, a multiple of 4) take conv_short: a streaming step's one output row,
+ * e.g. 10 pixels of a 9x4 window, 360 taps, unpacked on the stack (4 * 128 B). */
+#define KWS_CONV_SHORT_INPUTS 512
+
+KWS_INLINE int short_map(int32_t n_px, int32_t taps)
+{
+    return n_px >= 2 && (taps & 3) == 0 && taps <= KWS_CONV_COL_TAPS &&
+           n_px * taps <= KWS_CONV_SHORT_INPUTS;
+}
+
+/* conv_im2col for short maps: every pixel's window unpacked once into tiles of up to KWS_TILE_PX
+ * pixels (kws_nn_internal.h: x + offset, the padding 0), then per output channel its weights
+ * against each tile (tile_dot), requantised as they come. */
+static void conv_short(const kws_window_t *window, const kws_quant_t *quant,
+                       const int32_t *multiplier, const int32_t *shift,
+                       const kws_dims_t *in_dims, const int8_t *input, const int8_t *weights,
+                       const int32_t *bias, const kws_dims_t *out_dims, int8_t *output)
+{
+    uint32_t tiles[KWS_CONV_SHORT_INPUTS / 2];
+    int8_t tile_px[KWS_CONV_SHORT_INPUTS / 4];     /* each tile's pixel count (taps >= 4) */
+    col_fill_t fill[FILL_LEN];
+    const int32_t out_w = out_dims->w, out_c = out_dims->c;
+    const int32_t n_px = out_dims->h * out_w;
+    const int32_t taps = window->kernel_h * window->kernel_w * in_dims->c;
+    const int32_t groups = taps >> 2, px_words = taps >> 1;
+    const int32_t offset = quant->input_offset, off2 = offset2(offset);
+    const out_stage_t stage = out_stage(quant);
+    int32_t oc, t, n_tiles = 0, p0, p;
+    for (p0 = 0; p0 < n_px; p0 += tile_px[n_tiles++]) {
+        const int32_t n = tile_size(n_px, p0);
+        tile_px[n_tiles] = (int8_t)n;
+        for (p = 0; p < n; p++) {
+            const int32_t q = p0 + p;
+            im2col_fill(window, in_dims, input, q / out_w, q % out_w, offset, fill);
+            tile_unpack_px(fill, groups, p, n, off2, tiles + p0 * px_words);
+        }
+    }
+    for (oc = 0; oc < out_c; oc++, weights += taps) {
+        const int32_t b = bias[oc];
+        const uint32_t *xt = tiles;
+        int8_t *dst = output + oc;
+        for (t = 0; t < n_tiles; t++) {
+            const int32_t n = tile_px[t];
+            acc_t acc[KWS_TILE_PX] = {b, b, b, b, b};
+            tile_dot(xt, weights, groups, n, acc);
+            requant_run(acc, n, multiplier[oc], shift[oc], stage, dst, out_c);
+            xt += n * px_words;
+            dst += n * out_c;
+        }
+    }
+}
+
 #else /* KWS_NN_DSP */
 
 /* The pair's windows: both as int16 x + offset (fill), then packed in pairs (col). */
@@ -359,7 +412,15 @@ kws_status_t kws_conv2d_s8(const kws_window_t *window, const kws_quant_t *quant,
         !channels_ok(multiplier, shift, bias, out_dims->c)) {
         return KWS_ERR_ARG;
     }
-    if (window->kernel_h * window->kernel_w * in_dims->c <= KWS_CONV_COL_TAPS) {
+    const int32_t taps = window->kernel_h * window->kernel_w * in_dims->c;
+#if KWS_NN_DSP
+    if (short_map(out_dims->h * out_dims->w, taps)) {
+        conv_short(window, quant, multiplier, shift, in_dims, input, weights, bias, out_dims,
+                   output);
+        return KWS_OK;
+    }
+#endif /* KWS_NN_DSP: short maps */
+    if (taps <= KWS_CONV_COL_TAPS) {
         conv_im2col(window, quant, multiplier, shift, in_dims, input, weights, bias, out_dims,
                     output);
     } else {

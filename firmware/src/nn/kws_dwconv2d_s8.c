@@ -281,54 +281,67 @@ static inline void dw_window(const int8_t *xr, const dw_w_t *wr, int32_t rows, i
 
 #endif /* KWS_NN_DSP: depthwise passes and windows */
 
-/* Channels [ch, ch + 4) of the depthwise convolution; w_pass: their weights, tap t at
- * w_pass + t * w_tap (w_tap: c int8 in place, or 2 words unpacked). */
-static void dw_pass4(const kws_window_t *win, const kws_dims_t *in_dims,
-                     const kws_dims_t *out_dims, const int8_t *input, const dw_w_t *w_pass,
-                     int32_t w_tap, int32_t ch, int32_t offset, const int32_t *bias,
-                     const int32_t *multiplier, const int32_t *shift, out_stage_t stage,
-                     int8_t *output)
+/* Where output pixel i of a run reads: its window's first valid input (x, bytes from the input's
+ * channel 0), first valid tap (w, taps from the kernel's first) and the valid rows and columns.
+ * The same for every pass of 4 channels, so computed once per run. */
+typedef struct {
+    int32_t x, w, rows, cols;
+} dw_geometry_t;
+
+static void dw_geometry(const kws_window_t *win, const kws_dims_t *in_dims,
+                        const kws_dims_t *out_dims, int32_t p0, int32_t n, dw_geometry_t *geo)
 {
-    const int32_t c = in_dims->c, in_w = in_dims->w, kw = win->kernel_w;
-    const int32_t x_row = in_w * c, w_row = kw * w_tap;
+    const int32_t c = in_dims->c, kw = win->kernel_w;
+    int32_t i, oy = p0 / out_dims->w, ox = p0 % out_dims->w;
+    for (i = 0; i < n; i++) {
+        const int32_t iy = oy * win->stride_h - win->pad_top;
+        const int32_t ix = ox * win->stride_w - win->pad_left;
+        int32_t ky0, ky1, kx0, kx1;
+        valid_taps(iy, win->kernel_h, in_dims->h, &ky0, &ky1);
+        valid_taps(ix, kw, in_dims->w, &kx0, &kx1);
+        geo[i].x = ((iy + ky0) * in_dims->w + ix + kx0) * c;
+        geo[i].w = ky0 * kw + kx0;
+        geo[i].rows = ky1 - ky0;
+        geo[i].cols = kx1 - kx0;
+        if (++ox == out_dims->w) {
+            ox = 0;
+            oy++;
+        }
+    }
+}
+
+/* Channels [ch, ch + 4) of a run of n pixels (geo) of the depthwise convolution; w_pass: their
+ * weights, tap t at w_pass + t * w_tap (w_tap: c int8 in place, or 2 words unpacked); output:
+ * the run's first pixel. */
+static void dw_pass4(const kws_window_t *win, const kws_dims_t *in_dims,
+                     const dw_geometry_t *geo, int32_t n, const int8_t *input,
+                     const dw_w_t *w_pass, int32_t w_tap, int32_t ch, int32_t offset,
+                     const int32_t *bias, const int32_t *multiplier, const int32_t *shift,
+                     out_stage_t stage, int8_t *output)
+{
+    const int32_t c = in_dims->c, kw = win->kernel_w;
+    const int32_t x_row = in_dims->w * c, w_row = kw * w_tap;
     const int32_t b0 = bias[ch], b1 = bias[ch + 1], b2 = bias[ch + 2], b3 = bias[ch + 3];
     const dw_fold_t fold = dw_fold(win, w_pass, w_tap, offset);
     acc_t runs[4][KWS_DW_RUN];
-    const int32_t n_px = out_dims->h * out_dims->w;
-    int32_t p0, i, k, oy = 0, ox = 0;
+    int32_t i, k;
     input += ch;
-    /* the pixels in runs of up to KWS_DW_RUN: accumulators, then each channel's requantisation
-     * with its constants in registers */
-    for (p0 = 0; p0 < n_px; p0 += KWS_DW_RUN) {
-        const int32_t n = n_px - p0 < KWS_DW_RUN ? n_px - p0 : KWS_DW_RUN;
-        for (i = 0; i < n; i++) {
-            const int32_t iy = oy * win->stride_h - win->pad_top;
-            const int32_t ix = ox * win->stride_w - win->pad_left;
-            int32_t ky0, ky1, kx0, kx1;
-            valid_taps(iy, win->kernel_h, in_dims->h, &ky0, &ky1);
-            valid_taps(ix, kw, in_w, &kx0, &kx1);
-            const int32_t rows = ky1 - ky0, cols = kx1 - kx0;
-            const int8_t *xr = input + (iy + ky0) * x_row + (ix + kx0) * c;
-            const dw_w_t *wr = w_pass + ky0 * w_row + kx0 * w_tap;
-            acc_t acc[4];
-            acc[0] = acc_init(b0);
-            acc[1] = acc_init(b1);
-            acc[2] = acc_init(b2);
-            acc[3] = acc_init(b3);
-            if (++ox == out_dims->w) {
-                ox = 0;
-                oy++;
-            }
-            dw_window(xr, wr, rows, cols, kw, c, x_row, w_row, w_tap, fold, acc);
-            runs[0][i] = acc[0];
-            runs[1][i] = acc[1];
-            runs[2][i] = acc[2];
-            runs[3][i] = acc[3];
-        }
-        for (k = 0; k < 4; k++) {
-            requant_run(runs[k], n, multiplier[ch + k], shift[ch + k], stage,
-                        output + p0 * c + ch + k, c);
-        }
+    for (i = 0; i < n; i++) {
+        acc_t acc[4];
+        acc[0] = acc_init(b0);
+        acc[1] = acc_init(b1);
+        acc[2] = acc_init(b2);
+        acc[3] = acc_init(b3);
+        dw_window(input + geo[i].x, w_pass + geo[i].w * w_tap, geo[i].rows, geo[i].cols, kw, c,
+                  x_row, w_row, w_tap, fold, acc);
+        runs[0][i] = acc[0];
+        runs[1][i] = acc[1];
+        runs[2][i] = acc[2];
+        runs[3][i] = acc[3];
+    }
+    /* each channel's requantisation with its constants in registers */
+    for (k = 0; k < 4; k++) {
+        requant_run(runs[k], n, multiplier[ch + k], shift[ch + k], stage, output + ch + k, c);
     }
 }
 
@@ -380,11 +393,20 @@ kws_status_t kws_dwconv2d_s8(const kws_window_t *window, const kws_quant_t *quan
     const out_stage_t stage = out_stage(quant);
     int32_t ch = 0;
     if (dw_passes_ok(taps)) {
+        /* the pixels in runs of up to KWS_DW_RUN, their geometry computed once per run; per run
+         * every pass of 4 channels */
         dw_w_t unpacked[DW_UNPACKED_LEN];
-        for (; ch + 4 <= c; ch += 4) {
-            dw_pass4(window, in_dims, out_dims, input,
-                     dw_pass_weights(weights, c, ch, taps, unpacked), dw_w_tap(c), ch, offset,
-                     bias, multiplier, shift, stage, output);
+        dw_geometry_t geo[KWS_DW_RUN];
+        const int32_t n_px = out_dims->h * out_dims->w;
+        int32_t p0;
+        for (p0 = 0; p0 < n_px; p0 += KWS_DW_RUN) {
+            const int32_t n = n_px - p0 < KWS_DW_RUN ? n_px - p0 : KWS_DW_RUN;
+            dw_geometry(window, in_dims, out_dims, p0, n, geo);
+            for (ch = 0; ch + 4 <= c; ch += 4) {
+                dw_pass4(window, in_dims, geo, n, input,
+                         dw_pass_weights(weights, c, ch, taps, unpacked), dw_w_tap(c), ch,
+                         offset, bias, multiplier, shift, stage, output + p0 * c);
+            }
         }
     }
     for (; ch < c; ch++) {

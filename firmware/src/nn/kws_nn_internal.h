@@ -355,6 +355,117 @@ KWS_INLINE void tile_1x2(const int8_t *x, const int8_t *w, int32_t wk, int32_t r
     acc[1] = a1;
 }
 
+/* ---- short rows: one output channel against a tile of up to KWS_TILE_PX pixels ---------- *
+ * For a streaming step's 1 x W rows (W = 5 or 10 pixels), where unpacking each channel's weights
+ * once would be amortised over a handful of pixels: the inputs are unpacked instead, once per
+ * call, as x + offset (SXTAB16: each lane in [-255, 255]) in int16 pairs, grouped by 4 taps:
+ * for a tile of P pixels, group g holds pixel 0's words (t, t+2), (t+1, t+3) for t = 4g, then
+ * pixel 1's, ... (TILE_INDEX, in halfwords). Each group of a channel's 4 weights (one LDR, two
+ * SXTB16) then serves the tile's P pixels (one LDRD, two SMLAD each): 3 + 3P instructions for
+ * 4P MACs, no weight sums (the offset is in the inputs). */
+#define KWS_TILE_PX 5
+#define TILE_INDEX(t, slot, n_px) \
+    (4 * (n_px) * ((t) >> 2) + 4 * (slot) + ((((t) & 1) << 1) | (((t) >> 1) & 1)))
+
+/* Pixel `slot` of a tile of n_px: taps [0, 4 groups) of x, as x + offset, into tile (the
+ * tile's words, TILE_INDEX order). */
+KWS_INLINE void tile_unpack_px(const int8_t *x, int32_t groups, int32_t slot, int32_t n_px,
+                               int32_t off2, uint32_t *tile)
+{
+    uint32_t *dst = tile + 2 * slot;
+    int32_t g;
+    for (g = 0; g < groups; g++, x += 4, dst += 2 * n_px) {
+        const uint32_t v = load4(x);
+        dst[0] = (uint32_t)__sxtab16(off2, v);
+        dst[1] = (uint32_t)sxtab16_ror8(off2, v);
+    }
+}
+
+#if KWS_NN_ASM
+/* One group: the channel's 4 weights, then each pixel's two words; the pixel at offset 0 comes
+ * last, its LDRD stepping the tile pointer on by the group (8 * n_px bytes). */
+#define TILE_W                                                                                  \
+    "ldr    %[w13], [%[w]], #4\n\t"                                                             \
+    "sxtb16 %[w02], %[w13]\n\t"                                                                \
+    "sxtb16 %[w13], %[w13], ror #8\n\t"
+#define TILE_PX(a, off)                                                                         \
+    "ldrd   %[x02], %[x13], [%[xt], #" #off "]\n\t"                                             \
+    "smlad  %[" #a "], %[x02], %[w02], %[" #a "]\n\t"                                           \
+    "smlad  %[" #a "], %[x13], %[w13], %[" #a "]\n\t"
+#define TILE_PX_LAST(a, step)                                                                   \
+    "ldrd   %[x02], %[x13], [%[xt]], #" #step "\n\t"                                            \
+    "smlad  %[" #a "], %[x02], %[w02], %[" #a "]\n\t"                                           \
+    "smlad  %[" #a "], %[x13], %[w13], %[" #a "]\n\t"
+#define TILE_G1 TILE_W TILE_PX_LAST(a0, 8)
+#define TILE_G2 TILE_W TILE_PX(a1, 8) TILE_PX_LAST(a0, 16)
+#define TILE_G3 TILE_W TILE_PX(a1, 8) TILE_PX(a2, 16) TILE_PX_LAST(a0, 24)
+#define TILE_G4 TILE_W TILE_PX(a1, 8) TILE_PX(a2, 16) TILE_PX(a3, 24) TILE_PX_LAST(a0, 32)
+#define TILE_G5 \
+    TILE_W TILE_PX(a1, 8) TILE_PX(a2, 16) TILE_PX(a3, 24) TILE_PX(a4, 32) TILE_PX_LAST(a0, 40)
+#define TILE_OPERANDS                                                                           \
+    : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [a4] "+r"(a4),               \
+      [xt] "+r"(xt), [w] "+r"(w), [x02] "=&r"(x02), [x13] "=&r"(x13), [w02] "=&r"(w02),        \
+      [w13] "=&r"(w13)                                                                          \
+    :                                                                                           \
+    : "memory"
+/* groups (>= 1) of GROUP, two per iteration */
+#define TILE_LOOP(GROUP)                                                                        \
+    do {                                                                                        \
+        if (groups & 1) {                                                                       \
+            __asm__(GROUP TILE_OPERANDS);                                                       \
+        }                                                                                       \
+        while (w != w_end) {                                                                    \
+            __asm__(GROUP GROUP TILE_OPERANDS);                                                 \
+        }                                                                                       \
+    } while (0)
+#endif /* KWS_NN_ASM */
+
+/* acc[p] += sum over 4 * groups taps of tile pixel p's inputs times the channel's weights w, for
+ * p < n_px (1..KWS_TILE_PX); groups >= 1. */
+KWS_INLINE void tile_dot(const uint32_t *xt, const int8_t *w, int32_t groups, int32_t n_px,
+                         acc_t acc[KWS_TILE_PX])
+{
+    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3], a4 = acc[4];
+#if KWS_NN_ASM
+    const int8_t *const w_end = w + 4 * groups;
+    uint32_t x02, x13, w02, w13;
+    switch (n_px) {
+    case 1: TILE_LOOP(TILE_G1); break;
+    case 2: TILE_LOOP(TILE_G2); break;
+    case 3: TILE_LOOP(TILE_G3); break;
+    case 4: TILE_LOOP(TILE_G4); break;
+    default: TILE_LOOP(TILE_G5); break;
+    }
+#else /* KWS_NN_ASM */
+    int32_t g, p;
+    int32_t a[KWS_TILE_PX];
+    a[0] = a0; a[1] = a1; a[2] = a2; a[3] = a3; a[4] = a4;
+    for (g = 0; g < groups; g++, w += 4, xt += 2 * n_px) {
+        const uint32_t v = load4(w);
+        const int32_t w02 = __sxtb16(v), w13 = sxtb16_ror8(v);
+        for (p = 0; p < n_px; p++) {
+            a[p] = __smlad((int32_t)xt[2 * p], w02, a[p]);
+            a[p] = __smlad((int32_t)xt[2 * p + 1], w13, a[p]);
+        }
+    }
+    a0 = a[0]; a1 = a[1]; a2 = a[2]; a3 = a[3]; a4 = a[4];
+#endif /* KWS_NN_ASM */
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
+    acc[4] = a4;
+}
+
+/* The pixel count of tile i of n pixels in ceil(n / KWS_TILE_PX) tiles as even as can be (5, 5
+ * for 10; 4, 3 for 7). */
+KWS_INLINE int32_t tile_size(int32_t n, int32_t done)
+{
+    const int32_t left = n - done;
+    const int32_t tiles = (left + KWS_TILE_PX - 1) / KWS_TILE_PX;
+    return (left + tiles - 1) / tiles;
+}
+
 #else /* portable */
 
 typedef uint32_t acc_t;
@@ -452,6 +563,27 @@ KWS_NN_OUTLINED void requant_run(const acc_t *acc, int32_t n, int32_t multiplier
 {
     const int32_t lo = stage.lo, hi = stage.hi, zero = stage.offset;
     int32_t i;
+#if KWS_NN_DSP
+    /* The usual layer: shift <= -2 and the whole int8 range as the clamp (act_min = -128,
+     * act_max = 127; a ReLU whose zero point is -128 too). requantize()'s constant is then, with
+     * e1 = -shift - 1 >= 1 and s = [acc < 0]: high word 2^(e1 - 1) - s, low word 2^30 + s * 2^31
+     * (k = 2^e1 - s: k >> 1 = 2^(e1-1) - s, k << 31 = s * 2^31), i.e. one AND, one ORR and an ADD
+     * of acc >> 31; and clamp(q + offset) is q + offset saturated to int32 (QADD: exact, as
+     * |q| < 2^31 and the clamp lies inside) and then to int8 (SSAT). */
+    if (KWS_LIKELY(shift <= -2) && lo == INT8_LO - zero && hi == INT8_HI - zero) {
+        const int32_t e1 = -shift - 1;
+        const int32_t high = (int32_t)1 << (e1 - 1);
+        for (i = 0; i < n; i++) {
+            const int32_t a = acc_value(acc[i]);
+            const uint32_t c_lo = ((uint32_t)a & 0x80000000u) | 0x40000000u;
+            const int64_t c = (int64_t)(((uint64_t)(uint32_t)(high + (a >> 31)) << 32) | c_lo);
+            const int32_t q = (int32_t)(((int64_t)a * multiplier + c) >> 32) >> e1;
+            *dst = (int8_t)__ssat(__qadd(q, zero), 8);
+            dst += step;
+        }
+        return;
+    }
+#endif /* KWS_NN_DSP: the usual layer */
     if (KWS_LIKELY(shift < 0)) { /* requantize() with the shift's constants hoisted */
         const int32_t e1 = -shift - 1;
         const uint32_t pow = (uint32_t)1 << e1;

@@ -160,6 +160,48 @@ KWS_INLINE void dot_2x2_packed(const int8_t *x, int32_t k, const uint32_t *wp, i
 }
 #endif /* !KWS_NN_ASM */
 
+/* Rows of at most KWS_PW_SHORT_INPUTS inputs (n_px * k) take matmul_short: a streaming step's
+ * 1 x 5 rows of 64 channels, 320 inputs, unpacked on the stack (4 * 160 B). */
+#define KWS_PW_SHORT_INPUTS 512
+
+KWS_INLINE int short_rows(int32_t n_px, int32_t k)
+{
+    return n_px >= 2 && (k & 3) == 0 && n_px * k <= KWS_PW_SHORT_INPUTS;
+}
+
+/* matmul_s8 for short rows (short_rows): the inputs unpacked once (tile_unpack_px, x + offset),
+ * then per output channel its weights against each tile of up to KWS_TILE_PX pixels (tile_dot,
+ * 3 + 3P instructions per 4P MACs), requantised as they come. */
+static void matmul_short(const int8_t *x, int32_t n_px, int32_t k, const int8_t *w, int32_t n_oc,
+                         const int32_t *bias, const int32_t *multiplier, const int32_t *shift,
+                         int32_t offset, out_stage_t stage, int8_t *out)
+{
+    uint32_t tiles[KWS_PW_SHORT_INPUTS / 2];
+    int8_t tile_px[KWS_PW_SHORT_INPUTS / 4];      /* each tile's pixel count (k >= 4) */
+    const int32_t groups = k >> 2, off2 = offset2(offset), px_words = k >> 1;
+    int32_t o, t, n_tiles = 0, p0, p;
+    for (p0 = 0; p0 < n_px; p0 += tile_px[n_tiles++]) {
+        const int32_t n = tile_size(n_px, p0);
+        tile_px[n_tiles] = (int8_t)n;
+        for (p = 0; p < n; p++) {
+            tile_unpack_px(x + (p0 + p) * k, groups, p, n, off2, tiles + p0 * px_words);
+        }
+    }
+    for (o = 0; o < n_oc; o++, w += k) {
+        const int32_t b = bias[o];
+        const uint32_t *xt = tiles;
+        int8_t *dst = out + o;
+        for (t = 0; t < n_tiles; t++) {
+            const int32_t n = tile_px[t];
+            acc_t acc[KWS_TILE_PX] = {b, b, b, b, b};
+            tile_dot(xt, w, groups, n, acc);
+            requant_run(acc, n, multiplier[o], shift[o], stage, dst, n_oc);
+            xt += n * px_words;
+            dst += n * n_oc;
+        }
+    }
+}
+
 #else /* KWS_NN_DSP */
 
 typedef int32_t mm_packed_t; /* two channels x KWS_PW_KCHUNK taps, w0 + w1 * 2^22 */
@@ -349,6 +391,13 @@ kws_status_t kws_pwconv2d_s8(const kws_quant_t *quant, const int32_t *multiplier
         !channels_ok(multiplier, shift, bias, out_c)) {
         return KWS_ERR_ARG;
     }
+#if KWS_NN_DSP
+    if (short_rows(in_dims->h * in_dims->w, in_dims->c)) {
+        matmul_short(input, in_dims->h * in_dims->w, in_dims->c, weights, out_c, bias, multiplier,
+                     shift, quant->input_offset, out_stage(quant), output);
+        return KWS_OK;
+    }
+#endif /* KWS_NN_DSP: short rows */
     matmul_s8(input, in_dims->h * in_dims->w, in_dims->c, weights, out_c, bias, multiplier, shift,
               1, quant->input_offset, out_stage(quant), output);
     return KWS_OK;
