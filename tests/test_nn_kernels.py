@@ -341,6 +341,8 @@ BAD_ARGUMENTS = [
     ("pw", dict(out_dims=(5, 4, 0))),                   # out_c = 0
     ("pw", dict(in_dims=(-5, 4, 3))),
     ("pw", dict(shift=np.array([30, 31]))),
+    ("pw", dict(shift=np.array([0, -2**31]))),        # int32 extremes of the shift
+    ("pw", dict(shift=np.array([2**31 - 1, 0]))),
     ("avgpool", dict(in_dims=(5, 4, 0))),
     ("avgpool", dict(input=np.zeros((1, 0), np.int8))),
     ("fc", dict(multiplier=np.array([-1]))),

@@ -221,15 +221,21 @@ static void conv_short(const kws_window_t *window, const kws_quant_t *quant,
             tile_unpack_px(fill, groups, p, n, off2, tiles + p0 * px_words);
         }
     }
+    const int usual = full_range(stage);
     for (oc = 0; oc < out_c; oc++, weights += taps) {
-        const int32_t b = bias[oc];
+        const int32_t b = bias[oc], m = multiplier[oc], sh = shift[oc];
         const uint32_t *xt = tiles;
         int8_t *dst = output + oc;
         for (t = 0; t < n_tiles; t++) {
             const int32_t n = tile_px[t];
             acc_t acc[KWS_TILE_PX] = {b, b, b, b, b};
             tile_dot(xt, weights, groups, n, acc);
-            requant_run(acc, n, multiplier[oc], shift[oc], stage, dst, out_c);
+            if (KWS_LIKELY(usual && sh <= -2)) { /* requantised in place: finish_usual */
+                const int32_t e1 = -sh - 1, high = (int32_t)1 << (e1 - 1);
+                tile_finish_usual(acc, n, m, e1, high, stage.offset, dst, out_c);
+            } else {
+                requant_run(acc, n, m, sh, stage, dst, out_c);
+            }
             xt += n * px_words;
             dst += n * out_c;
         }

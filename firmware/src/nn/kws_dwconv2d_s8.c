@@ -341,7 +341,8 @@ static void dw_pass4(const kws_window_t *win, const kws_dims_t *in_dims,
     }
     /* each channel's requantisation with its constants in registers */
     for (k = 0; k < 4; k++) {
-        requant_run(runs[k], n, multiplier[ch + k], shift[ch + k], stage, output + ch + k, c);
+        requant_run_inline(runs[k], n, multiplier[ch + k], shift[ch + k], stage,
+                           output + ch + k, c);
     }
 }
 

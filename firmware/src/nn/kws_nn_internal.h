@@ -107,19 +107,28 @@ KWS_NN_SHARED int requant_ok(int32_t multiplier, int32_t shift)
     return multiplier >= 0 && shift >= -31 && shift <= 30;
 }
 
+/* requant_ok for each of n channels, without a branch per channel: the sign bit of `bad`
+ * collects a negative multiplier, and a shift below -31 (shift + 31 < 0) or above 30
+ * (30 - shift < 0; modulo 2^32 either sum wraps to a set sign bit exactly when the shift is
+ * outside, whatever its int32 value). Two channels per iteration. */
 KWS_NN_SHARED int channels_ok(const int32_t *multiplier, const int32_t *shift,
                               const int32_t *bias, int32_t n)
 {
+    uint32_t bad = 0;
     int32_t i;
     if (multiplier == 0 || shift == 0 || bias == 0) {
         return 0;
     }
-    for (i = 0; i < n; i++) {
-        if (!requant_ok(multiplier[i], shift[i])) {
-            return 0;
-        }
+    for (i = 0; i + 2 <= n; i += 2) {
+        const uint32_t s0 = (uint32_t)shift[i], s1 = (uint32_t)shift[i + 1];
+        bad |= (uint32_t)multiplier[i] | (uint32_t)multiplier[i + 1];
+        bad |= (s0 + 31u) | (30u - s0) | (s1 + 31u) | (30u - s1);
     }
-    return 1;
+    if (i < n) {
+        const uint32_t s0 = (uint32_t)shift[i];
+        bad |= (uint32_t)multiplier[i] | (s0 + 31u) | (30u - s0);
+    }
+    return (bad >> 31) == 0;
 }
 
 /* One axis of TF "same" padding: out == ceil(in / stride), pad == the padding before. */
@@ -556,6 +565,73 @@ KWS_INLINE void split_add(int64_t s, acc_t *lo, acc_t *hi)
 
 /* ---- output runs ------------------------------------------------------------------------ */
 
+#if KWS_NN_DSP
+/* The usual layer's output stage: the whole int8 range as the clamp (act_min = -128,
+ * act_max = 127; a ReLU whose zero point is -128 too). */
+KWS_INLINE int full_range(out_stage_t stage)
+{
+    return stage.lo == INT8_LO - stage.offset && stage.hi == INT8_HI - stage.offset;
+}
+
+/* finish(acc, multiplier, shift, stage) for shift <= -2 and a full_range stage, with
+ * e1 = -shift - 1 >= 1 and high = 2^(e1 - 1). requantize()'s constant is then, with
+ * s = [acc < 0]: high word 2^(e1 - 1) - s, low word 2^30 + s * 2^31 (k = 2^e1 - s:
+ * k >> 1 = 2^(e1-1) - s, k << 31 = s * 2^31), i.e. one AND, one ORR and an ADD of acc >> 31;
+ * and clamp(q + offset) is q + offset saturated to int32 (QADD: exact, as |q| < 2^31 and the
+ * clamp lies inside) and then to int8 (SSAT). */
+KWS_INLINE int8_t finish_usual(int32_t a, int32_t multiplier, int32_t e1, int32_t high,
+                               int32_t zero)
+{
+    const uint32_t c_lo = ((uint32_t)a & 0x80000000u) | 0x40000000u;
+    const int64_t c = (int64_t)(((uint64_t)(uint32_t)(high + (a >> 31)) << 32) | c_lo);
+    const int32_t q = (int32_t)(((int64_t)a * multiplier + c) >> 32) >> e1;
+    return (int8_t)__ssat(__qadd(q, zero), 8);
+}
+
+/* dst[p * step] = finish_usual(acc[p]) for p < n_px (1..KWS_TILE_PX): a tile's outputs of one
+ * channel. Constant indices only, so that a tile's accumulators stay in registers from
+ * tile_dot to here. */
+KWS_INLINE void tile_finish_usual(const acc_t acc[KWS_TILE_PX], int32_t n_px, int32_t multiplier,
+                                  int32_t e1, int32_t high, int32_t zero, int8_t *dst,
+                                  int32_t step)
+{
+    dst[0] = finish_usual(acc[0], multiplier, e1, high, zero);
+    if (n_px > 1) {
+        dst[step] = finish_usual(acc[1], multiplier, e1, high, zero);
+    }
+    if (n_px > 2) {
+        dst[2 * step] = finish_usual(acc[2], multiplier, e1, high, zero);
+    }
+    if (n_px > 3) {
+        dst[3 * step] = finish_usual(acc[3], multiplier, e1, high, zero);
+    }
+    if (n_px > 4) {
+        dst[4 * step] = finish_usual(acc[4], multiplier, e1, high, zero);
+    }
+}
+#endif /* KWS_NN_DSP: the usual output stage, a tile's outputs */
+
+/* requant_run, with the usual layer's loop inline (the DSP path): no call per channel of a
+ * kernel whose every channel has a few outputs (a streaming step's depthwise rows). */
+KWS_NN_OUTLINED void requant_run(const acc_t *acc, int32_t n, int32_t multiplier, int32_t shift,
+                               out_stage_t stage, int8_t *dst, int32_t step);
+
+KWS_INLINE void requant_run_inline(const acc_t *acc, int32_t n, int32_t multiplier,
+                                   int32_t shift, out_stage_t stage, int8_t *dst, int32_t step)
+{
+#if KWS_NN_DSP
+    if (KWS_LIKELY(shift <= -2) && full_range(stage)) {
+        const int32_t e1 = -shift - 1, high = (int32_t)1 << (e1 - 1);
+        int32_t i;
+        for (i = 0; i < n; i++, dst += step) {
+            *dst = finish_usual(acc_value(acc[i]), multiplier, e1, high, stage.offset);
+        }
+        return;
+    }
+#endif /* KWS_NN_DSP: the usual layer inline */
+    requant_run(acc, n, multiplier, shift, stage, dst, step);
+}
+
 /* dst[i * step] = finish(acc[i], multiplier, shift) for i < n: one channel's outputs, its
  * requantisation constants and the clamp in registers. */
 KWS_NN_OUTLINED void requant_run(const acc_t *acc, int32_t n, int32_t multiplier, int32_t shift,
@@ -564,21 +640,12 @@ KWS_NN_OUTLINED void requant_run(const acc_t *acc, int32_t n, int32_t multiplier
     const int32_t lo = stage.lo, hi = stage.hi, zero = stage.offset;
     int32_t i;
 #if KWS_NN_DSP
-    /* The usual layer: shift <= -2 and the whole int8 range as the clamp (act_min = -128,
-     * act_max = 127; a ReLU whose zero point is -128 too). requantize()'s constant is then, with
-     * e1 = -shift - 1 >= 1 and s = [acc < 0]: high word 2^(e1 - 1) - s, low word 2^30 + s * 2^31
-     * (k = 2^e1 - s: k >> 1 = 2^(e1-1) - s, k << 31 = s * 2^31), i.e. one AND, one ORR and an ADD
-     * of acc >> 31; and clamp(q + offset) is q + offset saturated to int32 (QADD: exact, as
-     * |q| < 2^31 and the clamp lies inside) and then to int8 (SSAT). */
-    if (KWS_LIKELY(shift <= -2) && lo == INT8_LO - zero && hi == INT8_HI - zero) {
+    /* the usual layer: finish_usual */
+    if (KWS_LIKELY(shift <= -2) && full_range(stage)) {
         const int32_t e1 = -shift - 1;
         const int32_t high = (int32_t)1 << (e1 - 1);
         for (i = 0; i < n; i++) {
-            const int32_t a = acc_value(acc[i]);
-            const uint32_t c_lo = ((uint32_t)a & 0x80000000u) | 0x40000000u;
-            const int64_t c = (int64_t)(((uint64_t)(uint32_t)(high + (a >> 31)) << 32) | c_lo);
-            const int32_t q = (int32_t)(((int64_t)a * multiplier + c) >> 32) >> e1;
-            *dst = (int8_t)__ssat(__qadd(q, zero), 8);
+            *dst = finish_usual(acc_value(acc[i]), multiplier, e1, high, zero);
             dst += step;
         }
         return;

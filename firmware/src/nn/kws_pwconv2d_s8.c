@@ -160,13 +160,14 @@ KWS_INLINE void dot_2x2_packed(const int8_t *x, int32_t k, const uint32_t *wp, i
 }
 #endif /* !KWS_NN_ASM */
 
-/* Rows of at most KWS_PW_SHORT_INPUTS inputs (n_px * k) take matmul_short: a streaming step's
- * 1 x 5 rows of 64 channels, 320 inputs, unpacked on the stack (4 * 160 B). */
+/* Rows of at most KWS_PW_SHORT_INPUTS inputs (n_px * k, k % 4 == 0) take matmul_short: a
+ * streaming step's 1 x 5 rows of 64 channels, 320 inputs, unpacked on the stack (4 * 160 B), and
+ * a fully connected layer's one pixel. */
 #define KWS_PW_SHORT_INPUTS 512
 
 KWS_INLINE int short_rows(int32_t n_px, int32_t k)
 {
-    return n_px >= 2 && (k & 3) == 0 && n_px * k <= KWS_PW_SHORT_INPUTS;
+    return (k & 3) == 0 && n_px * k <= KWS_PW_SHORT_INPUTS;
 }
 
 /* matmul_s8 for short rows (short_rows): the inputs unpacked once (tile_unpack_px, x + offset),
@@ -174,7 +175,7 @@ KWS_INLINE int short_rows(int32_t n_px, int32_t k)
  * 3 + 3P instructions per 4P MACs), requantised as they come. */
 static void matmul_short(const int8_t *x, int32_t n_px, int32_t k, const int8_t *w, int32_t n_oc,
                          const int32_t *bias, const int32_t *multiplier, const int32_t *shift,
-                         int32_t offset, out_stage_t stage, int8_t *out)
+                         int32_t rq, int32_t offset, out_stage_t stage, int8_t *out)
 {
     uint32_t tiles[KWS_PW_SHORT_INPUTS / 2];
     int8_t tile_px[KWS_PW_SHORT_INPUTS / 4];      /* each tile's pixel count (k >= 4) */
@@ -187,15 +188,21 @@ static void matmul_short(const int8_t *x, int32_t n_px, int32_t k, const int8_t 
             tile_unpack_px(x + (p0 + p) * k, groups, p, n, off2, tiles + p0 * px_words);
         }
     }
+    const int usual = full_range(stage);
     for (o = 0; o < n_oc; o++, w += k) {
-        const int32_t b = bias[o];
+        const int32_t b = bias[o], m = multiplier[o * rq], sh = shift[o * rq];
         const uint32_t *xt = tiles;
         int8_t *dst = out + o;
         for (t = 0; t < n_tiles; t++) {
             const int32_t n = tile_px[t];
             acc_t acc[KWS_TILE_PX] = {b, b, b, b, b};
             tile_dot(xt, w, groups, n, acc);
-            requant_run(acc, n, multiplier[o], shift[o], stage, dst, n_oc);
+            if (KWS_LIKELY(usual && sh <= -2)) { /* requantised in place: finish_usual */
+                const int32_t e1 = -sh - 1, high = (int32_t)1 << (e1 - 1);
+                tile_finish_usual(acc, n, m, e1, high, stage.offset, dst, n_oc);
+            } else {
+                requant_run(acc, n, m, sh, stage, dst, n_oc);
+            }
             xt += n * px_words;
             dst += n * n_oc;
         }
@@ -394,7 +401,7 @@ kws_status_t kws_pwconv2d_s8(const kws_quant_t *quant, const int32_t *multiplier
 #if KWS_NN_DSP
     if (short_rows(in_dims->h * in_dims->w, in_dims->c)) {
         matmul_short(input, in_dims->h * in_dims->w, in_dims->c, weights, out_c, bias, multiplier,
-                     shift, quant->input_offset, out_stage(quant), output);
+                     shift, 1, quant->input_offset, out_stage(quant), output);
         return KWS_OK;
     }
 #endif /* KWS_NN_DSP: short rows */
@@ -414,6 +421,13 @@ kws_status_t kws_fc_s8(const kws_quant_t *quant, int32_t multiplier, int32_t shi
         return KWS_ERR_ARG;
     }
     /* one pixel of in_n values times [out_n][in_n]; one multiplier and shift for all */
+#if KWS_NN_DSP
+    if (short_rows(1, in_n)) {
+        matmul_short(input, 1, in_n, weights, out_n, bias, &multiplier, &shift, 0,
+                     quant->input_offset, out_stage(quant), output);
+        return KWS_OK;
+    }
+#endif /* KWS_NN_DSP: short rows */
     matmul_s8(input, 1, in_n, weights, out_n, bias, &multiplier, &shift, 0, quant->input_offset,
               out_stage(quant), output);
     return KWS_OK;
