@@ -76,7 +76,8 @@ def test_a_bad_setting_is_named_with_its_allowed_values(override, message):
 def test_the_defaults_and_the_experiments_are_valid():
     for overrides in ([], ["data=speech_commands", "data.root=/x"], ["features=logmel"],
                       ["experiment=kd_ablation"], ["experiment=detector_sweep"],
-                      ["model@teacher_model=dscnn_s"], ["firmware.board=mps2-an385"]):
+                      ["model@teacher_model=dscnn_s"], ["model@student_model=student_streaming"],
+                      ["firmware.board=mps2-an385"]):
         assert validate_settings(compose_cfg(overrides)) is None   # raises on a bad setting
 
 

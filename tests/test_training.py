@@ -27,6 +27,10 @@ def test_presets_have_the_published_sizes():
     assert count_macs(student, (49, 10)) < count_macs(dscnn_s, (49, 10))
     out = student(torch.zeros(3, 1, 49, 10))
     assert out.shape == (3, 12)
+    streaming = _preset("student_streaming")
+    assert streaming.time_padding == "valid"
+    assert count_params(build_model(streaming, 12)) == 21_324        # bench/RESULTS.md streaming
+    assert count_macs(build_model(streaming, 12), (49, 10)) == 1_042_688
 
 
 def _kws(args, cwd):

@@ -211,7 +211,7 @@ static void conv_short(const kws_window_t *window, const kws_quant_t *quant,
     const int32_t groups = taps >> 2, px_words = taps >> 1;
     const int32_t offset = quant->input_offset, off2 = offset2(offset);
     const out_stage_t stage = out_stage(quant);
-    int32_t oc, t, n_tiles = 0, p0, p;
+    int32_t n_tiles = 0, p0, p;
     for (p0 = 0; p0 < n_px; p0 += tile_px[n_tiles++]) {
         const int32_t n = tile_size(n_px, p0);
         tile_px[n_tiles] = (int8_t)n;
@@ -221,25 +221,8 @@ static void conv_short(const kws_window_t *window, const kws_quant_t *quant,
             tile_unpack_px(fill, groups, p, n, off2, tiles + p0 * px_words);
         }
     }
-    const int usual = full_range(stage);
-    for (oc = 0; oc < out_c; oc++, weights += taps) {
-        const int32_t b = bias[oc], m = multiplier[oc], sh = shift[oc];
-        const uint32_t *xt = tiles;
-        int8_t *dst = output + oc;
-        for (t = 0; t < n_tiles; t++) {
-            const int32_t n = tile_px[t];
-            acc_t acc[KWS_TILE_PX] = {b, b, b, b, b};
-            tile_dot(xt, weights, groups, n, acc);
-            if (KWS_LIKELY(usual && sh <= -2)) { /* requantised in place: finish_usual */
-                const int32_t e1 = -sh - 1, high = (int32_t)1 << (e1 - 1);
-                tile_finish_usual(acc, n, m, e1, high, stage.offset, dst, out_c);
-            } else {
-                requant_run(acc, n, m, sh, stage, dst, out_c);
-            }
-            xt += n * px_words;
-            dst += n * out_c;
-        }
-    }
+    kws_nn_tiles_times_weights(tiles, tile_px, n_tiles, taps, weights, out_c, bias, multiplier,
+                               shift, 1, stage, output);
 }
 
 #else /* KWS_NN_DSP */

@@ -369,15 +369,13 @@ KWS_INLINE void tile_1x2(const int8_t *x, const int8_t *w, int32_t wk, int32_t r
  * once would be amortised over a handful of pixels: the inputs are unpacked instead, once per
  * call, as x + offset (SXTAB16: each lane in [-255, 255]) in int16 pairs, grouped by 4 taps:
  * for a tile of P pixels, group g holds pixel 0's words (t, t+2), (t+1, t+3) for t = 4g, then
- * pixel 1's, ... (TILE_INDEX, in halfwords). Each group of a channel's 4 weights (one LDR, two
+ * pixel 1's, ... (tile_unpack_px). Each group of a channel's 4 weights (one LDR, two
  * SXTB16) then serves the tile's P pixels (one LDRD, two SMLAD each): 3 + 3P instructions for
  * 4P MACs, no weight sums (the offset is in the inputs). */
 #define KWS_TILE_PX 5
-#define TILE_INDEX(t, slot, n_px) \
-    (4 * (n_px) * ((t) >> 2) + 4 * (slot) + ((((t) & 1) << 1) | (((t) >> 1) & 1)))
 
 /* Pixel `slot` of a tile of n_px: taps [0, 4 groups) of x, as x + offset, into tile (the
- * tile's words, TILE_INDEX order). */
+ * tile's words: group g's 2 n_px words, this pixel's two at 2 slot). */
 KWS_INLINE void tile_unpack_px(const int8_t *x, int32_t groups, int32_t slot, int32_t n_px,
                                int32_t off2, uint32_t *tile)
 {
@@ -390,82 +388,6 @@ KWS_INLINE void tile_unpack_px(const int8_t *x, int32_t groups, int32_t slot, in
     }
 }
 
-#if KWS_NN_ASM
-/* One group: the channel's 4 weights, then each pixel's two words; the pixel at offset 0 comes
- * last, its LDRD stepping the tile pointer on by the group (8 * n_px bytes). */
-#define TILE_W                                                                                  \
-    "ldr    %[w13], [%[w]], #4\n\t"                                                             \
-    "sxtb16 %[w02], %[w13]\n\t"                                                                \
-    "sxtb16 %[w13], %[w13], ror #8\n\t"
-#define TILE_PX(a, off)                                                                         \
-    "ldrd   %[x02], %[x13], [%[xt], #" #off "]\n\t"                                             \
-    "smlad  %[" #a "], %[x02], %[w02], %[" #a "]\n\t"                                           \
-    "smlad  %[" #a "], %[x13], %[w13], %[" #a "]\n\t"
-#define TILE_PX_LAST(a, step)                                                                   \
-    "ldrd   %[x02], %[x13], [%[xt]], #" #step "\n\t"                                            \
-    "smlad  %[" #a "], %[x02], %[w02], %[" #a "]\n\t"                                           \
-    "smlad  %[" #a "], %[x13], %[w13], %[" #a "]\n\t"
-#define TILE_G1 TILE_W TILE_PX_LAST(a0, 8)
-#define TILE_G2 TILE_W TILE_PX(a1, 8) TILE_PX_LAST(a0, 16)
-#define TILE_G3 TILE_W TILE_PX(a1, 8) TILE_PX(a2, 16) TILE_PX_LAST(a0, 24)
-#define TILE_G4 TILE_W TILE_PX(a1, 8) TILE_PX(a2, 16) TILE_PX(a3, 24) TILE_PX_LAST(a0, 32)
-#define TILE_G5 \
-    TILE_W TILE_PX(a1, 8) TILE_PX(a2, 16) TILE_PX(a3, 24) TILE_PX(a4, 32) TILE_PX_LAST(a0, 40)
-#define TILE_OPERANDS                                                                           \
-    : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [a4] "+r"(a4),               \
-      [xt] "+r"(xt), [w] "+r"(w), [x02] "=&r"(x02), [x13] "=&r"(x13), [w02] "=&r"(w02),        \
-      [w13] "=&r"(w13)                                                                          \
-    :                                                                                           \
-    : "memory"
-/* groups (>= 1) of GROUP, two per iteration */
-#define TILE_LOOP(GROUP)                                                                        \
-    do {                                                                                        \
-        if (groups & 1) {                                                                       \
-            __asm__(GROUP TILE_OPERANDS);                                                       \
-        }                                                                                       \
-        while (w != w_end) {                                                                    \
-            __asm__(GROUP GROUP TILE_OPERANDS);                                                 \
-        }                                                                                       \
-    } while (0)
-#endif /* KWS_NN_ASM */
-
-/* acc[p] += sum over 4 * groups taps of tile pixel p's inputs times the channel's weights w, for
- * p < n_px (1..KWS_TILE_PX); groups >= 1. */
-KWS_INLINE void tile_dot(const uint32_t *xt, const int8_t *w, int32_t groups, int32_t n_px,
-                         acc_t acc[KWS_TILE_PX])
-{
-    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3], a4 = acc[4];
-#if KWS_NN_ASM
-    const int8_t *const w_end = w + 4 * groups;
-    uint32_t x02, x13, w02, w13;
-    switch (n_px) {
-    case 1: TILE_LOOP(TILE_G1); break;
-    case 2: TILE_LOOP(TILE_G2); break;
-    case 3: TILE_LOOP(TILE_G3); break;
-    case 4: TILE_LOOP(TILE_G4); break;
-    default: TILE_LOOP(TILE_G5); break;
-    }
-#else /* KWS_NN_ASM */
-    int32_t g, p;
-    int32_t a[KWS_TILE_PX];
-    a[0] = a0; a[1] = a1; a[2] = a2; a[3] = a3; a[4] = a4;
-    for (g = 0; g < groups; g++, w += 4, xt += 2 * n_px) {
-        const uint32_t v = load4(w);
-        const int32_t w02 = __sxtb16(v), w13 = sxtb16_ror8(v);
-        for (p = 0; p < n_px; p++) {
-            a[p] = __smlad((int32_t)xt[2 * p], w02, a[p]);
-            a[p] = __smlad((int32_t)xt[2 * p + 1], w13, a[p]);
-        }
-    }
-    a0 = a[0]; a1 = a[1]; a2 = a[2]; a3 = a[3]; a4 = a[4];
-#endif /* KWS_NN_ASM */
-    acc[0] = a0;
-    acc[1] = a1;
-    acc[2] = a2;
-    acc[3] = a3;
-    acc[4] = a4;
-}
-
 /* The pixel count of tile i of n pixels in ceil(n / KWS_TILE_PX) tiles as even as can be (5, 5
  * for 10; 4, 3 for 7). */
 KWS_INLINE int32_t tile_size(int32_t n, int32_t done)
@@ -474,6 +396,15 @@ KWS_INLINE int32_t tile_size(int32_t n, int32_t done)
     const int32_t tiles = (left + KWS_TILE_PX - 1) / KWS_TILE_PX;
     return (left + tiles - 1) / tiles;
 }
+
+/* n_tiles tiles of pixels (tile_px[t] each, 1..KWS_TILE_PX), unpacked one after another in
+ * `tiles` (k / 2 words per pixel, k % 4 == 0), times the weights w [n_oc][k]: out[p * n_oc + o]
+ * = finish(bias[o] + sum_i x_p[i] * w[o][i]), multiplier[o * rq], shift[o * rq] (kws_nn_tiles.c;
+ * the short pointwise rows, the fully connected layer and the short convolution maps). */
+void kws_nn_tiles_times_weights(const uint32_t *tiles, const int8_t *tile_px, int32_t n_tiles,
+                                int32_t k, const int8_t *w, int32_t n_oc, const int32_t *bias,
+                                const int32_t *multiplier, const int32_t *shift, int32_t rq,
+                                out_stage_t stage, int8_t *out);
 
 #else /* portable */
 
@@ -588,28 +519,7 @@ KWS_INLINE int8_t finish_usual(int32_t a, int32_t multiplier, int32_t e1, int32_
     return (int8_t)__ssat(__qadd(q, zero), 8);
 }
 
-/* dst[p * step] = finish_usual(acc[p]) for p < n_px (1..KWS_TILE_PX): a tile's outputs of one
- * channel. Constant indices only, so that a tile's accumulators stay in registers from
- * tile_dot to here. */
-KWS_INLINE void tile_finish_usual(const acc_t acc[KWS_TILE_PX], int32_t n_px, int32_t multiplier,
-                                  int32_t e1, int32_t high, int32_t zero, int8_t *dst,
-                                  int32_t step)
-{
-    dst[0] = finish_usual(acc[0], multiplier, e1, high, zero);
-    if (n_px > 1) {
-        dst[step] = finish_usual(acc[1], multiplier, e1, high, zero);
-    }
-    if (n_px > 2) {
-        dst[2 * step] = finish_usual(acc[2], multiplier, e1, high, zero);
-    }
-    if (n_px > 3) {
-        dst[3 * step] = finish_usual(acc[3], multiplier, e1, high, zero);
-    }
-    if (n_px > 4) {
-        dst[4 * step] = finish_usual(acc[4], multiplier, e1, high, zero);
-    }
-}
-#endif /* KWS_NN_DSP: the usual output stage, a tile's outputs */
+#endif /* KWS_NN_DSP: the usual output stage */
 
 /* requant_run, with the usual layer's loop inline (the DSP path): no call per channel of a
  * kernel whose every channel has a few outputs (a streaming step's depthwise rows). */

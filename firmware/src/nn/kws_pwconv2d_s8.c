@@ -180,7 +180,7 @@ static void matmul_short(const int8_t *x, int32_t n_px, int32_t k, const int8_t 
     uint32_t tiles[KWS_PW_SHORT_INPUTS / 2];
     int8_t tile_px[KWS_PW_SHORT_INPUTS / 4];      /* each tile's pixel count (k >= 4) */
     const int32_t groups = k >> 2, off2 = offset2(offset), px_words = k >> 1;
-    int32_t o, t, n_tiles = 0, p0, p;
+    int32_t n_tiles = 0, p0, p;
     for (p0 = 0; p0 < n_px; p0 += tile_px[n_tiles++]) {
         const int32_t n = tile_size(n_px, p0);
         tile_px[n_tiles] = (int8_t)n;
@@ -188,25 +188,8 @@ static void matmul_short(const int8_t *x, int32_t n_px, int32_t k, const int8_t 
             tile_unpack_px(x + (p0 + p) * k, groups, p, n, off2, tiles + p0 * px_words);
         }
     }
-    const int usual = full_range(stage);
-    for (o = 0; o < n_oc; o++, w += k) {
-        const int32_t b = bias[o], m = multiplier[o * rq], sh = shift[o * rq];
-        const uint32_t *xt = tiles;
-        int8_t *dst = out + o;
-        for (t = 0; t < n_tiles; t++) {
-            const int32_t n = tile_px[t];
-            acc_t acc[KWS_TILE_PX] = {b, b, b, b, b};
-            tile_dot(xt, w, groups, n, acc);
-            if (KWS_LIKELY(usual && sh <= -2)) { /* requantised in place: finish_usual */
-                const int32_t e1 = -sh - 1, high = (int32_t)1 << (e1 - 1);
-                tile_finish_usual(acc, n, m, e1, high, stage.offset, dst, n_oc);
-            } else {
-                requant_run(acc, n, m, sh, stage, dst, n_oc);
-            }
-            xt += n * px_words;
-            dst += n * n_oc;
-        }
-    }
+    kws_nn_tiles_times_weights(tiles, tile_px, n_tiles, k, w, n_oc, bias, multiplier, shift, rq,
+                               stage, out);
 }
 
 #else /* KWS_NN_DSP */

@@ -1,0 +1,142 @@
+/* kws_nn_tiles_times_weights (kws_nn_internal.h): the product of unpacked input tiles and int8
+ * weight rows for the kernels' short paths -- a streaming step's 1 x W pointwise rows, the fully
+ * connected layer, the 1 x W maps of a streaming step's first convolution. One channel at a time
+ * against each tile of up to KWS_TILE_PX pixels, 3 + 3P instructions per 4P MACs, then the
+ * tile's outputs of that channel requantised from registers. DSP cores only; one copy for all
+ * the kernels that use it. */
+#include "kws_nn_internal.h"
+
+#if KWS_NN_DSP
+
+#if KWS_NN_ASM
+/* One group: the channel's 4 weights, then each pixel's two words; the pixel at offset 0 comes
+ * last, its LDRD stepping the tile pointer on by the group (8 * n_px bytes). */
+#define TILE_W                                                                                  \
+    "ldr    %[w13], [%[w]], #4\n\t"                                                             \
+    "sxtb16 %[w02], %[w13]\n\t"                                                                \
+    "sxtb16 %[w13], %[w13], ror #8\n\t"
+#define TILE_PX(a, off)                                                                         \
+    "ldrd   %[x02], %[x13], [%[xt], #" #off "]\n\t"                                             \
+    "smlad  %[" #a "], %[x02], %[w02], %[" #a "]\n\t"                                           \
+    "smlad  %[" #a "], %[x13], %[w13], %[" #a "]\n\t"
+#define TILE_PX_LAST(a, step)                                                                   \
+    "ldrd   %[x02], %[x13], [%[xt]], #" #step "\n\t"                                            \
+    "smlad  %[" #a "], %[x02], %[w02], %[" #a "]\n\t"                                           \
+    "smlad  %[" #a "], %[x13], %[w13], %[" #a "]\n\t"
+#define TILE_G1 TILE_W TILE_PX_LAST(a0, 8)
+#define TILE_G2 TILE_W TILE_PX(a1, 8) TILE_PX_LAST(a0, 16)
+#define TILE_G3 TILE_W TILE_PX(a1, 8) TILE_PX(a2, 16) TILE_PX_LAST(a0, 24)
+#define TILE_G4 TILE_W TILE_PX(a1, 8) TILE_PX(a2, 16) TILE_PX(a3, 24) TILE_PX_LAST(a0, 32)
+#define TILE_G5 \
+    TILE_W TILE_PX(a1, 8) TILE_PX(a2, 16) TILE_PX(a3, 24) TILE_PX(a4, 32) TILE_PX_LAST(a0, 40)
+#define TILE_OPERANDS                                                                           \
+    : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [a4] "+r"(a4),               \
+      [xt] "+r"(xt), [w] "+r"(w), [x02] "=&r"(x02), [x13] "=&r"(x13), [w02] "=&r"(w02),        \
+      [w13] "=&r"(w13)                                                                          \
+    :                                                                                           \
+    : "memory"
+/* groups (>= 1) of GROUP, two per iteration */
+#define TILE_LOOP(GROUP)                                                                        \
+    do {                                                                                        \
+        if (groups & 1) {                                                                       \
+            __asm__(GROUP TILE_OPERANDS);                                                       \
+        }                                                                                       \
+        while (w != w_end) {                                                                    \
+            __asm__(GROUP GROUP TILE_OPERANDS);                                                 \
+        }                                                                                       \
+    } while (0)
+#endif /* KWS_NN_ASM */
+
+/* acc[p] += sum over 4 * groups taps of tile pixel p's inputs times the channel's weights w, for
+ * p < n_px (1..KWS_TILE_PX); groups >= 1. */
+KWS_INLINE void tile_dot(const uint32_t *xt, const int8_t *w, int32_t groups, int32_t n_px,
+                         acc_t acc[KWS_TILE_PX])
+{
+    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3], a4 = acc[4];
+#if KWS_NN_ASM
+    const int8_t *const w_end = w + 4 * groups;
+    uint32_t x02, x13, w02, w13;
+    switch (n_px) {
+    case 1: TILE_LOOP(TILE_G1); break;
+    case 2: TILE_LOOP(TILE_G2); break;
+    case 3: TILE_LOOP(TILE_G3); break;
+    case 4: TILE_LOOP(TILE_G4); break;
+    default: TILE_LOOP(TILE_G5); break;
+    }
+#else /* KWS_NN_ASM */
+    int32_t g, p;
+    int32_t a[KWS_TILE_PX];
+    a[0] = a0; a[1] = a1; a[2] = a2; a[3] = a3; a[4] = a4;
+    for (g = 0; g < groups; g++, w += 4, xt += 2 * n_px) {
+        const uint32_t v = load4(w);
+        const int32_t w02 = __sxtb16(v), w13 = sxtb16_ror8(v);
+        for (p = 0; p < n_px; p++) {
+            a[p] = __smlad((int32_t)xt[2 * p], w02, a[p]);
+            a[p] = __smlad((int32_t)xt[2 * p + 1], w13, a[p]);
+        }
+    }
+    a0 = a[0]; a1 = a[1]; a2 = a[2]; a3 = a[3]; a4 = a[4];
+#endif /* KWS_NN_ASM */
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
+    acc[4] = a4;
+}
+
+/* dst[p * step] = finish_usual(acc[p]) for p < n_px (1..KWS_TILE_PX): a tile's outputs of one
+ * channel. Constant indices only, so that a tile's accumulators stay in registers from
+ * tile_dot to here. */
+KWS_INLINE void tile_finish_usual(const acc_t acc[KWS_TILE_PX], int32_t n_px, int32_t multiplier,
+                                  int32_t e1, int32_t high, int32_t zero, int8_t *dst,
+                                  int32_t step)
+{
+    dst[0] = finish_usual(acc[0], multiplier, e1, high, zero);
+    if (n_px > 1) {
+        dst[step] = finish_usual(acc[1], multiplier, e1, high, zero);
+    }
+    if (n_px > 2) {
+        dst[2 * step] = finish_usual(acc[2], multiplier, e1, high, zero);
+    }
+    if (n_px > 3) {
+        dst[3 * step] = finish_usual(acc[3], multiplier, e1, high, zero);
+    }
+    if (n_px > 4) {
+        dst[4 * step] = finish_usual(acc[4], multiplier, e1, high, zero);
+    }
+}
+
+void kws_nn_tiles_times_weights(const uint32_t *tiles, const int8_t *tile_px, int32_t n_tiles,
+                                int32_t k, const int8_t *w, int32_t n_oc, const int32_t *bias,
+                                const int32_t *multiplier, const int32_t *shift, int32_t rq,
+                                out_stage_t stage, int8_t *out)
+{
+    const int32_t groups = k >> 2, px_words = k >> 1;
+    const int usual = full_range(stage);
+    int32_t o, t;
+    for (o = 0; o < n_oc; o++, w += k) {
+        const int32_t b = bias[o], m = multiplier[o * rq], sh = shift[o * rq];
+        const uint32_t *xt = tiles;
+        int8_t *dst = out + o;
+        for (t = 0; t < n_tiles; t++) {
+            const int32_t n = tile_px[t];
+            acc_t acc[KWS_TILE_PX] = {b, b, b, b, b};
+            tile_dot(xt, w, groups, n, acc);
+            if (KWS_LIKELY(usual && sh <= -2)) { /* requantised in place: finish_usual */
+                const int32_t e1 = -sh - 1, high = (int32_t)1 << (e1 - 1);
+                tile_finish_usual(acc, n, m, e1, high, stage.offset, dst, n_oc);
+            } else {
+                requant_run(acc, n, m, sh, stage, dst, n_oc);
+            }
+            xt += n * px_words;
+            dst += n * n_oc;
+        }
+    }
+}
+
+#else /* KWS_NN_DSP */
+
+/* ISO C forbids an empty translation unit. */
+typedef int kws_nn_tiles_unused;
+
+#endif /* KWS_NN_DSP */
