@@ -68,6 +68,7 @@ examples:
   kws hydra.run.dir=runs/a stages=[stream] stream.target_fa_per_hour=1
 
 Every setting with its value: kws --cfg job    (README.md explains them; Hydra: kws --hydra-help)
+A .tflite you already have, as the same C: kws-import MODEL.tflite --out DIR --verify
 """
 
 

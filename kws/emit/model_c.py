@@ -493,6 +493,8 @@ def model_sources(shapes: list[LayerShape], plan: MemoryPlan, step: StepModel | 
 
 #define KWS_MODEL_INPUT_FRAMES {input_dims[0]}
 #define KWS_MODEL_INPUT_COEFFS {input_dims[1]}
+#define KWS_MODEL_INPUT_CHANNELS {input_dims[2]}
+#define KWS_MODEL_INPUT_BYTES  {int(np.prod(input_dims))}
 #define KWS_MODEL_N_CLASSES    {n_classes}
 #define KWS_MODEL_N_LAYERS     {len(shapes)}
 #define KWS_MODEL_ARENA_BYTES  {plan.arena_bytes}

@@ -15,7 +15,9 @@
  * Then the stack's high-water mark (the harness and the kernels).
  * Result file (kws_results.h), read by bench/kernels.py: insn_per_tick, layer_instructions
  * uint64 [KWS_MODEL_N_LAYERS], total_instructions, stack_bytes, inputs_checked, mismatches (layers
- * and logits that differ, over all inputs). The console lines are for people. Exit status: 0
+ * and logits that differ, over all inputs), logits int8 [N][KWS_MODEL_N_CLASSES] (the target's),
+ * input_ok uint8 [N] (1: every layer and logit of that input matched). The console lines are for
+ * people. Exit status: 0
  * when everything matched, 1 on a mismatch, 2 on a kernel error or a failed result file, 3 on a
  * fault. */
 #include <stdint.h>
@@ -36,13 +38,12 @@ static uint64_t layer_ticks[KWS_MODEL_N_LAYERS];
 static uint32_t layer_hash[KWS_MODEL_N_LAYERS];
 
 typedef char check_layers[KWS_BENCH_N_LAYERS == KWS_MODEL_N_LAYERS ? 1 : -1];
-typedef char check_input[KWS_BENCH_INPUT_BYTES ==
-                                 KWS_MODEL_INPUT_FRAMES * KWS_MODEL_INPUT_COEFFS
-                             ? 1
-                             : -1];
+typedef char check_input[KWS_BENCH_INPUT_BYTES == KWS_MODEL_INPUT_BYTES ? 1 : -1];
 
 /* needed again only for the result file: static, not on main's stack (the stack mark) */
 static uint64_t insn_per_tick, total_insns;
+static int8_t target_logits[KWS_BENCH_N_INPUTS][KWS_MODEL_N_CLASSES];
+static uint8_t input_ok[KWS_BENCH_N_INPUTS];
 
 /* The result file, after the measurements, in a call of its own (noinline: the writer's frame
  * exists only now, below the high-water mark already taken). */
@@ -60,6 +61,11 @@ static __attribute__((noinline)) kws_status_t write_results(uint32_t stack_used,
     (void)kws_results_u64(&file.results, "stack_bytes", stack_used);
     (void)kws_results_u64(&file.results, "inputs_checked", KWS_BENCH_N_INPUTS);
     (void)kws_results_u64(&file.results, "mismatches", bad);
+    const uint32_t logits_dims[2] = {KWS_BENCH_N_INPUTS, KWS_MODEL_N_CLASSES};
+    const uint32_t n_inputs = KWS_BENCH_N_INPUTS;
+    (void)kws_results_array(&file.results, "logits", KWS_RESULTS_INT8, 2, logits_dims,
+                            target_logits);
+    (void)kws_results_array(&file.results, "input_ok", KWS_RESULTS_UINT8, 1, &n_inputs, input_ok);
     return kws_results_semihost_close(&file);
 }
 
@@ -124,6 +130,7 @@ int main(void)
     /* 2. bit-exact check of every layer on every input */
     checking = 1;
     for (n = 0; n < KWS_BENCH_N_INPUTS; n++) {
+        const uint32_t bad_before = bad;
         if (kws_model_invoke(kws_bench_inputs[n], logits) != KWS_OK) {
             sh_puts("ERROR kws_model_invoke\n");
             return 2;
@@ -139,6 +146,7 @@ int main(void)
             }
         }
         for (i = 0; i < KWS_MODEL_N_CLASSES; i++) {
+            target_logits[n][i] = logits[i];
             if (logits[i] != kws_bench_logits[n][i]) {
                 sh_puts("MISMATCH input ");
                 sh_put_u32(n);
@@ -148,6 +156,7 @@ int main(void)
                 bad++;
             }
         }
+        input_ok[n] = bad == bad_before;
     }
     const uint32_t stack_used = kws_stack_used_bytes();
     sh_puts("STACK ");

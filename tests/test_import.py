@@ -1,0 +1,197 @@
+"""Bring your own model (kws-import): an int8 .tflite read into golden layers, its generated C, and
+both proved equal to the TensorFlow Lite Micro interpreter -- on models written by the pinned
+builder (kws.emit.tflite), edited to every option the reader serves, and on broken files."""
+from __future__ import annotations
+
+import flatbuffers
+import numpy as np
+import pytest
+
+from kws.emit.tflite import run_tflm, to_tflite
+from kws.errors import KwsError
+from kws.golden.network import Conv, Dense, run_network
+from kws.imports import command
+from kws.imports.tflite import read_tflite
+from kws.toolchain import cortex_m as target
+from kws.toolchain.host import build_sections, result_array, run_tool
+from kws.toolchain.results import read_results
+from test_golden_streaming import random_network
+
+schema = pytest.importorskip("tflite_micro.tensorflow.lite.micro.python.schema_py_generated")
+
+
+def _model(time_padding: str, seed: int = 3) -> tuple[list, bytes]:
+    layers = random_network(np.random.default_rng(seed), time_padding=time_padding)
+    return layers, to_tflite(layers, (49, 10))
+
+
+def _edit(data: bytes, change) -> bytes:
+    """The model unpacked, changed by change(ModelT), packed again."""
+    m = schema.ModelT.InitFromPackedBuf(bytearray(data), 0)
+    change(m)
+    b = flatbuffers.Builder(0)
+    b.Finish(m.Pack(b), file_identifier=b"TFL3")
+    return bytes(b.Output())
+
+
+def _write(tmp_path, data: bytes, name: str = "model.tflite"):
+    path = tmp_path / name
+    path.write_bytes(data)
+    return path
+
+
+def _inputs(n: int = 24, seed: int = 1) -> np.ndarray:
+    return np.random.default_rng(seed).integers(-128, 128, (n, 49, 10, 1)).astype(np.int8)
+
+
+@pytest.mark.parametrize("time_padding", ["same", "valid"])
+def test_the_builders_model_reads_back_as_its_layers(tmp_path, time_padding):
+    layers, data = _model(time_padding)
+    imported = read_tflite(_write(tmp_path, data))
+    assert imported.input_dims == (49, 10, 1) and len(imported.layers) == len(layers)
+    for ours, back in zip(layers, imported.layers):
+        assert type(ours) is type(back)
+        for field in ("weights", "bias", "multiplier", "shift", "act_min", "act_max",
+                      "time_padding", "depthwise"):
+            if hasattr(ours, field):
+                assert np.array_equal(np.asarray(getattr(ours, field)),
+                                      np.asarray(getattr(back, field))), (ours.name, field)
+    x = _inputs()
+    assert np.array_equal(run_network(imported.layers, x), run_tflm(data, x))
+
+
+def _set_conv_options(index: int, **values):
+    def change(m):
+        convs = [op for op in m.subgraphs[0].operators
+                 if m.operatorCodes[op.opcodeIndex].builtinCode in (3, 4)]
+        for key, value in values.items():
+            setattr(convs[index].builtinOptions, key, value)
+    return change
+
+
+def _per_tensor_weights(index: int):
+    """Conv `index`'s weights with one scale (the largest of its channels)."""
+    def change(m):
+        g = m.subgraphs[0]
+        convs = [op for op in g.operators if m.operatorCodes[op.opcodeIndex].builtinCode == 3]
+        q = g.tensors[convs[index].inputs[1]].quantization
+        q.scale = [max(q.scale)]
+        q.zeroPoint = [0]
+    return change
+
+
+@pytest.mark.parametrize("change, check", [
+    (_set_conv_options(0, fusedActivationFunction=schema.ActivationFunctionType.RELU6),
+     lambda layer: layer.act_max < 127),
+    (_set_conv_options(1, fusedActivationFunction=schema.ActivationFunctionType.NONE),
+     lambda layer: (layer.act_min, layer.act_max) == (-128, 127)),
+    (_per_tensor_weights(1), lambda layer: len(set(layer.multiplier.tolist())) == 1),
+], ids=["relu6", "no-activation", "per-tensor-weights"])
+def test_every_option_equals_the_interpreter(tmp_path, change, check):
+    _, data = _model("same", seed=5)
+    data = _edit(data, change)
+    imported = read_tflite(_write(tmp_path, data))
+    assert any(check(layer) for layer in imported.layers if isinstance(layer, Conv))
+    x = _inputs()
+    assert np.array_equal(run_network(imported.layers, x), run_tflm(data, x))
+
+
+def _opcode(name: str):
+    """Every operator of the pool's type becomes `name`."""
+    def change(m):
+        for code in m.operatorCodes:
+            if code.builtinCode == schema.BuiltinOperator.AVERAGE_POOL_2D:
+                code.builtinCode = code.deprecatedBuiltinCode = getattr(schema.BuiltinOperator,
+                                                                         name)
+    return change
+
+
+@pytest.mark.parametrize("change, message", [
+    (_opcode("MAX_POOL_2D"), "operator 5 (MAX_POOL_2D): operator type not supported"),
+    (_set_conv_options(2, dilationHFactor=2), "operator 2 (CONV_2D): dilation 2x1"),
+    (_set_conv_options(1, depthMultiplier=2), "operator 1 (DEPTHWISE_CONV_2D): depth multiplier"),
+    (_set_conv_options(0, fusedActivationFunction=schema.ActivationFunctionType.TANH),
+     "operator 0 (CONV_2D): fused activation TANH not supported"),
+    (_set_conv_options(0, padding=schema.Padding.VALID), "operator 0 (CONV_2D): VALID padding "
+     "along W with a 4-wide kernel is not supported"),
+], ids=["max-pool", "dilation", "depth-multiplier", "tanh", "valid-along-w"])
+def test_what_is_not_served_is_one_error_naming_operator_and_option(tmp_path, change, message):
+    _, data = _model("same")
+    path = _write(tmp_path, _edit(data, change))
+    with pytest.raises(KwsError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        read_tflite(path)
+    assert command.main([str(path), "--out", str(tmp_path / "out")]) == command.BAD_INPUT
+    assert not (tmp_path / "out").exists()                    # nothing written
+
+
+def test_broken_files_are_one_clear_error_never_a_crash(tmp_path):
+    _, data = _model("same")
+    rng = np.random.default_rng(0)
+    cases = [b"", b"TFL3", data[:7], b"\0\0\0\0TFL3" + bytes(40), b"not a model at all"]
+    cases += [data[:int(n)] for n in rng.integers(8, len(data) - 1, 40)]
+    for _ in range(60):                                       # random bytes flipped
+        corrupt = bytearray(data)
+        for i in rng.integers(8, len(data), 4):
+            corrupt[i] ^= int(rng.integers(1, 256))
+        cases.append(bytes(corrupt))
+    for i, case in enumerate(cases):
+        path = _write(tmp_path, case, f"case{i}.tflite")
+        try:
+            read_tflite(path)                                 # a flip may leave a valid model
+        except KwsError as exc:
+            assert str(path) in str(exc)
+    with pytest.raises(KwsError, match="cannot read"):
+        read_tflite(tmp_path / "missing.tflite")
+
+
+def test_kws_import_writes_the_firmware_and_proves_it(tmp_path):
+    layers, data = _model("valid", seed=7)
+    path = _write(tmp_path, data)
+    extra = _inputs(3, seed=9)
+    np.save(tmp_path / "mine.npy", extra)
+    out = tmp_path / "imported"
+    assert command.main([str(path), "--out", str(out), "--verify", "-n", "12",
+                         "--inputs", str(tmp_path / "mine.npy")]) == 0
+    files = sorted(p.name for p in (out / "firmware").iterdir())
+    assert files == ["kws_model.c", "kws_model.h", "kws_model_data.c", "kws_model_data.h",
+                     "kws_model_settings.h"]
+    report = __import__("json").loads((out / "report.json").read_text())
+    v = report["verify"]
+    assert v["inputs"] == 15 and v["golden_vs_tflm"] == 1.0 and v["host_c_vs_tflm"] == 1.0
+    assert report["arena_bytes"] > 0 and v["tflm_smallest_arena_bytes"] > 0
+    if target.missing_tools():
+        assert v["cortex_m"].startswith("not run")
+    else:
+        assert v["cortex_m_vs_tflm"] == 1.0 and v["m4_insn_per_inference"] > 0
+        assert len(v["m4_layer_instructions"]) == len(layers) and v["flash_bytes"] > 0
+    # the same C under ASan/UBSan
+    tool = build_sections(tmp_path / "invoke_san", ("nn", "model", "model-data",
+                                                    "tests-host-invoke"), sanitize=True,
+                          model=out / "firmware")
+    x = _inputs(6, seed=2)
+    x.tofile(tmp_path / "x.raw")
+    run_tool(tool, tmp_path / "x.raw", tmp_path / "y.kwsr", what="sanitized")
+    logits = result_array(read_results(tmp_path / "y.kwsr"), "logits", (6, 5), np.int8, "y")
+    assert np.array_equal(logits, run_tflm(data, x))
+
+
+def test_a_mismatch_is_reported_with_where(tmp_path):
+    """The report's fractions can fail: outputs that differ are counted and the first located."""
+    tflm = np.zeros((4, 3), np.int8)
+    ours = tflm.copy()
+    ours[2, 1] = 5
+    got = command._agreement(ours, tflm, "golden")
+    assert got["golden_vs_tflm"] == 0.75
+    assert got["golden_first_mismatch"] == {"input": 2, "output": 1, "ours": 5, "tflm": 0}
+
+
+def test_bad_verification_inputs_are_named(tmp_path):
+    _, data = _model("same")
+    path = _write(tmp_path, data)
+    np.save(tmp_path / "f.npy", np.zeros((2, 49, 10, 1), np.float32))
+    np.save(tmp_path / "s.npy", np.zeros((2, 10, 49, 1), np.int8))
+    for name, message in (("f.npy", "must be int8"), ("s.npy", r"\[N, 49, 10, 1\] expected")):
+        with pytest.raises(KwsError, match=message):
+            command.run(command.parse([str(path), "--out", str(tmp_path / "o"), "--verify",
+                                       "--inputs", str(tmp_path / name)]))
+    assert isinstance(read_tflite(path).layers[-1], Dense)
