@@ -9,7 +9,8 @@ import pytest
 
 from kws.emit.tflite import run_tflm, to_tflite
 from kws.errors import KwsError
-from kws.golden.network import Conv, Dense, run_network
+from kws.golden.network import Conv, Dense, QuantParams, Softmax, run_network
+from kws.golden.softmax import softmax_params
 from kws.imports import command
 from kws.imports.tflite import read_tflite
 from kws.toolchain import cortex_m as target
@@ -20,8 +21,12 @@ from test_golden_streaming import random_network
 schema = pytest.importorskip("tflite_micro.tensorflow.lite.micro.python.schema_py_generated")
 
 
-def _model(time_padding: str, seed: int = 3) -> tuple[list, bytes]:
+def _model(time_padding: str, seed: int = 3, softmax: bool = False) -> tuple[list, bytes]:
     layers = random_network(np.random.default_rng(seed), time_padding=time_padding)
+    if softmax:
+        logits = layers[-1].output
+        layers.append(Softmax("softmax", *softmax_params(logits.scale), logits,
+                              QuantParams(1 / 256, -128)))
     return layers, to_tflite(layers, (49, 10))
 
 
@@ -44,20 +49,35 @@ def _inputs(n: int = 24, seed: int = 1) -> np.ndarray:
     return np.random.default_rng(seed).integers(-128, 128, (n, 49, 10, 1)).astype(np.int8)
 
 
-@pytest.mark.parametrize("time_padding", ["same", "valid"])
-def test_the_builders_model_reads_back_as_its_layers(tmp_path, time_padding):
-    layers, data = _model(time_padding)
+@pytest.mark.parametrize("time_padding, softmax", [("same", False), ("valid", False),
+                                                    ("same", True)])
+def test_the_builders_model_reads_back_as_its_layers(tmp_path, time_padding, softmax):
+    layers, data = _model(time_padding, softmax=softmax)
     imported = read_tflite(_write(tmp_path, data))
     assert imported.input_dims == (49, 10, 1) and len(imported.layers) == len(layers)
     for ours, back in zip(layers, imported.layers):
         assert type(ours) is type(back)
         for field in ("weights", "bias", "multiplier", "shift", "act_min", "act_max",
-                      "time_padding", "depthwise"):
+                      "time_padding", "depthwise", "input_multiplier", "input_left_shift",
+                      "diff_min"):
             if hasattr(ours, field):
                 assert np.array_equal(np.asarray(getattr(ours, field)),
                                       np.asarray(getattr(back, field))), (ours.name, field)
     x = _inputs()
     assert np.array_equal(run_network(imported.layers, x), run_tflm(data, x))
+
+
+def test_softmax_equals_the_interpreter_at_every_input_scale():
+    """TFLite's integer softmax (kws.golden.softmax) on logits of 12 scales: left shifts 21..24,
+    rows where one logit dominates and rows where many share the mass."""
+    shifts = set()
+    for seed in range(12):
+        layers, data = _model("same", seed=seed, softmax=True)
+        shifts.add(layers[-1].input_left_shift)
+        x = _inputs(60, seed=seed)
+        got = run_network(layers, x)
+        assert np.array_equal(got, run_tflm(data, x)), f"seed {seed}"
+    assert len(shifts) >= 3
 
 
 def _set_conv_options(index: int, **values):
@@ -106,6 +126,14 @@ def _opcode(name: str):
     return change
 
 
+def _softmax_output(scale: float, zero_point: int):
+    def change(m):
+        g = m.subgraphs[0]
+        q = g.tensors[g.operators[-1].outputs[0]].quantization
+        q.scale, q.zeroPoint = [scale], [zero_point]
+    return change
+
+
 @pytest.mark.parametrize("change, message", [
     (_opcode("MAX_POOL_2D"), "operator 5 (MAX_POOL_2D): operator type not supported"),
     (_set_conv_options(2, dilationHFactor=2), "operator 2 (CONV_2D): dilation 2x1"),
@@ -114,9 +142,10 @@ def _opcode(name: str):
      "operator 0 (CONV_2D): fused activation TANH not supported"),
     (_set_conv_options(0, padding=schema.Padding.VALID), "operator 0 (CONV_2D): VALID padding "
      "along W with a 4-wide kernel is not supported"),
-], ids=["max-pool", "dilation", "depth-multiplier", "tanh", "valid-along-w"])
+    (_softmax_output(0.01, -128), "operator 7 (SOFTMAX): output quantised as scale 0.01"),
+], ids=["max-pool", "dilation", "depth-multiplier", "tanh", "valid-along-w", "softmax-output"])
 def test_what_is_not_served_is_one_error_naming_operator_and_option(tmp_path, change, message):
-    _, data = _model("same")
+    _, data = _model("same", softmax=True)
     path = _write(tmp_path, _edit(data, change))
     with pytest.raises(KwsError, match=message.replace("(", r"\(").replace(")", r"\)")):
         read_tflite(path)
@@ -145,7 +174,7 @@ def test_broken_files_are_one_clear_error_never_a_crash(tmp_path):
 
 
 def test_kws_import_writes_the_firmware_and_proves_it(tmp_path):
-    layers, data = _model("valid", seed=7)
+    layers, data = _model("valid", seed=7, softmax=True)
     path = _write(tmp_path, data)
     extra = _inputs(3, seed=9)
     np.save(tmp_path / "mine.npy", extra)

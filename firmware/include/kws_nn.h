@@ -118,4 +118,12 @@ kws_status_t kws_fc_s8(const kws_quant_t *quant, int32_t multiplier, int32_t shi
                        int32_t in_n, const int8_t *input, const int8_t *weights,
                        const int32_t *bias, int32_t out_n, int8_t *output);
 
+/* TensorFlow Lite's int8 softmax over n values (golden: kws.golden.softmax.softmax_s8): output
+ * scale 1/256, zero point -128. input_multiplier, input_left_shift and diff_min are TFLite's
+ * (kws.golden.softmax.softmax_params of the input scale and beta): multiplier >= 0, shift in
+ * [0, 31], diff_min <= 0 (a difference to the maximum of at least diff_min, times 2^shift, fits
+ * int32: TFLite's CalculateInputRadius). */
+kws_status_t kws_softmax_s8(int32_t n, const int8_t *input, int32_t input_multiplier,
+                            int32_t input_left_shift, int32_t diff_min, int8_t *output);
+
 #endif /* KWS_NN_H */

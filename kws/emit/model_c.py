@@ -16,7 +16,7 @@ import numpy as np
 from kws.emit.c_arrays import c_array
 from kws.errors import KwsError
 from kws.golden.detector import DetectorSettings
-from kws.golden.network import AvgPool, Conv, Dense, conv_padding, same_padding
+from kws.golden.network import AvgPool, Conv, Dense, Softmax, conv_padding, same_padding
 from kws.emit.memplan import MemoryPlan, StepMemoryPlan, plan_chain, plan_step
 from kws.golden.streaming import StreamingGeometry, can_stream, geometry
 
@@ -41,6 +41,8 @@ def layer_shapes(layers: list, input_dims: tuple[int, int, int]) -> list[LayerSh
             out = (oh, ow, layer.weights.shape[0])
         elif isinstance(layer, AvgPool):
             out = (dims[2],)
+        elif isinstance(layer, Softmax):
+            out = dims
         else:
             out = (layer.weights.shape[0],)
         shapes.append(LayerShape(layer, "l" + layer.name, dims, out))
@@ -63,7 +65,7 @@ def check_requantization(shapes: list[LayerShape]) -> None:
     """acc * 2^max(shift, 0) must fit in int32 (kws_nn.h's range), or the C would overflow."""
     for s in shapes:
         layer = s.layer
-        if isinstance(layer, AvgPool):
+        if isinstance(layer, (AvgPool, Softmax)):
             continue
         w = layer.weights.reshape(layer.weights.shape[0], -1).astype(np.int64)
         in_span = max(abs(-128 - layer.input.zero_point), abs(127 - layer.input.zero_point))
@@ -343,7 +345,7 @@ def _weights_in_c_layout(layer) -> np.ndarray:
 
 def _data_arrays(s: LayerShape) -> list[tuple[str, str, np.ndarray]]:
     layer = s.layer
-    if isinstance(layer, AvgPool):
+    if isinstance(layer, (AvgPool, Softmax)):
         return []
     arrays = [("int8_t", f"{s.cname}_weights", _weights_in_c_layout(layer)),
               ("int32_t", f"{s.cname}_bias", layer.bias)]
@@ -452,6 +454,9 @@ def _call(s: LayerShape, src: str, dst: str) -> str:
     if isinstance(layer, AvgPool):
         return (f"    static const kws_dims_t {n}_in = {_dims(s.in_dims)};\n"
                 f"    CHECK(kws_avgpool_s8(&{n}_in, {src}, {dst}));\n")
+    if isinstance(layer, Softmax):
+        return (f"    CHECK(kws_softmax_s8({s.in_dims[0]}, {src}, {layer.input_multiplier}, "
+                f"{layer.input_left_shift}, {layer.diff_min}, {dst}));\n")
     if isinstance(layer, Dense):
         return (f"    static const kws_quant_t {n}_quant = {_quant(layer, -128, 127)};\n"
                 f"    CHECK(kws_fc_s8(&{n}_quant, {layer.multiplier}, {layer.shift}, "

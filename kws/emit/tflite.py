@@ -15,7 +15,7 @@ import sys
 import numpy as np
 
 from kws.errors import KwsError
-from kws.golden.network import AvgPool, Conv, Dense, QuantParams, same_padding
+from kws.golden.network import AvgPool, Conv, Dense, QuantParams, Softmax, same_padding
 
 
 def _modules():
@@ -48,6 +48,14 @@ def to_tflite(layers: list, input_shape: tuple[int, int]) -> bytes:
                 x, pad = _pad_frequency(editor, schema, layer, x)
                 operators.append(pad)
             x, op = _conv(editor, schema, options, layer, x)
+        elif isinstance(layer, Softmax):
+            out = editor.Tensor(shape=x.shape, dtype=schema.TensorType.INT8,
+                                quantization=quant(layer.output), name=layer.name)
+            op = editor.Operator(opcode=schema.BuiltinOperator.SOFTMAX, inputs=[x], outputs=[out])
+            opts = schema.SoftmaxOptionsT()
+            opts.beta = 1.0
+            options(op, "SoftmaxOptions", opts)
+            x = out
         elif isinstance(layer, AvgPool):
             h, w = x.shape[1], x.shape[2]
             out = editor.Tensor(shape=(1, 1, 1, x.shape[3]), dtype=schema.TensorType.INT8,

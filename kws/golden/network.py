@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from kws.golden.intmath import requantize
+from kws.golden.softmax import softmax_s8
 
 
 @dataclass
@@ -54,6 +55,18 @@ class AvgPool:
     """Global average pool over H and W."""
     name: str
     quant: QuantParams
+
+
+@dataclass
+class Softmax:
+    """TFLite's int8 softmax over the last axis (kws.golden.softmax); output scale 1/256, zero
+    point -128. Only in imported models (kws-import), after the classifier."""
+    name: str
+    input_multiplier: int
+    input_left_shift: int
+    diff_min: int
+    input: QuantParams
+    output: QuantParams
 
 
 @dataclass
@@ -149,6 +162,8 @@ def run_layer(layer, x: np.ndarray) -> np.ndarray:
         return run_conv(layer, x)
     if isinstance(layer, AvgPool):
         return run_avgpool(layer, x)
+    if isinstance(layer, Softmax):
+        return softmax_s8(x, layer.input_multiplier, layer.input_left_shift, layer.diff_min)
     return run_dense(layer, x)
 
 

@@ -12,6 +12,8 @@ What the golden model and our kernels serve, in one chain from the model's input
                       (how kws.emit.tflite writes a conv valid in time, same in frequency)
   AVERAGE_POOL_2D     over the whole map (filter = H x W, VALID), the output quantised as the input
   FULLY_CONNECTED     per-tensor int8 weights [Cout, Cin] over a vector (after the pool), fused NONE
+  SOFTMAX             after the classifier, int8 in and out (TFLite's integer algorithm,
+                      kws.golden.softmax; output scale 1/256, zero point -128), any beta
   RESHAPE, SQUEEZE    no-ops on NHWC (the element count kept)
 
 Anything else is one KwsError naming the operator's index, its type and the option. The
@@ -29,7 +31,8 @@ import numpy as np
 
 from kws.errors import KwsError
 from kws.golden.intmath import quantize_multiplier
-from kws.golden.network import AvgPool, Conv, Dense, QuantParams, same_padding
+from kws.golden.network import AvgPool, Conv, Dense, QuantParams, Softmax, same_padding
+from kws.golden.softmax import softmax_params
 
 
 @dataclass
@@ -217,20 +220,26 @@ def _import(r: _Reader) -> ImportedModel:
             layers.append(_avgpool(r, where, len(layers), op, x, y))
         elif kind == "FULLY_CONNECTED":
             layers.append(_dense(r, where, len(layers), op, inputs, x, y))
+        elif kind == "SOFTMAX":
+            if not layers or not isinstance(layers[-1], Dense):
+                r.fail(f"{where}: only a SOFTMAX after FULLY_CONNECTED is supported")
+            layers.append(_softmax(r, where, len(layers), op, x, y))
         else:
             r.fail(f"{where}: operator type not supported (supported: CONV_2D, "
-                   "DEPTHWISE_CONV_2D, AVERAGE_POOL_2D, FULLY_CONNECTED, RESHAPE, SQUEEZE, PAD "
-                   "before a VALID convolution)")
+                   "DEPTHWISE_CONV_2D, AVERAGE_POOL_2D, FULLY_CONNECTED, SOFTMAX, RESHAPE, "
+                   "SQUEEZE, PAD before a VALID convolution)")
         x = y
     if pending_pad is not None:
         r.fail("the model ends with a PAD")
     if x != graph_outputs[0]:
         r.fail(f"the last operator's output (tensor {x}) is not the model's output "
                f"(tensor {graph_outputs[0]})")
-    if not layers or not isinstance(layers[-1], Dense):
-        r.fail("the model must end with FULLY_CONNECTED (logits), optionally reshaped")
+    classifier = [layer for layer in layers if isinstance(layer, Dense)]
+    if not layers or not isinstance(layers[-1], (Dense, Softmax)) or len(classifier) != 1:
+        r.fail("the model must end with one FULLY_CONNECTED (logits), optionally followed by "
+               "SOFTMAX and reshaped")
     return ImportedModel(layers, input_dims, input_quant, r.quant(x, "the output"),
-                         int(layers[-1].weights.shape[0]), operators)
+                         int(classifier[0].weights.shape[0]), operators)
 
 
 def _activation(r: _Reader, where: str, fused: int, out: QuantParams) -> tuple[int, int]:
@@ -366,3 +375,18 @@ def _dense(r: _Reader, where: str, i: int, op, inputs: list[int], x: int, y: int
     multiplier, shift = quantize_multiplier(requant_scale(in_q.scale, scale[0], out_q.scale))
     return Dense(f"{i:02d}_dense", w.astype(np.int8), bias, multiplier, shift, in_q, out_q,
                  float(scale[0]))
+
+
+def _softmax(r: _Reader, where: str, i: int, op, x: int, y: int) -> Softmax:
+    """TFLite int8 softmax: the output must be quantised as TFLite requires (1/256, -128)."""
+    opts = op.builtinOptions
+    beta = f32(opts.beta) if opts is not None else 1.0
+    in_q, out_q = r.quant(x, where), r.quant(y, where)
+    if out_q.zero_point != -128 or out_q.scale != f32(1.0 / 256):
+        r.fail(f"{where}: output quantised as scale {out_q.scale:.6g}, zero point "
+               f"{out_q.zero_point}; TFLite's int8 softmax needs 1/256 and -128")
+    try:
+        multiplier, shift, diff_min = softmax_params(in_q.scale, beta)
+    except ValueError as exc:
+        r.fail(f"{where}: {exc}")
+    return Softmax(f"{i:02d}_softmax", multiplier, shift, diff_min, in_q, out_q)
