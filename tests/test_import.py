@@ -9,7 +9,7 @@ import pytest
 
 from kws.emit.tflite import run_tflm, to_tflite
 from kws.errors import KwsError
-from kws.golden.network import Conv, Dense, QuantParams, Softmax, run_network
+from kws.golden.network import Conv, Dense, MaxPool, QuantParams, Softmax, run_network
 from kws.golden.softmax import softmax_params
 from kws.imports import command
 from kws.imports.tflite import read_tflite
@@ -21,8 +21,14 @@ from test_golden_streaming import random_network
 schema = pytest.importorskip("tflite_micro.tensorflow.lite.micro.python.schema_py_generated")
 
 
-def _model(time_padding: str, seed: int = 3, softmax: bool = False) -> tuple[list, bytes]:
+def _model(time_padding: str, seed: int = 3, softmax: bool = False,
+           maxpool: tuple | None = None) -> tuple[list, bytes]:
     layers = random_network(np.random.default_rng(seed), time_padding=time_padding)
+    if maxpool is not None:                  # (filter, stride, padding, relu) after conv 0
+        filt, stride, padding, relu = maxpool
+        q = layers[0].output
+        layers.insert(1, MaxPool("01_maxpool", filt, stride, padding, q,
+                                 act_min=q.zero_point if relu else -128))
     if softmax:
         logits = layers[-1].output
         layers.append(Softmax("softmax", *softmax_params(logits.scale), logits,
@@ -80,6 +86,30 @@ def test_softmax_equals_the_interpreter_at_every_input_scale():
     assert len(shifts) >= 3
 
 
+@pytest.mark.parametrize("pool", [((2, 2), (2, 2), "valid", False),
+                                  ((3, 3), (2, 1), "same", False),
+                                  ((3, 2), (1, 2), "same", True)],
+                         ids=["2x2-s2-valid", "3x3-s2x1-same", "3x2-s1x2-same-relu"])
+def test_max_pool_equals_the_interpreter_in_golden_and_c(tmp_path, pool):
+    layers, data = _model("same", seed=4, maxpool=pool)
+    imported = read_tflite(_write(tmp_path, data))
+    got = imported.layers[1]
+    assert isinstance(got, MaxPool) and (got.filter, got.stride, got.padding) == pool[:3]
+    assert got.act_min == (got.quant.zero_point if pool[3] else -128)
+    x = _inputs()
+    want = run_tflm(data, x)
+    assert np.array_equal(run_network(imported.layers, x), want)
+    firmware = tmp_path / "out"
+    command.write_firmware(imported, tmp_path / "model.tflite", firmware)
+    tool = build_sections(tmp_path / "invoke_san", ("nn", "model", "model-data",
+                                                    "tests-host-invoke"), sanitize=True,
+                          model=firmware)
+    x.tofile(tmp_path / "x.raw")
+    run_tool(tool, tmp_path / "x.raw", tmp_path / "y.kwsr", what="sanitized")
+    logits = result_array(read_results(tmp_path / "y.kwsr"), "logits", want.shape, np.int8, "y")
+    assert np.array_equal(logits, want)
+
+
 def _set_conv_options(index: int, **values):
     def change(m):
         convs = [op for op in m.subgraphs[0].operators
@@ -135,7 +165,7 @@ def _softmax_output(scale: float, zero_point: int):
 
 
 @pytest.mark.parametrize("change, message", [
-    (_opcode("MAX_POOL_2D"), "operator 5 (MAX_POOL_2D): operator type not supported"),
+    (_opcode("L2_POOL_2D"), "operator 5 (L2_POOL_2D): operator type not supported"),
     (_set_conv_options(2, dilationHFactor=2), "operator 2 (CONV_2D): dilation 2x1"),
     (_set_conv_options(1, depthMultiplier=2), "operator 1 (DEPTHWISE_CONV_2D): depth multiplier"),
     (_set_conv_options(0, fusedActivationFunction=schema.ActivationFunctionType.TANH),
@@ -143,7 +173,7 @@ def _softmax_output(scale: float, zero_point: int):
     (_set_conv_options(0, padding=schema.Padding.VALID), "operator 0 (CONV_2D): VALID padding "
      "along W with a 4-wide kernel is not supported"),
     (_softmax_output(0.01, -128), "operator 7 (SOFTMAX): output quantised as scale 0.01"),
-], ids=["max-pool", "dilation", "depth-multiplier", "tanh", "valid-along-w", "softmax-output"])
+], ids=["l2-pool", "dilation", "depth-multiplier", "tanh", "valid-along-w", "softmax-output"])
 def test_what_is_not_served_is_one_error_naming_operator_and_option(tmp_path, change, message):
     _, data = _model("same", softmax=True)
     path = _write(tmp_path, _edit(data, change))

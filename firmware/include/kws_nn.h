@@ -118,6 +118,13 @@ kws_status_t kws_fc_s8(const kws_quant_t *quant, int32_t multiplier, int32_t shi
                        int32_t in_n, const int8_t *input, const int8_t *weights,
                        const int32_t *bias, int32_t out_n, int8_t *output);
 
+/* TensorFlow Lite's int8 MAX_POOL_2D (golden: run_maxpool): the largest input of each window,
+ * padding skipped, clamped to [act_min, act_max] (input/output offsets unused: the output is
+ * quantised as the input). Each axis TF "same" or "valid". */
+kws_status_t kws_maxpool_s8(const kws_window_t *window, const kws_quant_t *quant,
+                            const kws_dims_t *in_dims, const int8_t *input,
+                            const kws_dims_t *out_dims, int8_t *output);
+
 /* TensorFlow Lite's int8 softmax over n values (golden: kws.golden.softmax.softmax_s8): output
  * scale 1/256, zero point -128. input_multiplier, input_left_shift and diff_min are TFLite's
  * (kws.golden.softmax.softmax_params of the input scale and beta): multiplier >= 0, shift in

@@ -16,7 +16,8 @@ import numpy as np
 from kws.emit.c_arrays import c_array
 from kws.errors import KwsError
 from kws.golden.detector import DetectorSettings
-from kws.golden.network import AvgPool, Conv, Dense, Softmax, conv_padding, same_padding
+from kws.golden.network import (AvgPool, Conv, Dense, MaxPool, Softmax, conv_padding,
+                                same_padding)
 from kws.emit.memplan import MemoryPlan, StepMemoryPlan, plan_chain, plan_step
 from kws.golden.streaming import StreamingGeometry, can_stream, geometry
 
@@ -43,6 +44,10 @@ def layer_shapes(layers: list, input_dims: tuple[int, int, int]) -> list[LayerSh
             out = (dims[2],)
         elif isinstance(layer, Softmax):
             out = dims
+        elif isinstance(layer, MaxPool):
+            out = (conv_padding(dims[0], layer.filter[0], layer.stride[0], layer.padding)[0],
+                   conv_padding(dims[1], layer.filter[1], layer.stride[1], layer.padding)[0],
+                   dims[2])
         else:
             out = (layer.weights.shape[0],)
         shapes.append(LayerShape(layer, "l" + layer.name, dims, out))
@@ -65,7 +70,7 @@ def check_requantization(shapes: list[LayerShape]) -> None:
     """acc * 2^max(shift, 0) must fit in int32 (kws_nn.h's range), or the C would overflow."""
     for s in shapes:
         layer = s.layer
-        if isinstance(layer, (AvgPool, Softmax)):
+        if isinstance(layer, (AvgPool, MaxPool, Softmax)):
             continue
         w = layer.weights.reshape(layer.weights.shape[0], -1).astype(np.int64)
         in_span = max(abs(-128 - layer.input.zero_point), abs(127 - layer.input.zero_point))
@@ -345,7 +350,7 @@ def _weights_in_c_layout(layer) -> np.ndarray:
 
 def _data_arrays(s: LayerShape) -> list[tuple[str, str, np.ndarray]]:
     layer = s.layer
-    if isinstance(layer, (AvgPool, Softmax)):
+    if isinstance(layer, (AvgPool, MaxPool, Softmax)):
         return []
     arrays = [("int8_t", f"{s.cname}_weights", _weights_in_c_layout(layer)),
               ("int32_t", f"{s.cname}_bias", layer.bias)]
@@ -454,6 +459,20 @@ def _call(s: LayerShape, src: str, dst: str) -> str:
     if isinstance(layer, AvgPool):
         return (f"    static const kws_dims_t {n}_in = {_dims(s.in_dims)};\n"
                 f"    CHECK(kws_avgpool_s8(&{n}_in, {src}, {dst}));\n")
+    if isinstance(layer, MaxPool):
+        top = conv_padding(s.in_dims[0], layer.filter[0], layer.stride[0], layer.padding)[1]
+        left = conv_padding(s.in_dims[1], layer.filter[1], layer.stride[1], layer.padding)[1]
+        zero = layer.quant.zero_point
+        return (f"    static const kws_window_t {n}_window = {{ .kernel_h = {layer.filter[0]}, "
+                f".kernel_w = {layer.filter[1]}, .stride_h = {layer.stride[0]}, "
+                f".stride_w = {layer.stride[1]}, .pad_top = {top}, .pad_left = {left} }};\n"
+                f"    static const kws_quant_t {n}_quant = {{ .input_offset = {-zero}, "
+                f".output_offset = {zero}, .act_min = {layer.act_min}, "
+                f".act_max = {layer.act_max} }};\n"
+                f"    static const kws_dims_t {n}_in = {_dims(s.in_dims)};\n"
+                f"    static const kws_dims_t {n}_out = {_dims(s.out_dims)};\n"
+                f"    CHECK(kws_maxpool_s8(&{n}_window, &{n}_quant, &{n}_in, {src}, &{n}_out, "
+                f"{dst}));\n")
     if isinstance(layer, Softmax):
         return (f"    CHECK(kws_softmax_s8({s.in_dims[0]}, {src}, {layer.input_multiplier}, "
                 f"{layer.input_left_shift}, {layer.diff_min}, {dst}));\n")

@@ -3,7 +3,7 @@
 Written with the schema and model builder that ship in the pinned `tflite-micro` package; run
 with its Python interpreter (reference kernels). Ops: CONV_2D and DEPTHWISE_CONV_2D (SAME
 padding, fused ReLU, per-channel int8 weights), AVERAGE_POOL_2D over the whole map,
-FULLY_CONNECTED. Equality of the interpreter's int8 outputs with the golden model's, on every
+FULLY_CONNECTED; for imported models' tests also MAX_POOL_2D and SOFTMAX. Equality of the interpreter's int8 outputs with the golden model's, on every
 test clip, is the proof that our integers are TFLite's.
 """
 from __future__ import annotations
@@ -15,7 +15,8 @@ import sys
 import numpy as np
 
 from kws.errors import KwsError
-from kws.golden.network import AvgPool, Conv, Dense, QuantParams, Softmax, same_padding
+from kws.golden.network import (AvgPool, Conv, Dense, MaxPool, QuantParams, Softmax, conv_padding,
+                                same_padding)
 
 
 def _modules():
@@ -48,6 +49,22 @@ def to_tflite(layers: list, input_shape: tuple[int, int]) -> bytes:
                 x, pad = _pad_frequency(editor, schema, layer, x)
                 operators.append(pad)
             x, op = _conv(editor, schema, options, layer, x)
+        elif isinstance(layer, MaxPool):
+            (fh, fw), (sh, sw) = layer.filter, layer.stride
+            h = conv_padding(x.shape[1], fh, sh, layer.padding)[0]
+            w = conv_padding(x.shape[2], fw, sw, layer.padding)[0]
+            out = editor.Tensor(shape=(1, h, w, x.shape[3]), dtype=schema.TensorType.INT8,
+                                quantization=quant(layer.quant), name=layer.name)
+            op = editor.Operator(opcode=schema.BuiltinOperator.MAX_POOL_2D, inputs=[x],
+                                 outputs=[out])
+            pool = schema.Pool2DOptionsT()
+            pool.padding = schema.Padding.SAME if layer.padding == "same" else schema.Padding.VALID
+            pool.strideH, pool.strideW, pool.filterHeight, pool.filterWidth = sh, sw, fh, fw
+            pool.fusedActivationFunction = (schema.ActivationFunctionType.NONE
+                                            if layer.act_min == -128 else
+                                            schema.ActivationFunctionType.RELU)
+            options(op, "Pool2DOptions", pool)
+            x = out
         elif isinstance(layer, Softmax):
             out = editor.Tensor(shape=x.shape, dtype=schema.TensorType.INT8,
                                 quantization=quant(layer.output), name=layer.name)

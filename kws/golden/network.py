@@ -58,6 +58,20 @@ class AvgPool:
 
 
 @dataclass
+class MaxPool:
+    """TFLite's int8 MAX_POOL_2D: the largest input in each window (padding skipped: a window
+    is clipped to the input), clamped to [act_min, act_max]; output quantised as the input.
+    Only in imported models (kws-import). padding: "same" or "valid", on both axes."""
+    name: str
+    filter: tuple[int, int]
+    stride: tuple[int, int]
+    padding: str
+    quant: QuantParams
+    act_min: int = -128
+    act_max: int = 127
+
+
+@dataclass
 class Softmax:
     """TFLite's int8 softmax over the last axis (kws.golden.softmax); output scale 1/256, zero
     point -128. Only in imported models (kws-import), after the classifier."""
@@ -150,6 +164,22 @@ def run_avgpool(layer: AvgPool, x: np.ndarray) -> np.ndarray:
     return np.clip(average, -128, 127).astype(np.int8)
 
 
+def run_maxpool(layer: MaxPool, x: np.ndarray) -> np.ndarray:
+    """TFLite reference MaxPool: [N, H, W, C] → [N, out_h, out_w, C]."""
+    (fh, fw), (sh, sw) = layer.filter, layer.stride
+    out_h, top, _ = conv_padding(x.shape[1], fh, sh, layer.padding)
+    out_w, left, _ = conv_padding(x.shape[2], fw, sw, layer.padding)
+    out = np.empty((x.shape[0], out_h, out_w, x.shape[3]), np.int8)
+    for oy in range(out_h):
+        y0 = oy * sh - top
+        ys = slice(max(y0, 0), min(y0 + fh, x.shape[1]))
+        for ox in range(out_w):
+            x0 = ox * sw - left
+            window = x[:, ys, max(x0, 0):min(x0 + fw, x.shape[2]), :]
+            out[:, oy, ox, :] = np.clip(window.max(axis=(1, 2)), layer.act_min, layer.act_max)
+    return out
+
+
 def run_dense(layer: Dense, x: np.ndarray) -> np.ndarray:
     centred = x.astype(np.float64) - layer.input.zero_point
     acc = (centred @ layer.weights.astype(np.float64).T).astype(np.int64) + layer.bias
@@ -162,6 +192,8 @@ def run_layer(layer, x: np.ndarray) -> np.ndarray:
         return run_conv(layer, x)
     if isinstance(layer, AvgPool):
         return run_avgpool(layer, x)
+    if isinstance(layer, MaxPool):
+        return run_maxpool(layer, x)
     if isinstance(layer, Softmax):
         return softmax_s8(x, layer.input_multiplier, layer.input_left_shift, layer.diff_min)
     return run_dense(layer, x)

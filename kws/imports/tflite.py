@@ -11,6 +11,8 @@ What the golden model and our kernels serve, in one chain from the model's input
   PAD + VALID conv    a PAD of the W axis alone by TF "same" amounts before a VALID convolution
                       (how kws.emit.tflite writes a conv valid in time, same in frequency)
   AVERAGE_POOL_2D     over the whole map (filter = H x W, VALID), the output quantised as the input
+  MAX_POOL_2D         any filter and stride, SAME or VALID, fused NONE/RELU/RELU6, the output
+                      quantised as the input
   FULLY_CONNECTED     per-tensor int8 weights [Cout, Cin] over a vector (after the pool), fused NONE
   SOFTMAX             after the classifier, int8 in and out (TFLite's integer algorithm,
                       kws.golden.softmax; output scale 1/256, zero point -128), any beta
@@ -31,7 +33,8 @@ import numpy as np
 
 from kws.errors import KwsError
 from kws.golden.intmath import quantize_multiplier
-from kws.golden.network import AvgPool, Conv, Dense, QuantParams, Softmax, same_padding
+from kws.golden.network import (AvgPool, Conv, Dense, MaxPool, QuantParams, Softmax, conv_padding,
+                                same_padding)
 from kws.golden.softmax import softmax_params
 
 
@@ -218,6 +221,8 @@ def _import(r: _Reader) -> ImportedModel:
             pending_pad = None
         elif kind == "AVERAGE_POOL_2D":
             layers.append(_avgpool(r, where, len(layers), op, x, y))
+        elif kind == "MAX_POOL_2D":
+            layers.append(_maxpool(r, where, len(layers), op, x, y))
         elif kind == "FULLY_CONNECTED":
             layers.append(_dense(r, where, len(layers), op, inputs, x, y))
         elif kind == "SOFTMAX":
@@ -226,7 +231,7 @@ def _import(r: _Reader) -> ImportedModel:
             layers.append(_softmax(r, where, len(layers), op, x, y))
         else:
             r.fail(f"{where}: operator type not supported (supported: CONV_2D, "
-                   "DEPTHWISE_CONV_2D, AVERAGE_POOL_2D, FULLY_CONNECTED, SOFTMAX, RESHAPE, "
+                   "DEPTHWISE_CONV_2D, AVERAGE_POOL_2D, MAX_POOL_2D, FULLY_CONNECTED, SOFTMAX, RESHAPE, "
                    "SQUEEZE, PAD before a VALID convolution)")
         x = y
     if pending_pad is not None:
@@ -390,3 +395,26 @@ def _softmax(r: _Reader, where: str, i: int, op, x: int, y: int) -> Softmax:
     except ValueError as exc:
         r.fail(f"{where}: {exc}")
     return Softmax(f"{i:02d}_softmax", multiplier, shift, diff_min, in_q, out_q)
+
+
+def _maxpool(r: _Reader, where: str, i: int, op, x: int, y: int) -> MaxPool:
+    opts = op.builtinOptions
+    in_shape, out_shape = r.shape(x, where), r.shape(y, where)
+    if opts is None or len(in_shape) != 4 or len(out_shape) != 4:
+        r.fail(f"{where}: missing options or a tensor not NHWC")
+    filt = (int(opts.filterHeight), int(opts.filterWidth))
+    stride = (int(opts.strideH), int(opts.strideW))
+    if min(filt) < 1 or min(stride) < 1:
+        r.fail(f"{where}: filter {filt}, stride {stride}")
+    padding = "same" if int(opts.padding) == r.schema.Padding.SAME else "valid"
+    if padding == "valid" and (filt[0] > in_shape[1] or filt[1] > in_shape[2]):
+        r.fail(f"{where}: a VALID {filt[0]}x{filt[1]} filter on a {in_shape[1]}x{in_shape[2]} map")
+    want = (conv_padding(in_shape[1], filt[0], stride[0], padding)[0],
+            conv_padding(in_shape[2], filt[1], stride[1], padding)[0], in_shape[3])
+    if out_shape[1:] != want:
+        r.fail(f"{where}: output {list(out_shape)}, expected [1, {want[0]}, {want[1]}, {want[2]}]")
+    q = r.quant(x, where)
+    if r.quant(y, where) != q:
+        r.fail(f"{where}: output quantisation differs from the input's")
+    act_min, act_max = _activation(r, where, opts.fusedActivationFunction, q)
+    return MaxPool(f"{i:02d}_maxpool", filt, stride, padding, q, act_min, act_max)

@@ -1,6 +1,6 @@
-/* kws_avgpool_s8: int8 global average pool (kws_nn.h), mirroring kws.golden.network's average
- * pool (TFLite's rounding) bit for bit. One channel at a time: memory-bound and small, one
- * path for every core. */
+/* kws_avgpool_s8 (and its streaming form) and kws_maxpool_s8: int8 pools (kws_nn.h), mirroring
+ * kws.golden.network's average pool (TFLite's rounding) and max pool bit for bit. One channel at
+ * a time: memory-bound and small, one path for every core (the streaming row sums excepted). */
 #include "kws_nn_internal.h"
 
 kws_status_t kws_avgpool_s8(const kws_dims_t *in_dims, const int8_t *input, int8_t *output)
@@ -87,6 +87,56 @@ kws_status_t kws_avgpool_stream_s8(const kws_dims_t *window, const int8_t *row, 
             avg = avg < INT8_LO ? INT8_LO : avg;
             avg = avg > INT8_HI ? INT8_HI : avg;
             output[ch] = (int8_t)avg;
+        }
+    }
+    return KWS_OK;
+}
+
+/* ---- max pool (kws_maxpool_s8): TFLite's MAX_POOL_2D ------------------------------------- */
+
+/* One axis of a pool window: TF "same" (out = ceil(in / stride), pad = the padding before) or
+ * "valid" (pad 0, out = the windows that fit). */
+static int pool_axis_ok(int32_t in, int32_t out, int32_t kernel, int32_t stride, int32_t pad)
+{
+    return same_axis_ok(in, out, kernel, stride, pad) ||
+           valid_axis_ok(in, out, kernel, stride, pad);
+}
+
+kws_status_t kws_maxpool_s8(const kws_window_t *window, const kws_quant_t *quant,
+                            const kws_dims_t *in_dims, const int8_t *input,
+                            const kws_dims_t *out_dims, int8_t *output)
+{
+    if (window == 0 || !dims_ok(in_dims) || !dims_ok(out_dims) || out_dims->c != in_dims->c ||
+        !quant_ok(quant) || input == 0 || output == 0 ||
+        !pool_axis_ok(in_dims->h, out_dims->h, window->kernel_h, window->stride_h,
+                      window->pad_top) ||
+        !pool_axis_ok(in_dims->w, out_dims->w, window->kernel_w, window->stride_w,
+                      window->pad_left)) {
+        return KWS_ERR_ARG;
+    }
+    const int32_t c = in_dims->c;
+    int32_t oy, ox, ch, ky, kx;
+    for (oy = 0; oy < out_dims->h; oy++) {
+        int32_t ky0, ky1;
+        const int32_t iy = oy * window->stride_h - window->pad_top;
+        valid_taps(iy, window->kernel_h, in_dims->h, &ky0, &ky1);
+        for (ox = 0; ox < out_dims->w; ox++) {
+            int32_t kx0, kx1;
+            const int32_t ix = ox * window->stride_w - window->pad_left;
+            int8_t *dst = output + (oy * out_dims->w + ox) * c;
+            valid_taps(ix, window->kernel_w, in_dims->w, &kx0, &kx1);
+            for (ch = 0; ch < c; ch++) {
+                int32_t m = INT8_LO;
+                for (ky = ky0; ky < ky1; ky++) {
+                    for (kx = kx0; kx < kx1; kx++) {
+                        const int8_t v = input[((iy + ky) * in_dims->w + ix + kx) * c + ch];
+                        m = v > m ? v : m;
+                    }
+                }
+                m = m < quant->act_min ? quant->act_min : m;
+                m = m > quant->act_max ? quant->act_max : m;
+                dst[ch] = (int8_t)m;
+            }
         }
     }
     return KWS_OK;
