@@ -203,6 +203,36 @@ def test_broken_files_are_one_clear_error_never_a_crash(tmp_path):
         read_tflite(tmp_path / "missing.tflite")
 
 
+def _tensor_scale(which: str, value: float):
+    def change(m):
+        g = m.subgraphs[0]
+        first = g.operators[0]
+        index = first.inputs[0] if which == "input" else first.inputs[1]
+        g.tensors[index].quantization.scale = [value] * len(g.tensors[index].quantization.scale)
+    return change
+
+
+def _wrong_options(m):
+    op = m.subgraphs[0].operators[0]
+    op.builtinOptionsType = schema.BuiltinOptions.CumsumOptions
+    op.builtinOptions = schema.CumsumOptionsT()
+
+
+@pytest.mark.parametrize("change, message", [
+    (_tensor_scale("input", 0.0), "scale 0 and zero point"),
+    (_tensor_scale("input", float("nan")), "scale nan"),
+    (_tensor_scale("weights", float("nan")), "weight scales must be finite and > 0"),
+    (_tensor_scale("weights", 1e30), "effective output scale .* is too large"),
+    (_wrong_options, "options of type CumsumOptionsT, expected Conv2DOptionsT"),
+], ids=["zero-scale", "nan-scale", "nan-weight-scale", "huge-weight-scale", "wrong-options"])
+def test_what_the_fuzzer_found_is_one_clear_error(tmp_path, change, message):
+    """bench/fuzz_tflite.py's findings: scales of 0, NaN or far too large, options of another
+    operator's type (once a ZeroDivisionError, a ValueError, an AttributeError)."""
+    _, data = _model("same")
+    with pytest.raises(KwsError, match=message):
+        read_tflite(_write(tmp_path, _edit(data, change)))
+
+
 def test_kws_import_writes_the_firmware_and_proves_it(tmp_path):
     layers, data = _model("valid", seed=7, softmax=True)
     path = _write(tmp_path, data)

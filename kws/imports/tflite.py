@@ -75,6 +75,19 @@ def requant_scale(input_scale: float, weight_scale: float, output_scale: float) 
     return f32(input_scale) * f32(weight_scale) / f32(output_scale)
 
 
+def _multipliers(r: "_Reader", where: str, reals) -> list[tuple[int, int]]:
+    """quantize_multiplier of each effective scale; the kernels take shifts up to 30."""
+    out = []
+    for real in reals:
+        if not (math.isfinite(real) and real > 0):
+            r.fail(f"{where}: effective output scale {real:g}")
+        multiplier, shift = quantize_multiplier(real)
+        if shift > 30:
+            r.fail(f"{where}: effective output scale {real:g} is too large (shift {shift} > 30)")
+        out.append((multiplier, shift))
+    return out
+
+
 class _Reader:
     """The model's tensors and buffers, with errors that name the file."""
 
@@ -141,7 +154,11 @@ class _Reader:
         if q is None or q.scale is None or len(q.scale) != 1:
             self.fail(f"{what}: tensor {index} needs one scale (per-tensor quantisation)")
         zero = int(q.zeroPoint[0]) if q.zeroPoint is not None and len(q.zeroPoint) else 0
-        return QuantParams(f32(q.scale[0]), zero)
+        scale = f32(q.scale[0])
+        if not (math.isfinite(scale) and scale > 0) or not -128 <= zero <= 127:
+            self.fail(f"{what}: tensor {index} has scale {scale:g} and zero point {zero}; a "
+                      "finite scale > 0 and an int8 zero point are needed")
+        return QuantParams(scale, zero)
 
     def weight_scales(self, index: int, axis: int, n: int, what: str) -> np.ndarray:
         q = self.tensor(index, what).quantization
@@ -153,8 +170,8 @@ class _Reader:
         if q.zeroPoint is not None and np.any(np.asarray(q.zeroPoint) != 0):
             self.fail(f"{what}: weight zero points must be 0 (symmetric int8)")
         scales = np.array([f32(s) for s in q.scale], dtype=np.float64)
-        if np.any(scales <= 0):
-            self.fail(f"{what}: weight scales must be > 0")
+        if not np.all(np.isfinite(scales) & (scales > 0)):
+            self.fail(f"{what}: weight scales must be finite and > 0")
         return np.broadcast_to(scales, (n,)).copy()
 
     def opcode(self, op) -> str:
@@ -247,6 +264,16 @@ def _import(r: _Reader) -> ImportedModel:
                          int(classifier[0].weights.shape[0]), operators)
 
 
+def _options(r: _Reader, where: str, op, expected: str, optional: bool = False):
+    """The operator's builtin options, of the type its operator needs."""
+    opts = op.builtinOptions
+    if opts is None and optional:
+        return None
+    if type(opts).__name__ != expected:
+        r.fail(f"{where}: options of type {type(opts).__name__}, expected {expected}")
+    return opts
+
+
 def _activation(r: _Reader, where: str, fused: int, out: QuantParams) -> tuple[int, int]:
     """TFLite's CalculateActivationRangeQuantized for int8."""
     name = r.act_names.get(int(fused), str(fused))
@@ -276,8 +303,8 @@ def _conv(r: _Reader, where: str, i: int, kind: str, op, inputs: list[int], x: i
           pad: tuple[int, int] | None) -> Conv:
     s = r.schema
     depthwise = kind == "DEPTHWISE_CONV_2D"
-    opts = op.builtinOptions
-    if opts is None or len(inputs) not in (2, 3):
+    opts = _options(r, where, op, "DepthwiseConv2DOptionsT" if depthwise else "Conv2DOptionsT")
+    if len(inputs) not in (2, 3):
         r.fail(f"{where}: missing options or inputs")
     in_shape, out_shape = r.shape(x, where), r.shape(y, where)
     if len(in_shape) != 4 or len(out_shape) != 4:
@@ -328,7 +355,7 @@ def _conv(r: _Reader, where: str, i: int, kind: str, op, inputs: list[int], x: i
     if out_shape[1:] != (out_h, out_w, cout):
         r.fail(f"{where}: output {list(out_shape)}, expected [1, {out_h}, {out_w}, {cout}]")
     in_q, out_q = r.quant(x, where), r.quant(y, where)
-    mults = [quantize_multiplier(requant_scale(in_q.scale, sc, out_q.scale)) for sc in scales]
+    mults = _multipliers(r, where, [requant_scale(in_q.scale, sc, out_q.scale) for sc in scales])
     act_min, act_max = _activation(r, where, opts.fusedActivationFunction, out_q)
     return Conv(f"{i:02d}_{'dwconv' if depthwise else 'conv'}", weights.astype(np.int8), bias,
                 np.array([m for m, _ in mults], np.int32), np.array([e for _, e in mults], np.int32),
@@ -337,9 +364,9 @@ def _conv(r: _Reader, where: str, i: int, kind: str, op, inputs: list[int], x: i
 
 
 def _avgpool(r: _Reader, where: str, i: int, op, x: int, y: int) -> AvgPool:
-    opts = op.builtinOptions
+    opts = _options(r, where, op, "Pool2DOptionsT")
     in_shape = r.shape(x, where)
-    if opts is None or len(in_shape) != 4:
+    if len(in_shape) != 4:
         r.fail(f"{where}: missing options or an input not NHWC")
     if (int(opts.filterHeight), int(opts.filterWidth)) != in_shape[1:3] or \
             int(opts.padding) != r.schema.Padding.VALID:
@@ -355,8 +382,8 @@ def _avgpool(r: _Reader, where: str, i: int, op, x: int, y: int) -> AvgPool:
 
 
 def _dense(r: _Reader, where: str, i: int, op, inputs: list[int], x: int, y: int) -> Dense:
-    opts = op.builtinOptions
-    if opts is None or len(inputs) not in (2, 3):
+    opts = _options(r, where, op, "FullyConnectedOptionsT")
+    if len(inputs) not in (2, 3):
         r.fail(f"{where}: missing options or inputs")
     in_shape = r.shape(x, where)
     n_in = math.prod(in_shape)
@@ -377,15 +404,18 @@ def _dense(r: _Reader, where: str, i: int, op, inputs: list[int], x: int, y: int
     if bias.shape != (w.shape[0],):
         r.fail(f"{where}: bias {list(bias.shape)} for {w.shape[0]} outputs")
     in_q, out_q = r.quant(x, where), r.quant(y, where)
-    multiplier, shift = quantize_multiplier(requant_scale(in_q.scale, scale[0], out_q.scale))
+    (multiplier, shift), = _multipliers(r, where, [requant_scale(in_q.scale, scale[0],
+                                                                 out_q.scale)])
     return Dense(f"{i:02d}_dense", w.astype(np.int8), bias, multiplier, shift, in_q, out_q,
                  float(scale[0]))
 
 
 def _softmax(r: _Reader, where: str, i: int, op, x: int, y: int) -> Softmax:
     """TFLite int8 softmax: the output must be quantised as TFLite requires (1/256, -128)."""
-    opts = op.builtinOptions
+    opts = _options(r, where, op, "SoftmaxOptionsT", optional=True)
     beta = f32(opts.beta) if opts is not None else 1.0
+    if not (math.isfinite(beta) and beta > 0):
+        r.fail(f"{where}: beta {beta:g}; a finite beta > 0 is needed")
     in_q, out_q = r.quant(x, where), r.quant(y, where)
     if out_q.zero_point != -128 or out_q.scale != f32(1.0 / 256):
         r.fail(f"{where}: output quantised as scale {out_q.scale:.6g}, zero point "
@@ -398,9 +428,9 @@ def _softmax(r: _Reader, where: str, i: int, op, x: int, y: int) -> Softmax:
 
 
 def _maxpool(r: _Reader, where: str, i: int, op, x: int, y: int) -> MaxPool:
-    opts = op.builtinOptions
+    opts = _options(r, where, op, "Pool2DOptionsT")
     in_shape, out_shape = r.shape(x, where), r.shape(y, where)
-    if opts is None or len(in_shape) != 4 or len(out_shape) != 4:
+    if len(in_shape) != 4 or len(out_shape) != 4:
         r.fail(f"{where}: missing options or a tensor not NHWC")
     filt = (int(opts.filterHeight), int(opts.filterWidth))
     stride = (int(opts.strideH), int(opts.strideW))
