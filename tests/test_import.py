@@ -9,7 +9,7 @@ import pytest
 
 from kws.emit.tflite import run_tflm, to_tflite
 from kws.errors import KwsError
-from kws.golden.network import Conv, Dense, MaxPool, QuantParams, Softmax, run_network
+from kws.golden.network import Add, Conv, Dense, MaxPool, QuantParams, Softmax, run_network
 from kws.golden.softmax import softmax_params
 from kws.imports import command
 from kws.imports.tflite import read_tflite
@@ -34,6 +34,22 @@ def _model(time_padding: str, seed: int = 3, softmax: bool = False,
         layers.append(Softmax("softmax", *softmax_params(logits.scale), logits,
                               QuantParams(1 / 256, -128)))
     return layers, to_tflite(layers, (49, 10))
+
+
+def _residual_model(seed: int = 6, relu: bool = False) -> bytes:
+    """random_network with its last block (stride 1) made residual: tensor 3 (block 1's output)
+    added to block 2's; the pool and classifier then read the sum. The ADD's multipliers are
+    left to the reader (a .tflite stores only scales)."""
+    layers = random_network(np.random.default_rng(seed), time_padding="same")
+    convs = [layer for layer in layers if isinstance(layer, Conv)]
+    q1, q2 = convs[-1].output, convs[-3].output
+    out = QuantParams(q1.scale + q2.scale, -128)
+    add = Add("05_add", 3, q1, q2, out, 0, 0, 0, 0, 0, 0,
+              act_min=-128 if not relu else out.zero_point)
+    pool, dense = layers[-2], layers[-1]
+    pool.quant = out
+    dense.input = out
+    return to_tflite(layers[:-2] + [add, pool, dense], (49, 10))
 
 
 def _edit(data: bytes, change) -> bytes:
@@ -108,6 +124,54 @@ def test_max_pool_equals_the_interpreter_in_golden_and_c(tmp_path, pool):
     run_tool(tool, tmp_path / "x.raw", tmp_path / "y.kwsr", what="sanitized")
     logits = result_array(read_results(tmp_path / "y.kwsr"), "logits", want.shape, np.int8, "y")
     assert np.array_equal(logits, want)
+
+
+@pytest.mark.parametrize("relu", [False, True], ids=["add", "add-relu"])
+def test_residual_add_equals_the_interpreter_in_golden_and_c(tmp_path, relu):
+    data = _residual_model(relu=relu)
+    imported = read_tflite(_write(tmp_path, data))
+    add = [layer for layer in imported.layers if isinstance(layer, Add)]
+    assert len(add) == 1 and add[0].skip == 3 and "ADD" in imported.operators
+    x = _inputs(40)
+    want = run_tflm(data, x)
+    assert np.array_equal(run_network(imported.layers, x), want)
+    firmware = tmp_path / "out"
+    report = command.write_firmware(imported, tmp_path / "model.tflite", firmware)
+    tool = build_sections(tmp_path / "invoke_san", ("nn", "model", "model-data",
+                                                    "tests-host-invoke"), sanitize=True,
+                          model=firmware)
+    x.tofile(tmp_path / "x.raw")
+    run_tool(tool, tmp_path / "x.raw", tmp_path / "y.kwsr", what="sanitized")
+    logits = result_array(read_results(tmp_path / "y.kwsr"), "logits", want.shape, np.int8, "y")
+    assert np.array_equal(logits, want)
+    # the skip tensor lives on until the ADD: the arena holds three tensors at once there
+    assert report["arena_bytes"] > 0
+
+
+def test_the_lifetime_planner_never_overlaps_tensors_alive_together():
+    from kws.emit.memplan import MemoryPlan, Placement, check_plan, plan_lifetimes
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        n = int(rng.integers(2, 12))
+        sizes = [int(v) for v in rng.integers(1, 400, n)]
+        last_use = [max(i, int(rng.integers(i, n))) for i in range(n)]   # some live long
+        plan = plan_lifetimes([f"t{i}" for i in range(n)], sizes, last_use)
+        assert plan.arena_bytes >= plan.lower_bound_bytes
+    spans = [(-1, 2), (0, 1), (1, 2)]                 # t0 is alive with t2: overlap refused
+    bad = MemoryPlan(8, 8, (Placement("t0", 0, 4), Placement("t1", 4, 4), Placement("t2", 0, 4)))
+    with pytest.raises(ValueError, match="t0 and t2 are alive together"):
+        check_plan(bad, spans)
+
+
+def test_an_add_of_a_later_or_missing_tensor_is_refused(tmp_path):
+    def swap_to_weights(m):
+        g = m.subgraphs[0]
+        add = [op for op in g.operators
+               if m.operatorCodes[op.opcodeIndex].builtinCode == schema.BuiltinOperator.ADD][0]
+        add.inputs[1] = g.operators[0].inputs[1]              # a constant, not a chain tensor
+    path = _write(tmp_path, _edit(_residual_model(), swap_to_weights))
+    with pytest.raises(KwsError, match=r"operator 5 \(ADD\): its second input .* is no earlier"):
+        read_tflite(path)
 
 
 def _set_conv_options(index: int, **values):

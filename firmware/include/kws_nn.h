@@ -118,6 +118,21 @@ kws_status_t kws_fc_s8(const kws_quant_t *quant, int32_t multiplier, int32_t shi
                        int32_t in_n, const int8_t *input, const int8_t *weights,
                        const int32_t *bias, int32_t out_n, int8_t *output);
 
+/* TensorFlow Lite's int8 ADD of two tensors of the same shape (golden: run_add), e.g. a
+ * residual connection: offsets are -zero points (output: + zero point); left_shift 20 for int8;
+ * multipliers Q31 with shifts <= 0 (kws-import computes them as TFLite Micro does). */
+typedef struct {
+    int32_t input1_offset, input2_offset, output_offset;
+    int32_t left_shift;
+    int32_t input1_multiplier, input1_shift;
+    int32_t input2_multiplier, input2_shift;
+    int32_t output_multiplier, output_shift;
+    int32_t act_min, act_max;
+} kws_add_params_t;
+
+kws_status_t kws_add_s8(const kws_add_params_t *params, int32_t n, const int8_t *input1,
+                        const int8_t *input2, int8_t *output);
+
 /* TensorFlow Lite's int8 MAX_POOL_2D (golden: run_maxpool): the largest input of each window,
  * padding skipped, clamped to [act_min, act_max] (input/output offsets unused: the output is
  * quantised as the input). Each axis TF "same" or "valid". */

@@ -49,13 +49,50 @@ def plan_chain(names: list[str], sizes: list[int], align: int = 4) -> MemoryPlan
     return plan
 
 
-def check_plan(plan: MemoryPlan) -> None:
-    """Raise ValueError if a tensor leaves the arena or a layer's input and output overlap."""
+def plan_lifetimes(names: list[str], sizes: list[int], last_use: list[int],
+                   align: int = 4) -> MemoryPlan:
+    """Tensors [input, out_0, out_1, ...] of layers that may also read an earlier tensor (a
+    residual): tensor i is made by layer i - 1 (the input: before layer 0) and read until layer
+    last_use[i]. Largest first, each at the lowest offset clear of every placed tensor alive at
+    the same time (two tensors are alive together when their [made, last read] spans meet)."""
+    if not len(names) == len(sizes) == len(last_use) or len(sizes) < 2:
+        raise ValueError("one size and one last use per tensor, an input and a layer output")
+    padded = [_aligned(s, align) for s in sizes]
+    spans = [(i - 1, max(last_use[i], i - 1)) for i in range(len(sizes))]
+    placed: list[tuple[int, int]] = []             # (offset, tensor)
+    offsets = [0] * len(sizes)
+    for t in sorted(range(len(sizes)), key=lambda i: (-padded[i], i)):
+        clashes = sorted((offsets[u], offsets[u] + padded[u]) for _, u in placed
+                         if spans[u][0] <= spans[t][1] and spans[t][0] <= spans[u][1])
+        offset = 0
+        for lo, hi in clashes:
+            if offset + padded[t] <= lo:
+                break
+            offset = max(offset, hi)
+        offsets[t] = offset
+        placed.append((offset, t))
+    arena = max(o + p for o, p in zip(offsets, padded))
+    bound = max(sum(sizes[t] for t in range(len(sizes)) if spans[t][0] <= k <= spans[t][1])
+                for k in range(-1, len(sizes) - 1))
+    plan = MemoryPlan(arena, bound, tuple(Placement(n, o, s)
+                                          for n, o, s in zip(names, offsets, sizes)))
+    check_plan(plan, spans)
+    return plan
+
+
+def check_plan(plan: MemoryPlan, spans: list[tuple[int, int]] | None = None) -> None:
+    """Raise ValueError if a tensor leaves the arena or two tensors alive together overlap (a
+    chain: each layer's input and output; with spans: any two whose spans meet)."""
     for t in plan.tensors:
         if t.offset < 0 or t.offset + t.size > plan.arena_bytes:
             raise ValueError(f"tensor {t.name} [{t.offset}, {t.offset + t.size}) is outside "
                              f"the {plan.arena_bytes}-byte arena")
-    for a, b in zip(plan.tensors, plan.tensors[1:]):
+    n = len(plan.tensors)
+    pairs = ([(i, i + 1) for i in range(n - 1)] if spans is None else
+             [(i, j) for i in range(n) for j in range(i + 1, n)
+              if spans[i][0] <= spans[j][1] and spans[j][0] <= spans[i][1]])
+    for i, j in pairs:
+        a, b = plan.tensors[i], plan.tensors[j]
         if a.offset < b.offset + b.size and b.offset < a.offset + a.size:
             raise ValueError(f"tensors {a.name} and {b.name} are alive together but overlap")
 

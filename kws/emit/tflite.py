@@ -3,7 +3,7 @@
 Written with the schema and model builder that ship in the pinned `tflite-micro` package; run
 with its Python interpreter (reference kernels). Ops: CONV_2D and DEPTHWISE_CONV_2D (SAME
 padding, fused ReLU, per-channel int8 weights), AVERAGE_POOL_2D over the whole map,
-FULLY_CONNECTED; for imported models' tests also MAX_POOL_2D and SOFTMAX. Equality of the interpreter's int8 outputs with the golden model's, on every
+FULLY_CONNECTED; for imported models' tests also MAX_POOL_2D, SOFTMAX and ADD (residuals). Equality of the interpreter's int8 outputs with the golden model's, on every
 test clip, is the proof that our integers are TFLite's.
 """
 from __future__ import annotations
@@ -15,8 +15,8 @@ import sys
 import numpy as np
 
 from kws.errors import KwsError
-from kws.golden.network import (AvgPool, Conv, Dense, MaxPool, QuantParams, Softmax, conv_padding,
-                                same_padding)
+from kws.golden.network import (Add, AvgPool, Conv, Dense, MaxPool, QuantParams, Softmax,
+                                conv_padding, same_padding)
 
 
 def _modules():
@@ -42,9 +42,20 @@ def to_tflite(layers: list, input_shape: tuple[int, int]) -> bytes:
     first = layers[0].input
     x = editor.Tensor(shape=(1, *input_shape, 1), dtype=schema.TensorType.INT8,
                       quantization=quant(first), name="features")
-    inputs, operators = x, []
+    inputs, operators, tensors = x, [], [x]
     for layer in layers:
-        if isinstance(layer, Conv):
+        if isinstance(layer, Add):
+            out = editor.Tensor(shape=x.shape, dtype=schema.TensorType.INT8,
+                                quantization=quant(layer.output), name=layer.name)
+            op = editor.Operator(opcode=schema.BuiltinOperator.ADD,
+                                 inputs=[x, tensors[layer.skip]], outputs=[out])
+            opts = schema.AddOptionsT()
+            opts.fusedActivationFunction = (schema.ActivationFunctionType.NONE
+                                            if layer.act_min == -128 else
+                                            schema.ActivationFunctionType.RELU)
+            options(op, "AddOptions", opts)
+            x = out
+        elif isinstance(layer, Conv):
             if layer.time_padding == "valid":       # TFLite pads both axes alike: PAD freq only
                 x, pad = _pad_frequency(editor, schema, layer, x)
                 operators.append(pad)
@@ -88,6 +99,7 @@ def to_tflite(layers: list, input_shape: tuple[int, int]) -> bytes:
         else:
             x, op = _dense(editor, schema, options, layer, x, quant)
         operators.append(op)
+        tensors.append(x)
     subgraph = editor.Subgraph(operators=operators, inputs=[inputs], outputs=[x], name="kws")
     model = editor.Model(subgraphs=[subgraph], description="kws int8 DS-CNN")
     return bytes(model.build())

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from kws.golden.intmath import requantize
+from kws.golden.intmath import divide_by_power_of_two, doubling_high_mult, requantize
 from kws.golden.softmax import softmax_s8
 
 
@@ -55,6 +55,31 @@ class AvgPool:
     """Global average pool over H and W."""
     name: str
     quant: QuantParams
+
+
+@dataclass
+class Add:
+    """TFLite's int8 ADD of the previous layer's output (input 1) and an earlier tensor (input 2,
+    a residual: tensor `skip`, where tensor 0 is the network's input and tensor i + 1 layer i's
+    output), the same shape. Each input to a common scale with 20 bits of headroom, summed,
+    requantised (MultiplyByQuantizedMultiplierSmallerThanOneExp: SRDHM, then a rounding right
+    shift), + output zero point, clamped. Only in imported models (kws-import)."""
+    name: str
+    skip: int
+    input1: QuantParams
+    input2: QuantParams
+    output: QuantParams
+    input1_multiplier: int
+    input1_shift: int            # <= 0
+    input2_multiplier: int
+    input2_shift: int
+    output_multiplier: int
+    output_shift: int
+    act_min: int = -128
+    act_max: int = 127
+
+
+ADD_LEFT_SHIFT = 20              # TFLite's headroom for int8 ADD
 
 
 @dataclass
@@ -180,6 +205,22 @@ def run_maxpool(layer: MaxPool, x: np.ndarray) -> np.ndarray:
     return out
 
 
+def _scale_down(x: np.ndarray, multiplier: int, shift: int) -> np.ndarray:
+    """MultiplyByQuantizedMultiplierSmallerThanOneExp: SRDHM(x, multiplier), then a rounding
+    right shift by -shift (shift <= 0)."""
+    return divide_by_power_of_two(doubling_high_mult(x, multiplier), -shift)
+
+
+def run_add(layer: Add, x1: np.ndarray, x2: np.ndarray) -> np.ndarray:
+    """TFLite reference int8 ADD, elementwise on equal shapes."""
+    a = (x1.astype(np.int64) - layer.input1.zero_point) << ADD_LEFT_SHIFT
+    b = (x2.astype(np.int64) - layer.input2.zero_point) << ADD_LEFT_SHIFT
+    total = (_scale_down(a, layer.input1_multiplier, layer.input1_shift)
+             + _scale_down(b, layer.input2_multiplier, layer.input2_shift))
+    out = _scale_down(total, layer.output_multiplier, layer.output_shift) + layer.output.zero_point
+    return np.clip(out, layer.act_min, layer.act_max).astype(np.int8)
+
+
 def run_dense(layer: Dense, x: np.ndarray) -> np.ndarray:
     centred = x.astype(np.float64) - layer.input.zero_point
     acc = (centred @ layer.weights.astype(np.float64).T).astype(np.int64) + layer.bias
@@ -201,14 +242,17 @@ def run_layer(layer, x: np.ndarray) -> np.ndarray:
 
 def run_network(layers: list, x: np.ndarray, batch: int = 256,
                 keep: bool = False) -> np.ndarray | list[np.ndarray]:
-    """int8 input [N, H, W, 1] → int8 logits [N, classes] (or every layer's output if keep)."""
+    """int8 input [N, H, W, C] → int8 logits [N, classes] (or every layer's output if keep).
+    An Add layer adds an earlier tensor (its `skip`) to the previous layer's output."""
     outputs = []
     for start in range(0, len(x), batch):
         h = x[start:start + batch]
-        per_layer = []
+        per_layer, tensors = [], [h]
         for layer in layers:
-            h = run_layer(layer, h)
+            h = run_add(layer, h, tensors[layer.skip]) if isinstance(layer, Add) else \
+                run_layer(layer, h)
             per_layer.append(h)
+            tensors.append(h)
         outputs.append(per_layer if keep else h)
     if keep:
         return [np.concatenate([o[i] for o in outputs]) for i in range(len(layers))]

@@ -13,6 +13,8 @@ What the golden model and our kernels serve, in one chain from the model's input
   AVERAGE_POOL_2D     over the whole map (filter = H x W, VALID), the output quantised as the input
   MAX_POOL_2D         any filter and stride, SAME or VALID, fused NONE/RELU/RELU6, the output
                       quantised as the input
+  ADD                 the previous operator's output and an earlier tensor of the same shape (a
+                      residual connection), fused NONE/RELU/RELU6; no broadcasting
   FULLY_CONNECTED     per-tensor int8 weights [Cout, Cin] over a vector (after the pool), fused NONE
   SOFTMAX             after the classifier, int8 in and out (TFLite's integer algorithm,
                       kws.golden.softmax; output scale 1/256, zero point -128), any beta
@@ -33,8 +35,8 @@ import numpy as np
 
 from kws.errors import KwsError
 from kws.golden.intmath import quantize_multiplier
-from kws.golden.network import (AvgPool, Conv, Dense, MaxPool, QuantParams, Softmax, conv_padding,
-                                same_padding)
+from kws.golden.network import (ADD_LEFT_SHIFT, Add, AvgPool, Conv, Dense, MaxPool,
+                                QuantParams, Softmax, conv_padding, same_padding)
 from kws.golden.softmax import softmax_params
 
 
@@ -210,6 +212,7 @@ def _import(r: _Reader) -> ImportedModel:
     input_dims = tuple(shape[1:])
     input_quant = r.quant(x, "the input")
     layers, operators, pending_pad = [], [], None
+    ours = {x: 0}               # file tensor -> our tensor (0: the input, i + 1: layer i's output)
     for index, op in enumerate(graph.operators or []):
         kind = r.opcode(op)
         operators.append(kind)
@@ -217,9 +220,11 @@ def _import(r: _Reader) -> ImportedModel:
         inputs, outputs = _ints(op.inputs), _ints(op.outputs)
         if not inputs or len(outputs) != 1:
             r.fail(f"{where}: {len(inputs)} inputs and {len(outputs)} outputs")
+        if kind == "ADD" and len(inputs) == 2 and inputs[1] == x:
+            inputs = [inputs[1], inputs[0]]              # the chain's tensor first
         if inputs[0] != x:
             r.fail(f"{where}: does not take the previous operator's output (tensor {x}): "
-                   "only a chain of operators is supported")
+                   "only a chain of operators, with residual ADDs, is supported")
         if pending_pad is not None and kind not in ("CONV_2D", "DEPTHWISE_CONV_2D"):
             r.fail(f"operator {index - 1} (PAD): only a PAD before a VALID convolution is "
                    "supported")
@@ -242,15 +247,18 @@ def _import(r: _Reader) -> ImportedModel:
             layers.append(_maxpool(r, where, len(layers), op, x, y))
         elif kind == "FULLY_CONNECTED":
             layers.append(_dense(r, where, len(layers), op, inputs, x, y))
+        elif kind == "ADD":
+            layers.append(_add(r, where, len(layers), op, inputs, x, y, ours))
         elif kind == "SOFTMAX":
             if not layers or not isinstance(layers[-1], Dense):
                 r.fail(f"{where}: only a SOFTMAX after FULLY_CONNECTED is supported")
             layers.append(_softmax(r, where, len(layers), op, x, y))
         else:
             r.fail(f"{where}: operator type not supported (supported: CONV_2D, "
-                   "DEPTHWISE_CONV_2D, AVERAGE_POOL_2D, MAX_POOL_2D, FULLY_CONNECTED, SOFTMAX, RESHAPE, "
-                   "SQUEEZE, PAD before a VALID convolution)")
+                   "DEPTHWISE_CONV_2D, AVERAGE_POOL_2D, MAX_POOL_2D, ADD, FULLY_CONNECTED, SOFTMAX, "
+                   "RESHAPE, SQUEEZE, PAD before a VALID convolution)")
         x = y
+        ours[y] = len(layers)       # a no-op (RESHAPE, SQUEEZE, PAD) keeps the tensor it renames
     if pending_pad is not None:
         r.fail("the model ends with a PAD")
     if x != graph_outputs[0]:
@@ -448,3 +456,35 @@ def _maxpool(r: _Reader, where: str, i: int, op, x: int, y: int) -> MaxPool:
         r.fail(f"{where}: output quantisation differs from the input's")
     act_min, act_max = _activation(r, where, opts.fusedActivationFunction, q)
     return MaxPool(f"{i:02d}_maxpool", filt, stride, padding, q, act_min, act_max)
+
+
+def _smaller_than_one(r: _Reader, where: str, real: float) -> tuple[int, int]:
+    """QuantizeMultiplierSmallerThanOneExp: (Q31 multiplier, shift <= 0)."""
+    if not (math.isfinite(real) and 0 < real < 1):
+        r.fail(f"{where}: scale ratio {real:g} outside (0, 1)")
+    multiplier, shift = quantize_multiplier(real)
+    if shift > 0:
+        r.fail(f"{where}: scale ratio {real:g} rounds to a left shift")
+    return multiplier, shift
+
+
+def _add(r: _Reader, where: str, i: int, op, inputs: list[int], x: int, y: int,
+         ours: dict[int, int]) -> Add:
+    """TFLite int8 ADD (add_common's parameters: left shift 20, both inputs to twice the larger
+    input scale, the sum to the output scale)."""
+    opts = _options(r, where, op, "AddOptionsT", optional=True)
+    if len(inputs) != 2:
+        r.fail(f"{where}: expected 2 inputs")
+    if inputs[1] not in ours or ours[inputs[1]] >= ours[x]:
+        r.fail(f"{where}: its second input (tensor {inputs[1]}) is no earlier tensor of the chain")
+    if r.shape(inputs[1], where) != r.shape(x, where) or r.shape(y, where) != r.shape(x, where):
+        r.fail(f"{where}: inputs {list(r.shape(x, where))} and {list(r.shape(inputs[1], where))}, "
+               f"output {list(r.shape(y, where))}: equal shapes are supported (no broadcasting)")
+    q1, q2, out = r.quant(x, where), r.quant(inputs[1], where), r.quant(y, where)
+    twice_max = 2 * max(q1.scale, q2.scale)
+    m1 = _smaller_than_one(r, where, q1.scale / twice_max)
+    m2 = _smaller_than_one(r, where, q2.scale / twice_max)
+    mo = _smaller_than_one(r, where, twice_max / ((1 << ADD_LEFT_SHIFT) * out.scale))
+    fused = opts.fusedActivationFunction if opts is not None else 0
+    act_min, act_max = _activation(r, where, fused, out)
+    return Add(f"{i:02d}_add", ours[inputs[1]], q1, q2, out, *m1, *m2, *mo, act_min, act_max)
