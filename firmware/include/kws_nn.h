@@ -56,11 +56,12 @@ typedef struct {
     int32_t act_max;
 } kws_quant_t;
 
-/* Window geometry. Along W (frequency) TF "same" padding: out = ceil(in / stride), pad_left as
- * kws.golden.same_padding gives it (the padding after is whatever remains). Along H (time)
- * either the same, or "valid" (kws.golden.conv_padding, time_padding="valid": no padding):
- * pad_top = 0, kernel_h <= in.h, out.h = (in.h - kernel_h) / stride_h + 1. A streaming step
- * (kws_model_step) calls the kernels on kernel_h-row windows this way: one output row. */
+/* Window geometry, each axis TF "same" padding (out = ceil(in / stride), pad_top / pad_left as
+ * kws.golden.same_padding gives it, the padding after is whatever remains) or "valid"
+ * (kws.golden.conv_padding: no padding, pad = 0, kernel <= in, out = (in - kernel) / stride + 1).
+ * Our networks pad W (frequency) "same" and H (time) either way; a streaming step
+ * (kws_model_step) calls the kernels on kernel_h-row windows valid in time: one output row.
+ * Imported models may be valid along W too. */
 typedef struct {
     int32_t kernel_h;
     int32_t kernel_w;

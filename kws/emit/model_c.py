@@ -38,7 +38,7 @@ def layer_shapes(layers: list, input_dims: tuple[int, int, int]) -> list[LayerSh
         if isinstance(layer, Conv):
             kh, kw = layer.weights.shape[1:3]
             oh = conv_padding(dims[0], kh, layer.stride[0], layer.time_padding)[0]
-            ow = same_padding(dims[1], kw, layer.stride[1])[0]
+            ow = conv_padding(dims[1], kw, layer.stride[1], layer.freq_padding)[0]
             out = (oh, ow, layer.weights.shape[0])
         elif isinstance(layer, AvgPool):
             out = (dims[2],)
@@ -518,7 +518,7 @@ def _call(s: LayerShape, src: str, dst: str, skip: str = "") -> str:
                         f"{s.out_dims[2]}, {dst}));\n")
     kh, kw = layer.weights.shape[1:3]
     top = conv_padding(s.in_dims[0], kh, layer.stride[0], layer.time_padding)[1]
-    left = same_padding(s.in_dims[1], kw, layer.stride[1])[1]
+    left = conv_padding(s.in_dims[1], kw, layer.stride[1], layer.freq_padding)[1]
     kernel = "kws_dwconv2d_s8" if layer.depthwise else "kws_conv2d_s8"
     return quant + (
         f"    static const kws_window_t {n}_window = {{ .kernel_h = {kh}, .kernel_w = {kw}, "

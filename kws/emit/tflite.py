@@ -56,9 +56,12 @@ def to_tflite(layers: list, input_shape: tuple[int, int]) -> bytes:
             options(op, "AddOptions", opts)
             x = out
         elif isinstance(layer, Conv):
-            if layer.time_padding == "valid":       # TFLite pads both axes alike: PAD freq only
-                x, pad = _pad_frequency(editor, schema, layer, x)
-                operators.append(pad)
+            if layer.freq_padding == "valid" and layer.time_padding != "valid":
+                raise ValueError(f"{layer.name}: 'same' in time with 'valid' in frequency has "
+                                 "no TFLite form")
+            if layer.time_padding == "valid" and layer.freq_padding == "same":
+                x, pad = _pad_frequency(editor, schema, layer, x)    # TFLite pads both axes
+                operators.append(pad)                                # alike: PAD freq only
             x, op = _conv(editor, schema, options, layer, x)
         elif isinstance(layer, MaxPool):
             (fh, fw), (sh, sw) = layer.filter, layer.stride

@@ -33,8 +33,8 @@ class QuantParams:
 
 @dataclass
 class Conv:
-    """conv2d (groups=1) or depthwise (groups=channels): TF "same" padding along W (frequency);
-    along H (time) "same" or "valid" (time_padding)."""
+    """conv2d (groups=1) or depthwise (groups=channels): along H (time) TF "same" or "valid"
+    (time_padding); along W (frequency) "same" (freq_padding; "valid" for imported models)."""
     name: str
     weights: np.ndarray              # int8 [Cout, kh, kw, Cin] (conv) or [C, kh, kw, 1] (depthwise)
     bias: np.ndarray                 # int32 [Cout]
@@ -48,6 +48,7 @@ class Conv:
     act_max: int = 127
     weight_scale: np.ndarray = field(default=None, repr=False)   # float [Cout], for reporting
     time_padding: str = "same"       # along H (time): "same", or "valid" (no padding: streamable)
+    freq_padding: str = "same"       # along W: "same" (our models), or "valid" (imported ones)
 
 
 @dataclass
@@ -156,7 +157,7 @@ def conv_accumulators(layer: Conv, x: np.ndarray) -> np.ndarray:
     cout, kh, kw, cin = layer.weights.shape
     n, h, w, _ = x.shape
     oh, top, bottom = conv_padding(h, kh, layer.stride[0], layer.time_padding)
-    ow, left, right = same_padding(w, kw, layer.stride[1])
+    ow, left, right = conv_padding(w, kw, layer.stride[1], layer.freq_padding)
     sh, sw = layer.stride
     centred = x.astype(np.float64) - layer.input.zero_point
     weights = layer.weights.astype(np.float64)

@@ -4,9 +4,9 @@ Read with the schema that ships in the pinned `tflite-micro` package (its genera
 What the golden model and our kernels serve, in one chain from the model's input to its output:
 
   CONV_2D             int8 weights [Cout, kh, kw, Cin], zero point 0, per-channel (axis 0) or
-                      per-tensor scales; int32 bias (or none); strides; no dilation; padding SAME,
-                      or VALID where it pads nothing along W (a kernel 1 wide) -- VALID in time
-                      (H) is the streamable form; fused NONE, RELU or RELU6
+                      per-tensor scales; int32 bias (or none); strides; no dilation; padding SAME
+                      or VALID (VALID in time, H, is the streamable form); fused NONE, RELU or
+                      RELU6
   DEPTHWISE_CONV_2D   the same, weights [1, kh, kw, C] per-channel on axis 3, depth multiplier 1
   PAD + VALID conv    a PAD of the W axis alone by TF "same" amounts before a VALID convolution
                       (how kws.emit.tflite writes a conv valid in time, same in frequency)
@@ -345,6 +345,7 @@ def _conv(r: _Reader, where: str, i: int, kind: str, op, inputs: list[int], x: i
         r.fail(f"{where}: bias {list(bias.shape)} for {cout} channels")
     padding = "SAME" if int(opts.padding) == s.Padding.SAME else "VALID"
     width = in_shape[2] - (sum(pad) if pad else 0)     # the map's width before a PAD
+    freq_padding = "same"
     if padding == "SAME":
         if pad is not None:
             r.fail(f"{where}: a PAD before a SAME convolution is not supported")
@@ -353,11 +354,16 @@ def _conv(r: _Reader, where: str, i: int, kind: str, op, inputs: list[int], x: i
     else:
         time_padding = "valid"
         same_w = same_padding(width, kw, stride[1])
-        if (pad or (0, 0)) != (same_w[1], same_w[2]):
-            r.fail(f"{where}: VALID padding along W with a {kw}-wide kernel is not supported "
-                   f"(the kernels pad W as TF 'same': {same_w[1]} before, {same_w[2]} after; "
-                   f"padded here by {pad or (0, 0)})")
-        out_w = same_w[0]
+        if pad is None:                            # VALID on both axes (Keras' default)
+            freq_padding = "valid"
+            if kw > width:
+                r.fail(f"{where}: a {kw}-wide VALID kernel on a {width}-wide map")
+            out_w = (width - kw) // stride[1] + 1
+        elif pad == (same_w[1], same_w[2]):        # kws.emit.tflite's valid-in-time form
+            out_w = same_w[0]
+        else:
+            r.fail(f"{where}: the PAD before it pads W by {pad}; only TF 'same' amounts "
+                   f"({same_w[1]}, {same_w[2]}) are supported")
     out_h = (-(-in_shape[1] // stride[0]) if time_padding == "same"
              else (in_shape[1] - kh) // stride[0] + 1)
     if out_shape[1:] != (out_h, out_w, cout):
@@ -368,7 +374,7 @@ def _conv(r: _Reader, where: str, i: int, kind: str, op, inputs: list[int], x: i
     return Conv(f"{i:02d}_{'dwconv' if depthwise else 'conv'}", weights.astype(np.int8), bias,
                 np.array([m for m, _ in mults], np.int32), np.array([e for _, e in mults], np.int32),
                 stride, depthwise, in_q, out_q, act_min=act_min, act_max=act_max,
-                weight_scale=scales, time_padding=time_padding)
+                weight_scale=scales, time_padding=time_padding, freq_padding=freq_padding)
 
 
 def _avgpool(r: _Reader, where: str, i: int, op, x: int, y: int) -> AvgPool:

@@ -154,14 +154,15 @@ KWS_NN_SHARED int valid_axis_ok(int32_t in, int32_t out, int32_t kernel, int32_t
            out == (in - kernel) / stride + 1;
 }
 
-/* H (time): TF "same" or "valid"; W (frequency): TF "same". */
+/* Each axis TF "same" or "valid" (our networks: W "same"; imported ones may be valid there). */
 KWS_NN_OUTLINED int window_ok(const kws_window_t *win, const kws_dims_t *in,
                             const kws_dims_t *out)
 {
     return win != 0 &&
            (same_axis_ok(in->h, out->h, win->kernel_h, win->stride_h, win->pad_top) ||
             valid_axis_ok(in->h, out->h, win->kernel_h, win->stride_h, win->pad_top)) &&
-           same_axis_ok(in->w, out->w, win->kernel_w, win->stride_w, win->pad_left);
+           (same_axis_ok(in->w, out->w, win->kernel_w, win->stride_w, win->pad_left) ||
+            valid_axis_ok(in->w, out->w, win->kernel_w, win->stride_w, win->pad_left));
 }
 
 /* ---- output stage ------------------------------------------------------------------------ */
