@@ -11,7 +11,8 @@ import pytest
 
 from kws.emit.tflite import run_tflm, to_tflite
 from kws.errors import KwsError
-from kws.golden.network import Add, Conv, Dense, MaxPool, QuantParams, Softmax, run_network
+from kws.golden.network import (Add, AvgPool2D, Conv, Dense, MaxPool, QuantParams, Softmax,
+                                run_network)
 from kws.golden.softmax import softmax_params
 from kws.imports import command
 from kws.imports.tflite import read_tflite
@@ -26,11 +27,12 @@ schema = pytest.importorskip("tflite_micro.tensorflow.lite.micro.python.schema_p
 def _model(time_padding: str, seed: int = 3, softmax: bool = False,
            maxpool: tuple | None = None) -> tuple[list, bytes]:
     layers = random_network(np.random.default_rng(seed), time_padding=time_padding)
-    if maxpool is not None:                  # (filter, stride, padding, relu) after conv 0
-        filt, stride, padding, relu = maxpool
+    if maxpool is not None:          # (filter, stride, padding, relu[, kind]) after conv 0
+        filt, stride, padding, relu, *kind = maxpool
         q = layers[0].output
-        layers.insert(1, MaxPool("01_maxpool", filt, stride, padding, q,
-                                 act_min=q.zero_point if relu else -128))
+        pool = AvgPool2D if kind == ["avg"] else MaxPool
+        layers.insert(1, pool("01_pool", filt, stride, padding, q,
+                              act_min=q.zero_point if relu else -128))
     if softmax:
         logits = layers[-1].output
         layers.append(Softmax("softmax", *softmax_params(logits.scale), logits,
@@ -131,13 +133,18 @@ def test_softmax_equals_the_interpreter_at_every_input_scale():
 
 @pytest.mark.parametrize("pool", [((2, 2), (2, 2), "valid", False),
                                   ((3, 3), (2, 1), "same", False),
-                                  ((3, 2), (1, 2), "same", True)],
-                         ids=["2x2-s2-valid", "3x3-s2x1-same", "3x2-s1x2-same-relu"])
-def test_max_pool_equals_the_interpreter_in_golden_and_c(tmp_path, pool):
+                                  ((3, 2), (1, 2), "same", True),
+                                  ((2, 2), (2, 2), "valid", False, "avg"),
+                                  ((3, 3), (2, 1), "same", False, "avg"),
+                                  ((4, 3), (1, 2), "same", True, "avg")],
+                         ids=["max-2x2-s2-valid", "max-3x3-s2x1-same", "max-3x2-s1x2-same-relu",
+                              "avg-2x2-s2-valid", "avg-3x3-s2x1-same", "avg-4x3-s1x2-same-relu"])
+def test_window_pools_equal_the_interpreter_in_golden_and_c(tmp_path, pool):
     layers, data = _model("same", seed=4, maxpool=pool)
     imported = read_tflite(_write(tmp_path, data))
     got = imported.layers[1]
-    assert isinstance(got, MaxPool) and (got.filter, got.stride, got.padding) == pool[:3]
+    assert isinstance(got, AvgPool2D if pool[4:] == ("avg",) else MaxPool)
+    assert (got.filter, got.stride, got.padding) == pool[:3]
     assert got.act_min == (got.quant.zero_point if pool[3] else -128)
     x = _inputs()
     want = run_tflm(data, x)

@@ -141,6 +141,13 @@ kws_status_t kws_maxpool_s8(const kws_window_t *window, const kws_quant_t *quant
                             const kws_dims_t *in_dims, const int8_t *input,
                             const kws_dims_t *out_dims, int8_t *output);
 
+/* TensorFlow Lite's int8 AVERAGE_POOL_2D with a window (golden: run_avgpool2d): each window's
+ * valid inputs summed, divided by their count rounding half away from zero, clamped to
+ * [act_min, act_max]; the output quantised as the input. Each axis TF "same" or "valid". */
+kws_status_t kws_avgpool2d_s8(const kws_window_t *window, const kws_quant_t *quant,
+                              const kws_dims_t *in_dims, const int8_t *input,
+                              const kws_dims_t *out_dims, int8_t *output);
+
 /* TensorFlow Lite's int8 softmax over n values (golden: kws.golden.softmax.softmax_s8): output
  * scale 1/256, zero point -128. input_multiplier, input_left_shift and diff_min are TFLite's
  * (kws.golden.softmax.softmax_params of the input scale and beta): multiplier >= 0, shift in

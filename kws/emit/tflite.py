@@ -15,8 +15,8 @@ import sys
 import numpy as np
 
 from kws.errors import KwsError
-from kws.golden.network import (Add, AvgPool, Conv, Dense, MaxPool, QuantParams, Softmax,
-                                conv_padding, same_padding)
+from kws.golden.network import (Add, AvgPool, AvgPool2D, Conv, Dense, MaxPool, QuantParams,
+                                Softmax, conv_padding, same_padding)
 
 
 def _modules():
@@ -63,14 +63,15 @@ def to_tflite(layers: list, input_shape: tuple[int, int]) -> bytes:
                 x, pad = _pad_frequency(editor, schema, layer, x)    # TFLite pads both axes
                 operators.append(pad)                                # alike: PAD freq only
             x, op = _conv(editor, schema, options, layer, x)
-        elif isinstance(layer, MaxPool):
+        elif isinstance(layer, (MaxPool, AvgPool2D)):
             (fh, fw), (sh, sw) = layer.filter, layer.stride
             h = conv_padding(x.shape[1], fh, sh, layer.padding)[0]
             w = conv_padding(x.shape[2], fw, sw, layer.padding)[0]
             out = editor.Tensor(shape=(1, h, w, x.shape[3]), dtype=schema.TensorType.INT8,
                                 quantization=quant(layer.quant), name=layer.name)
-            op = editor.Operator(opcode=schema.BuiltinOperator.MAX_POOL_2D, inputs=[x],
-                                 outputs=[out])
+            code = (schema.BuiltinOperator.MAX_POOL_2D if isinstance(layer, MaxPool)
+                    else schema.BuiltinOperator.AVERAGE_POOL_2D)
+            op = editor.Operator(opcode=code, inputs=[x], outputs=[out])
             pool = schema.Pool2DOptionsT()
             pool.padding = schema.Padding.SAME if layer.padding == "same" else schema.Padding.VALID
             pool.strideH, pool.strideW, pool.filterHeight, pool.filterWidth = sh, sw, fh, fw

@@ -98,6 +98,20 @@ class MaxPool:
 
 
 @dataclass
+class AvgPool2D:
+    """TFLite's int8 AVERAGE_POOL_2D with a window (the global pool is AvgPool): each window's
+    sum over its valid inputs (padding skipped) divided by their count, rounding half away from
+    zero, clamped; output quantised as the input. Only in imported models (kws-import)."""
+    name: str
+    filter: tuple[int, int]
+    stride: tuple[int, int]
+    padding: str
+    quant: QuantParams
+    act_min: int = -128
+    act_max: int = 127
+
+
+@dataclass
 class Softmax:
     """TFLite's int8 softmax over the last axis (kws.golden.softmax); output scale 1/256, zero
     point -128. Only in imported models (kws-import), after the classifier."""
@@ -190,19 +204,42 @@ def run_avgpool(layer: AvgPool, x: np.ndarray) -> np.ndarray:
     return np.clip(average, -128, 127).astype(np.int8)
 
 
-def run_maxpool(layer: MaxPool, x: np.ndarray) -> np.ndarray:
-    """TFLite reference MaxPool: [N, H, W, C] → [N, out_h, out_w, C]."""
+def _pool_windows(layer, x: np.ndarray):
+    """(oy, ox, the window's valid inputs [N, h, w, C]) of a pool's every output pixel."""
     (fh, fw), (sh, sw) = layer.filter, layer.stride
     out_h, top, _ = conv_padding(x.shape[1], fh, sh, layer.padding)
     out_w, left, _ = conv_padding(x.shape[2], fw, sw, layer.padding)
-    out = np.empty((x.shape[0], out_h, out_w, x.shape[3]), np.int8)
     for oy in range(out_h):
         y0 = oy * sh - top
         ys = slice(max(y0, 0), min(y0 + fh, x.shape[1]))
         for ox in range(out_w):
             x0 = ox * sw - left
-            window = x[:, ys, max(x0, 0):min(x0 + fw, x.shape[2]), :]
-            out[:, oy, ox, :] = np.clip(window.max(axis=(1, 2)), layer.act_min, layer.act_max)
+            yield oy, ox, x[:, ys, max(x0, 0):min(x0 + fw, x.shape[2]), :]
+
+
+def _pool_shape(layer, x: np.ndarray) -> tuple[int, int, int, int]:
+    (fh, fw), (sh, sw) = layer.filter, layer.stride
+    return (x.shape[0], conv_padding(x.shape[1], fh, sh, layer.padding)[0],
+            conv_padding(x.shape[2], fw, sw, layer.padding)[0], x.shape[3])
+
+
+def run_maxpool(layer: MaxPool, x: np.ndarray) -> np.ndarray:
+    """TFLite reference MaxPool: [N, H, W, C] → [N, out_h, out_w, C]."""
+    out = np.empty(_pool_shape(layer, x), np.int8)
+    for oy, ox, window in _pool_windows(layer, x):
+        out[:, oy, ox, :] = np.clip(window.max(axis=(1, 2)), layer.act_min, layer.act_max)
+    return out
+
+
+def run_avgpool2d(layer: AvgPool2D, x: np.ndarray) -> np.ndarray:
+    """TFLite reference int8 AveragePool: [N, H, W, C] → [N, out_h, out_w, C]."""
+    out = np.empty(_pool_shape(layer, x), np.int8)
+    for oy, ox, window in _pool_windows(layer, x):
+        count = window.shape[1] * window.shape[2]
+        total = window.astype(np.int64).sum(axis=(1, 2))
+        average = np.where(total > 0, (total + count // 2) // count,
+                           -((-total + count // 2) // count))
+        out[:, oy, ox, :] = np.clip(average, layer.act_min, layer.act_max)
     return out
 
 
@@ -236,6 +273,8 @@ def run_layer(layer, x: np.ndarray) -> np.ndarray:
         return run_avgpool(layer, x)
     if isinstance(layer, MaxPool):
         return run_maxpool(layer, x)
+    if isinstance(layer, AvgPool2D):
+        return run_avgpool2d(layer, x)
     if isinstance(layer, Softmax):
         return softmax_s8(x, layer.input_multiplier, layer.input_left_shift, layer.diff_min)
     return run_dense(layer, x)

@@ -10,9 +10,8 @@ What the golden model and our kernels serve, in one chain from the model's input
   DEPTHWISE_CONV_2D   the same, weights [1, kh, kw, C] per-channel on axis 3, depth multiplier 1
   PAD + VALID conv    a PAD of the W axis alone by TF "same" amounts before a VALID convolution
                       (how kws.emit.tflite writes a conv valid in time, same in frequency)
-  AVERAGE_POOL_2D     over the whole map (filter = H x W, VALID), the output quantised as the input
-  MAX_POOL_2D         any filter and stride, SAME or VALID, fused NONE/RELU/RELU6, the output
-                      quantised as the input
+  AVERAGE_POOL_2D,    any filter and stride, SAME or VALID, fused NONE/RELU/RELU6, the output
+  MAX_POOL_2D         quantised as the input (an average over the whole map is our global pool)
   ADD                 the previous operator's output and an earlier tensor of the same shape (a
                       residual connection), fused NONE/RELU/RELU6; no broadcasting
   FULLY_CONNECTED     per-tensor int8 weights [Cout, Cin] over a vector (after the pool), fused NONE
@@ -35,8 +34,8 @@ import numpy as np
 
 from kws.errors import KwsError
 from kws.golden.intmath import quantize_multiplier
-from kws.golden.network import (ADD_LEFT_SHIFT, Add, AvgPool, Conv, Dense, MaxPool,
-                                QuantParams, Softmax, conv_padding, same_padding)
+from kws.golden.network import (ADD_LEFT_SHIFT, Add, AvgPool, AvgPool2D, Conv, Dense,
+                                MaxPool, QuantParams, Softmax, conv_padding, same_padding)
 from kws.golden.softmax import softmax_params
 
 
@@ -241,10 +240,10 @@ def _import(r: _Reader) -> ImportedModel:
         elif kind in ("CONV_2D", "DEPTHWISE_CONV_2D"):
             layers.append(_conv(r, where, len(layers), kind, op, inputs, x, y, pending_pad))
             pending_pad = None
-        elif kind == "AVERAGE_POOL_2D":
+        elif kind == "AVERAGE_POOL_2D" and _is_global(r, op, x):
             layers.append(_avgpool(r, where, len(layers), op, x, y))
-        elif kind == "MAX_POOL_2D":
-            layers.append(_maxpool(r, where, len(layers), op, x, y))
+        elif kind in ("MAX_POOL_2D", "AVERAGE_POOL_2D"):
+            layers.append(_window_pool(r, where, len(layers), kind, op, x, y))
         elif kind == "FULLY_CONNECTED":
             layers.append(_dense(r, where, len(layers), op, inputs, x, y))
         elif kind == "ADD":
@@ -441,7 +440,17 @@ def _softmax(r: _Reader, where: str, i: int, op, x: int, y: int) -> Softmax:
     return Softmax(f"{i:02d}_softmax", multiplier, shift, diff_min, in_q, out_q)
 
 
-def _maxpool(r: _Reader, where: str, i: int, op, x: int, y: int) -> MaxPool:
+def _is_global(r: _Reader, op, x: int) -> bool:
+    """An AVERAGE_POOL_2D over the whole map into one value per channel (our AvgPool)."""
+    opts = op.builtinOptions
+    shape = r.shape(x, "AVERAGE_POOL_2D")
+    return (type(opts).__name__ == "Pool2DOptionsT" and len(shape) == 4 and
+            (int(opts.filterHeight), int(opts.filterWidth)) == shape[1:3] and
+            int(opts.padding) == r.schema.Padding.VALID and
+            r.act_names.get(int(opts.fusedActivationFunction)) == "NONE")
+
+
+def _window_pool(r: _Reader, where: str, i: int, kind: str, op, x: int, y: int):
     opts = _options(r, where, op, "Pool2DOptionsT")
     in_shape, out_shape = r.shape(x, where), r.shape(y, where)
     if len(in_shape) != 4 or len(out_shape) != 4:
@@ -461,7 +470,11 @@ def _maxpool(r: _Reader, where: str, i: int, op, x: int, y: int) -> MaxPool:
     if r.quant(y, where) != q:
         r.fail(f"{where}: output quantisation differs from the input's")
     act_min, act_max = _activation(r, where, opts.fusedActivationFunction, q)
-    return MaxPool(f"{i:02d}_maxpool", filt, stride, padding, q, act_min, act_max)
+    if kind == "MAX_POOL_2D":
+        return MaxPool(f"{i:02d}_maxpool", filt, stride, padding, q, act_min, act_max)
+    if filt[0] * filt[1] > 1 << 23:
+        r.fail(f"{where}: a {filt[0]}x{filt[1]} filter is too large")
+    return AvgPool2D(f"{i:02d}_avgpool2d", filt, stride, padding, q, act_min, act_max)
 
 
 def _smaller_than_one(r: _Reader, where: str, real: float) -> tuple[int, int]:

@@ -102,16 +102,23 @@ static int pool_axis_ok(int32_t in, int32_t out, int32_t kernel, int32_t stride,
            valid_axis_ok(in, out, kernel, stride, pad);
 }
 
+static int pool_args_ok(const kws_window_t *window, const kws_quant_t *quant,
+                        const kws_dims_t *in_dims, const int8_t *input, const kws_dims_t *out_dims,
+                        const int8_t *output)
+{
+    return window != 0 && dims_ok(in_dims) && dims_ok(out_dims) && out_dims->c == in_dims->c &&
+           quant_ok(quant) && input != 0 && output != 0 &&
+           pool_axis_ok(in_dims->h, out_dims->h, window->kernel_h, window->stride_h,
+                        window->pad_top) &&
+           pool_axis_ok(in_dims->w, out_dims->w, window->kernel_w, window->stride_w,
+                        window->pad_left);
+}
+
 kws_status_t kws_maxpool_s8(const kws_window_t *window, const kws_quant_t *quant,
                             const kws_dims_t *in_dims, const int8_t *input,
                             const kws_dims_t *out_dims, int8_t *output)
 {
-    if (window == 0 || !dims_ok(in_dims) || !dims_ok(out_dims) || out_dims->c != in_dims->c ||
-        !quant_ok(quant) || input == 0 || output == 0 ||
-        !pool_axis_ok(in_dims->h, out_dims->h, window->kernel_h, window->stride_h,
-                      window->pad_top) ||
-        !pool_axis_ok(in_dims->w, out_dims->w, window->kernel_w, window->stride_w,
-                      window->pad_left)) {
+    if (!pool_args_ok(window, quant, in_dims, input, out_dims, output)) {
         return KWS_ERR_ARG;
     }
     const int32_t c = in_dims->c;
@@ -136,6 +143,47 @@ kws_status_t kws_maxpool_s8(const kws_window_t *window, const kws_quant_t *quant
                 m = m < quant->act_min ? quant->act_min : m;
                 m = m > quant->act_max ? quant->act_max : m;
                 dst[ch] = (int8_t)m;
+            }
+        }
+    }
+    return KWS_OK;
+}
+
+/* ---- average pool with a window (kws_avgpool2d_s8): TFLite's AVERAGE_POOL_2D ------------- */
+
+kws_status_t kws_avgpool2d_s8(const kws_window_t *window, const kws_quant_t *quant,
+                              const kws_dims_t *in_dims, const int8_t *input,
+                              const kws_dims_t *out_dims, int8_t *output)
+{
+    /* a window of kernel_h * kernel_w <= 2^23 inputs keeps |sum| + count / 2 within int32 */
+    if (!pool_args_ok(window, quant, in_dims, input, out_dims, output) ||
+        (int64_t)window->kernel_h * window->kernel_w > ((int32_t)1 << 23)) {
+        return KWS_ERR_ARG;
+    }
+    const int32_t c = in_dims->c;
+    int32_t oy, ox, ch, ky, kx;
+    for (oy = 0; oy < out_dims->h; oy++) {
+        int32_t ky0, ky1;
+        const int32_t iy = oy * window->stride_h - window->pad_top;
+        valid_taps(iy, window->kernel_h, in_dims->h, &ky0, &ky1);
+        for (ox = 0; ox < out_dims->w; ox++) {
+            int32_t kx0, kx1;
+            const int32_t ix = ox * window->stride_w - window->pad_left;
+            int8_t *dst = output + (oy * out_dims->w + ox) * c;
+            valid_taps(ix, window->kernel_w, in_dims->w, &kx0, &kx1);
+            const int32_t count = (ky1 - ky0) * (kx1 - kx0), half = count / 2;
+            for (ch = 0; ch < c; ch++) {
+                int32_t sum = 0, avg;
+                for (ky = ky0; ky < ky1; ky++) {
+                    for (kx = kx0; kx < kx1; kx++) {
+                        sum += input[((iy + ky) * in_dims->w + ix + kx) * c + ch];
+                    }
+                }
+                /* TFLite: rounding half away from zero (C division truncates) */
+                avg = sum > 0 ? (sum + half) / count : (sum - half) / count;
+                avg = avg < quant->act_min ? quant->act_min : avg;
+                avg = avg > quant->act_max ? quant->act_max : avg;
+                dst[ch] = (int8_t)avg;
             }
         }
     }
