@@ -65,6 +65,32 @@ def test_valid_padding_on_both_axes_equals_the_interpreter(tmp_path):
     assert np.array_equal(logits, want)
 
 
+def test_an_input_of_several_channels_equals_the_interpreter(tmp_path):
+    """An RGB-like [1, 12, 9, 3] input: the first convolution's windows span 3 channels."""
+    layers = random_network(np.random.default_rng(10), time_padding="same")
+    rng = np.random.default_rng(11)
+    first = layers[0]
+    cout, kh, kw, _ = first.weights.shape
+    first.weights = rng.integers(-127, 128, (cout, kh, kw, 3)).astype(np.int8)
+    first.bias = rng.integers(-2000, 2000, cout).astype(np.int32)
+    data = to_tflite(layers, (12, 9, 3))
+    imported = read_tflite(_write(tmp_path, data))
+    assert imported.input_dims == (12, 9, 3)
+    x = rng.integers(-128, 128, (30, 12, 9, 3)).astype(np.int8)
+    want = run_tflm(data, x)
+    assert np.array_equal(run_network(imported.layers, x), want)
+    firmware = tmp_path / "out"
+    command.write_firmware(imported, tmp_path / "model.tflite", firmware)
+    assert "#define KWS_MODEL_INPUT_CHANNELS 3" in (firmware / "kws_model.h").read_text()
+    tool = build_sections(tmp_path / "invoke_san", ("nn", "model", "model-data",
+                                                    "tests-host-invoke"), sanitize=True,
+                          model=firmware)
+    x.tofile(tmp_path / "x.raw")
+    run_tool(tool, tmp_path / "x.raw", tmp_path / "y.kwsr", what="sanitized")
+    logits = result_array(read_results(tmp_path / "y.kwsr"), "logits", want.shape, np.int8, "y")
+    assert np.array_equal(logits, want)
+
+
 def _residual_model(seed: int = 6, relu: bool = False) -> bytes:
     """random_network with its last block (stride 1) made residual: tensor 3 (block 1's output)
     added to block 2's; the pool and classifier then read the sum. The ADD's multipliers are

@@ -28,8 +28,9 @@ def _modules():
     return editor, schema
 
 
-def to_tflite(layers: list, input_shape: tuple[int, int]) -> bytes:
-    """Flatbuffer bytes for golden `layers` on int8 input [1, frames, coeffs, 1]."""
+def to_tflite(layers: list, input_shape: tuple[int, ...]) -> bytes:
+    """Flatbuffer bytes for golden `layers` on int8 input [1, frames, coeffs, 1] (input_shape
+    (frames, coeffs)), or [1, H, W, C] (input_shape (H, W, C))."""
     editor, schema = _modules()
 
     def quant(q: QuantParams):
@@ -40,7 +41,8 @@ def to_tflite(layers: list, input_shape: tuple[int, int]) -> bytes:
         op._fb.builtinOptions = value
 
     first = layers[0].input
-    x = editor.Tensor(shape=(1, *input_shape, 1), dtype=schema.TensorType.INT8,
+    dims = tuple(input_shape) if len(input_shape) == 3 else (*input_shape, 1)
+    x = editor.Tensor(shape=(1, *dims), dtype=schema.TensorType.INT8,
                       quantization=quant(first), name="features")
     inputs, operators, tensors = x, [], [x]
     for layer in layers:
