@@ -175,6 +175,8 @@ def test_window_pools_equal_the_interpreter_in_golden_and_c(tmp_path, pool):
     x = _inputs()
     want = run_tflm(data, x)
     assert np.array_equal(run_network(imported.layers, x), want)
+    if not pool[3]:                 # the C (a sanitized build each) on one case of each pool
+        return
     firmware = tmp_path / "out"
     command.write_firmware(imported, tmp_path / "model.tflite", firmware)
     tool = build_sections(tmp_path / "invoke_san", ("nn", "model", "model-data",
@@ -195,6 +197,8 @@ def test_residual_add_equals_the_interpreter_in_golden_and_c(tmp_path, relu):
     x = _inputs(40)
     want = run_tflm(data, x)
     assert np.array_equal(run_network(imported.layers, x), want)
+    if not relu:                    # the C (a sanitized build) on the ReLU case
+        return
     firmware = tmp_path / "out"
     report = command.write_firmware(imported, tmp_path / "model.tflite", firmware)
     tool = build_sections(tmp_path / "invoke_san", ("nn", "model", "model-data",
