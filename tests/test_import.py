@@ -227,6 +227,18 @@ def test_the_lifetime_planner_never_overlaps_tensors_alive_together():
         check_plan(bad, spans)
 
 
+def test_the_portable_kernels_on_the_cortex_m3_equal_the_interpreter(tmp_path):
+    """--board mps2-an385: the M3's portable C (no DSP paths) on a residual network."""
+    if target.missing_tools():
+        pytest.skip(target.toolchain_hint(target.missing_tools()))
+    path = _write(tmp_path, _residual_model(relu=True))
+    assert command.main([str(path), "--out", str(tmp_path / "m3"), "--verify", "-n", "8",
+                         "--board", "mps2-an385"]) == 0
+    v = __import__("json").loads((tmp_path / "m3" / "report.json").read_text())["verify"]
+    assert v["cortex_m_vs_tflm"] == 1.0 and v["cpu"] == "Cortex-M3"
+    assert v["insn_per_inference"] > 0 and "m4_insn_per_inference" not in v
+
+
 def test_an_add_of_a_later_or_missing_tensor_is_refused(tmp_path):
     def swap_to_weights(m):
         g = m.subgraphs[0]
@@ -381,7 +393,8 @@ def test_kws_import_writes_the_firmware_and_proves_it(tmp_path):
         assert v["cortex_m"].startswith("not run")
     else:
         assert v["cortex_m_vs_tflm"] == 1.0 and v["m4_insn_per_inference"] > 0
-        assert len(v["m4_layer_instructions"]) == len(layers) and v["flash_bytes"] > 0
+        assert v["insn_per_inference"] == v["m4_insn_per_inference"] and v["cpu"] == "Cortex-M4F"
+        assert len(v["layer_instructions"]) == len(layers) and v["flash_bytes"] > 0
     # the same C under ASan/UBSan
     tool = build_sections(tmp_path / "invoke_san", ("nn", "model", "model-data",
                                                     "tests-host-invoke"), sanitize=True,
