@@ -56,13 +56,7 @@ def test_valid_padding_on_both_axes_equals_the_interpreter(tmp_path):
     assert np.array_equal(run_network(imported.layers, x), want)
     firmware = tmp_path / "out"
     command.write_firmware(imported, tmp_path / "model.tflite", firmware)
-    tool = build_sections(tmp_path / "invoke_san", ("nn", "model", "model-data",
-                                                    "tests-host-invoke"), sanitize=True,
-                          model=firmware)
-    x.tofile(tmp_path / "x.raw")
-    run_tool(tool, tmp_path / "x.raw", tmp_path / "y.kwsr", what="sanitized")
-    logits = result_array(read_results(tmp_path / "y.kwsr"), "logits", want.shape, np.int8, "y")
-    assert np.array_equal(logits, want)
+    assert np.array_equal(_sanitized_c(tmp_path, firmware, x, want.shape), want)
 
 
 def test_an_input_of_several_channels_equals_the_interpreter(tmp_path):
@@ -82,13 +76,7 @@ def test_an_input_of_several_channels_equals_the_interpreter(tmp_path):
     firmware = tmp_path / "out"
     command.write_firmware(imported, tmp_path / "model.tflite", firmware)
     assert "#define KWS_MODEL_INPUT_CHANNELS 3" in (firmware / "kws_model.h").read_text()
-    tool = build_sections(tmp_path / "invoke_san", ("nn", "model", "model-data",
-                                                    "tests-host-invoke"), sanitize=True,
-                          model=firmware)
-    x.tofile(tmp_path / "x.raw")
-    run_tool(tool, tmp_path / "x.raw", tmp_path / "y.kwsr", what="sanitized")
-    logits = result_array(read_results(tmp_path / "y.kwsr"), "logits", want.shape, np.int8, "y")
-    assert np.array_equal(logits, want)
+    assert np.array_equal(_sanitized_c(tmp_path, firmware, x, want.shape), want)
 
 
 def _residual_model(seed: int = 6, relu: bool = False) -> bytes:
@@ -105,6 +93,16 @@ def _residual_model(seed: int = 6, relu: bool = False) -> bytes:
     pool.quant = out
     dense.input = out
     return to_tflite(layers[:-2] + [add, pool, dense], (49, 10))
+
+
+def _sanitized_c(tmp_path, firmware, x: np.ndarray, shape: tuple) -> np.ndarray:
+    """The generated C in `firmware` (ASan/UBSan build of kws_invoke_tool) on inputs x."""
+    tool = build_sections(tmp_path / "invoke_san", ("nn", "model", "model-data",
+                                                    "tests-host-invoke"), sanitize=True,
+                          model=firmware)
+    x.tofile(tmp_path / "x.raw")
+    run_tool(tool, tmp_path / "x.raw", tmp_path / "y.kwsr", what="sanitized")
+    return result_array(read_results(tmp_path / "y.kwsr"), "logits", shape, np.int8, "y")
 
 
 def _edit(data: bytes, change) -> bytes:
@@ -179,13 +177,7 @@ def test_window_pools_equal_the_interpreter_in_golden_and_c(tmp_path, pool):
         return
     firmware = tmp_path / "out"
     command.write_firmware(imported, tmp_path / "model.tflite", firmware)
-    tool = build_sections(tmp_path / "invoke_san", ("nn", "model", "model-data",
-                                                    "tests-host-invoke"), sanitize=True,
-                          model=firmware)
-    x.tofile(tmp_path / "x.raw")
-    run_tool(tool, tmp_path / "x.raw", tmp_path / "y.kwsr", what="sanitized")
-    logits = result_array(read_results(tmp_path / "y.kwsr"), "logits", want.shape, np.int8, "y")
-    assert np.array_equal(logits, want)
+    assert np.array_equal(_sanitized_c(tmp_path, firmware, x, want.shape), want)
 
 
 @pytest.mark.parametrize("relu", [False, True], ids=["add", "add-relu"])
@@ -201,13 +193,7 @@ def test_residual_add_equals_the_interpreter_in_golden_and_c(tmp_path, relu):
         return
     firmware = tmp_path / "out"
     report = command.write_firmware(imported, tmp_path / "model.tflite", firmware)
-    tool = build_sections(tmp_path / "invoke_san", ("nn", "model", "model-data",
-                                                    "tests-host-invoke"), sanitize=True,
-                          model=firmware)
-    x.tofile(tmp_path / "x.raw")
-    run_tool(tool, tmp_path / "x.raw", tmp_path / "y.kwsr", what="sanitized")
-    logits = result_array(read_results(tmp_path / "y.kwsr"), "logits", want.shape, np.int8, "y")
-    assert np.array_equal(logits, want)
+    assert np.array_equal(_sanitized_c(tmp_path, firmware, x, want.shape), want)
     # the skip tensor lives on until the ADD: the arena holds three tensors at once there
     assert report["arena_bytes"] > 0
 
@@ -396,14 +382,8 @@ def test_kws_import_writes_the_firmware_and_proves_it(tmp_path):
         assert v["insn_per_inference"] == v["m4_insn_per_inference"] and v["cpu"] == "Cortex-M4F"
         assert len(v["layer_instructions"]) == len(layers) and v["flash_bytes"] > 0
     # the same C under ASan/UBSan
-    tool = build_sections(tmp_path / "invoke_san", ("nn", "model", "model-data",
-                                                    "tests-host-invoke"), sanitize=True,
-                          model=out / "firmware")
     x = _inputs(6, seed=2)
-    x.tofile(tmp_path / "x.raw")
-    run_tool(tool, tmp_path / "x.raw", tmp_path / "y.kwsr", what="sanitized")
-    logits = result_array(read_results(tmp_path / "y.kwsr"), "logits", (6, 5), np.int8, "y")
-    assert np.array_equal(logits, run_tflm(data, x))
+    assert np.array_equal(_sanitized_c(tmp_path, out / "firmware", x, (6, 5)), run_tflm(data, x))
 
 
 def test_a_mismatch_is_reported_with_where(tmp_path):

@@ -16,8 +16,8 @@ import numpy as np
 from kws.emit.c_arrays import c_array
 from kws.errors import KwsError
 from kws.golden.detector import DetectorSettings
-from kws.golden.network import (ADD_LEFT_SHIFT, Add, AvgPool, AvgPool2D, Conv, Dense, MaxPool,
-                                Softmax, conv_padding, same_padding)
+from kws.golden.network import (ADD_LEFT_SHIFT, Add, AvgPool, Conv, Dense, MaxPool, Softmax,
+                                WindowPool, conv_padding, same_padding)
 from kws.emit.memplan import MemoryPlan, StepMemoryPlan, plan_chain, plan_lifetimes, plan_step
 from kws.golden.streaming import StreamingGeometry, can_stream, geometry
 
@@ -50,7 +50,7 @@ def layer_shapes(layers: list, input_dims: tuple[int, int, int]) -> list[LayerSh
             out = dims
         elif isinstance(layer, Softmax):
             out = dims
-        elif isinstance(layer, (MaxPool, AvgPool2D)):
+        elif isinstance(layer, WindowPool):
             out = (conv_padding(dims[0], layer.filter[0], layer.stride[0], layer.padding)[0],
                    conv_padding(dims[1], layer.filter[1], layer.stride[1], layer.padding)[0],
                    dims[2])
@@ -84,7 +84,7 @@ def check_requantization(shapes: list[LayerShape]) -> None:
     """acc * 2^max(shift, 0) must fit in int32 (kws_nn.h's range), or the C would overflow."""
     for s in shapes:
         layer = s.layer
-        if isinstance(layer, (Add, AvgPool, AvgPool2D, MaxPool, Softmax)):
+        if isinstance(layer, (Add, AvgPool, WindowPool, Softmax)):
             continue
         w = layer.weights.reshape(layer.weights.shape[0], -1).astype(np.int64)
         in_span = max(abs(-128 - layer.input.zero_point), abs(127 - layer.input.zero_point))
@@ -364,7 +364,7 @@ def _weights_in_c_layout(layer) -> np.ndarray:
 
 def _data_arrays(s: LayerShape) -> list[tuple[str, str, np.ndarray]]:
     layer = s.layer
-    if isinstance(layer, (Add, AvgPool, AvgPool2D, MaxPool, Softmax)):
+    if isinstance(layer, (Add, AvgPool, WindowPool, Softmax)):
         return []
     arrays = [("int8_t", f"{s.cname}_weights", _weights_in_c_layout(layer)),
               ("int32_t", f"{s.cname}_bias", layer.bias)]
@@ -488,7 +488,7 @@ def _call(s: LayerShape, src: str, dst: str, skip: str = "") -> str:
     if isinstance(layer, AvgPool):
         return (f"    static const kws_dims_t {n}_in = {_dims(s.in_dims)};\n"
                 f"    CHECK(kws_avgpool_s8(&{n}_in, {src}, {dst}));\n")
-    if isinstance(layer, (MaxPool, AvgPool2D)):
+    if isinstance(layer, WindowPool):
         kernel = "kws_maxpool_s8" if isinstance(layer, MaxPool) else "kws_avgpool2d_s8"
         top = conv_padding(s.in_dims[0], layer.filter[0], layer.stride[0], layer.padding)[1]
         left = conv_padding(s.in_dims[1], layer.filter[1], layer.stride[1], layer.padding)[1]

@@ -15,8 +15,8 @@ import sys
 import numpy as np
 
 from kws.errors import KwsError
-from kws.golden.network import (Add, AvgPool, AvgPool2D, Conv, Dense, MaxPool, QuantParams,
-                                Softmax, conv_padding, same_padding)
+from kws.golden.network import (Add, AvgPool, Conv, Dense, MaxPool, QuantParams, Softmax,
+                                WindowPool, conv_padding, same_padding)
 
 
 def _modules():
@@ -65,7 +65,7 @@ def to_tflite(layers: list, input_shape: tuple[int, ...]) -> bytes:
                 x, pad = _pad_frequency(editor, schema, layer, x)    # TFLite pads both axes
                 operators.append(pad)                                # alike: PAD freq only
             x, op = _conv(editor, schema, options, layer, x)
-        elif isinstance(layer, (MaxPool, AvgPool2D)):
+        elif isinstance(layer, WindowPool):
             (fh, fw), (sh, sw) = layer.filter, layer.stride
             h = conv_padding(x.shape[1], fh, sh, layer.padding)[0]
             w = conv_padding(x.shape[2], fw, sw, layer.padding)[0]

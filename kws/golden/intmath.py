@@ -59,6 +59,17 @@ def requantize(x: np.ndarray, multiplier, shift) -> np.ndarray:
     return divide_by_power_of_two(doubling_high_mult(x << left, multiplier), right)
 
 
+def f32(x):
+    """Round to float32 (kept as float64 values), as a .tflite file stores scales."""
+    return np.float32(x).astype(np.float64) if np.ndim(x) else float(np.float32(x))
+
+
+def requant_scale(input_scale: float, weight_scale: float, output_scale: float) -> float:
+    """TFLite Micro's effective output scale at load time: double(in) * double(weight) /
+    double(out) of the float32 scales (kws.training.ptq and kws.imports.tflite both use it)."""
+    return f32(input_scale) * f32(weight_scale) / f32(output_scale)
+
+
 def quantize_multiplier(real: float) -> tuple[int, int]:
     """A positive real scale as (Q31 multiplier in [2**30, 2**31), shift), as TFLite's
     QuantizeMultiplier does (std::round: half away from zero)."""

@@ -84,10 +84,10 @@ ADD_LEFT_SHIFT = 20              # TFLite's headroom for int8 ADD
 
 
 @dataclass
-class MaxPool:
-    """TFLite's int8 MAX_POOL_2D: the largest input in each window (padding skipped: a window
-    is clipped to the input), clamped to [act_min, act_max]; output quantised as the input.
-    Only in imported models (kws-import). padding: "same" or "valid", on both axes."""
+class WindowPool:
+    """A TFLite int8 pool over windows (padding skipped: a window is clipped to the input),
+    clamped to [act_min, act_max]; the output quantised as the input. padding: "same" or
+    "valid", on both axes. Only in imported models (kws-import)."""
     name: str
     filter: tuple[int, int]
     stride: tuple[int, int]
@@ -98,17 +98,14 @@ class MaxPool:
 
 
 @dataclass
-class AvgPool2D:
-    """TFLite's int8 AVERAGE_POOL_2D with a window (the global pool is AvgPool): each window's
-    sum over its valid inputs (padding skipped) divided by their count, rounding half away from
-    zero, clamped; output quantised as the input. Only in imported models (kws-import)."""
-    name: str
-    filter: tuple[int, int]
-    stride: tuple[int, int]
-    padding: str
-    quant: QuantParams
-    act_min: int = -128
-    act_max: int = 127
+class MaxPool(WindowPool):
+    """MAX_POOL_2D: the largest input of each window."""
+
+
+@dataclass
+class AvgPool2D(WindowPool):
+    """AVERAGE_POOL_2D with a window (the global pool is AvgPool): the sum of each window's
+    valid inputs over their count, rounding half away from zero."""
 
 
 @dataclass

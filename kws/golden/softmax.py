@@ -22,6 +22,8 @@ import math
 
 import numpy as np
 
+from kws.golden.intmath import quantize_multiplier
+
 INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
 SCALED_DIFF_INTEGER_BITS = 5          # the exp input: Q5.26
 ACCUMULATION_INTEGER_BITS = 12        # the sum: Q12.19
@@ -118,11 +120,7 @@ def softmax_params(input_scale: float, beta: float = 1.0) -> tuple[int, int, int
                (1 << 31) - 1.0)
     if real <= 1.0:
         raise ValueError(f"softmax input scale {input_scale}: beta * scale * 2^26 must be > 1")
-    mantissa, shift = math.frexp(real)
-    q = math.floor(mantissa * (1 << 31) + 0.5)
-    if q == 1 << 31:
-        q //= 2
-        shift += 1
+    q, shift = quantize_multiplier(real)                   # QuantizeMultiplierGreaterThanOne
     radius = math.floor(((1 << SCALED_DIFF_INTEGER_BITS) - 1)
                         * (1 << (31 - SCALED_DIFF_INTEGER_BITS)) / (1 << shift))
     return int(q), int(shift), -int(radius)

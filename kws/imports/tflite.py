@@ -21,8 +21,8 @@ What the golden model and our kernels serve, in one chain from the model's input
 
 Anything else is one KwsError naming the operator's index, its type and the option. The
 requantisation multipliers are computed as TFLite Micro computes them at load time (double
-products of the float32 scales, QuantizeMultiplier): kws.training.ptq's rule, restated here in
-numpy so that this module needs neither torch nor the training code.
+products of the float32 scales, QuantizeMultiplier): kws.golden.intmath.requant_scale, the rule
+kws.training.ptq uses too.
 """
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from kws.errors import KwsError
-from kws.golden.intmath import quantize_multiplier
+from kws.golden.intmath import f32, quantize_multiplier, requant_scale
 from kws.golden.network import (ADD_LEFT_SHIFT, Add, AvgPool, AvgPool2D, Conv, Dense,
                                 MaxPool, QuantParams, Softmax, conv_padding, same_padding)
 from kws.golden.softmax import softmax_params
@@ -65,15 +65,6 @@ def _ints(values) -> list[int]:
 
 def _names(enum) -> dict[int, str]:
     return {v: k for k, v in vars(enum).items() if not k.startswith("_")}
-
-
-def f32(x: float) -> float:
-    return float(np.float32(x))
-
-
-def requant_scale(input_scale: float, weight_scale: float, output_scale: float) -> float:
-    """TFLite Micro's effective output scale: double(in) * double(weight) / double(out)."""
-    return f32(input_scale) * f32(weight_scale) / f32(output_scale)
 
 
 def _multipliers(r: "_Reader", where: str, reals) -> list[tuple[int, int]]:

@@ -20,7 +20,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from kws.golden.network import AvgPool, Conv, Dense, QuantParams
-from kws.golden.intmath import quantize_multiplier
+from kws.golden.intmath import f32, quantize_multiplier, requant_scale
 from kws.golden.network import conv_padding, same_padding
 from kws.training.models import DSCNN, SameConv2d
 
@@ -90,16 +90,6 @@ def activation_ranges(layers: list[FloatLayer], x: torch.Tensor, method: str,
             raise ValueError(f"quant.calibration={method!r}: expected minmax or percentile")
         ranges.append((lo, hi))
     return ranges
-
-
-def f32(x):
-    """Round to float32 (kept as float64 values)."""
-    return np.float32(x).astype(np.float64) if np.ndim(x) else float(np.float32(x))
-
-
-def requant_scale(input_scale: float, weight_scale: float, output_scale: float) -> float:
-    """TFLite's effective output scale: double(in) * double(weight) / double(out), float32 inputs."""
-    return f32(input_scale) * f32(weight_scale) / f32(output_scale)
 
 
 def activation_quant(lo: float, hi: float) -> QuantParams:
