@@ -41,6 +41,7 @@ STAGES_HELP = {
     "features": "fixed-point MFCC -> int8 features; the C front end checked bit for bit",
     "teacher": "a large DS-CNN trained on the features",
     "student": "the small DS-CNN, distilled from the teacher",
+    "prune": "whole channels removed, fine-tuned by distillation (off unless prune=l1/wanda)",
     "quantize": "int8 student (PTQ, QAT), scored by the golden integer model; .tflite, .onnx",
     "stream": "false rejects vs false accepts per hour on long streams; operating point",
     "export": "C for the firmware: weights, tables, settings, kws_model_invoke()",

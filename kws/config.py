@@ -227,6 +227,33 @@ class DistillConfig:
 
 
 @dataclass
+class PruneBudgetConfig:
+    """A cost the pruned network must not exceed (instead of prune.ratio)."""
+    kind: Optional[str] = None            # null (use prune.ratio) | m4_instructions (per
+                                          # inference) | arena_bytes | flash_bytes (the model's
+                                          # constants); as kws.measure.network_cost measures them
+    value: Optional[int] = None
+
+
+@dataclass
+class PruneConfig:
+    """Structured channel pruning of the student (kws.stages.prune, kws.training.prune)."""
+    enabled: bool = False                 # off: quantize takes the student as trained
+    importance: str = "l1"                # l1 | l2 (filter norms, BN folded) | wanda (|W| x ||X||)
+    ratio: float = 0.375                  # share of each group's channels removed, in (0, 1)
+    budget: PruneBudgetConfig = field(default_factory=PruneBudgetConfig)
+    multiple: int = 4                     # channel counts kept at a multiple of this (SIMD lanes)
+    rounds: int = 2                       # prune -> fine-tune rounds, equal steps of the ratio
+    finetune_epochs: int = 4              # per round, distilled from the teacher (distill.*)
+    lr: float = 1.0e-3                    # fine-tuning peak learning rate (no warm-up)
+    calibration_clips: int = 512          # training clips for the wanda score and cost checks
+    # true: the same pruned shape trained from random weights for distill.epochs (or
+    # train.epochs): the baseline pruning must beat (experiment=prune_sweep)
+    from_scratch: bool = False
+    student_dir: Optional[str] = None     # a run directory whose student/ to prune; default: this run
+
+
+@dataclass
 class QuantConfig:
     """int8 quantisation of the student (kws.stages.quantize): TFLite int8 / CMSIS-NN semantics."""
     calibration: str = "minmax"           # minmax | percentile
@@ -308,7 +335,7 @@ class KwsConfig:
     # A report value the app returns, e.g. "stream.frr": what a Hydra sweeper (optuna) minimises.
     objective: Optional[str] = None
     stages: List[str] = field(default_factory=lambda: ["data", "features", "teacher", "student",
-                                                      "quantize", "stream", "export",
+                                                      "prune", "quantize", "stream", "export",
                                                       "verify", "firmware"])
     paths: PathsConfig = field(default_factory=PathsConfig)
     data: DataConfig = field(default_factory=DataConfig)
@@ -317,6 +344,7 @@ class KwsConfig:
     student_model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     distill: DistillConfig = field(default_factory=DistillConfig)
+    prune: PruneConfig = field(default_factory=PruneConfig)
     quant: QuantConfig = field(default_factory=QuantConfig)
     detector: DetectorConfig = field(default_factory=DetectorConfig)
     stream: StreamConfig = field(default_factory=StreamConfig)

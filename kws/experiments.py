@@ -93,3 +93,97 @@ class DetectorSweepTable(Callback):
         text = "\n".join(lines) + "\n"
         write_text(out / "detector_sweep.md", text)
         print(f"\nDetector sweep ({out}):\n{text}")
+
+
+SWEEP_COSTS = (("m4_insn_per_inference", "Cortex-M4 instructions per inference"),
+               ("macs", "MACs per inference"), ("params", "parameters"),
+               ("arena_bytes", "arena bytes"), ("flash_bytes", "model constants (flash bytes)"))
+
+
+def prune_row(report: dict, method: str) -> dict | None:
+    """One point of the prune sweep from a run's report (None when the run did not finish):
+    int8 test accuracy against what the network costs."""
+    quantize, export, firmware = (report.get(k) for k in ("quantize", "export", "firmware"))
+    trained = report.get("prune") if method != "unpruned" else report.get("student")
+    if not (quantize and export and trained):
+        return None
+    firmware = firmware or {}
+    prune = report.get("prune", {}) if method != "unpruned" else {}
+    return {"method": method, "importance": prune.get("importance"),
+            "ratio": prune.get("ratio", 0.0), "channels": prune.get("channels"),
+            "int8_test_acc": quantize["int8_test_acc"], "float_test_acc": quantize["float_test_acc"],
+            "params": trained["params"], "macs": trained["macs"],
+            "arena_bytes": export["ram_bytes"], "flash_bytes": export["weights_bytes"],
+            "m4_insn_per_inference": firmware.get("insn_per_inference"),
+            "m4_insn_per_second_of_audio": firmware.get("insn_per_second_of_audio")}
+
+
+class PruneSweepTable(Callback):
+    """When a multirun ends: every finished job in the sweep folder (also those of earlier
+    multiruns into the same hydra.sweep.dir) with the unpruned student of prune.student_dir, as
+    prune_sweep.{md,json,png}: int8 test accuracy against M4 instructions, MACs, parameters,
+    arena and flash."""
+
+    def on_multirun_end(self, config, **kwargs) -> None:
+        out = Path(config.hydra.sweep.dir)
+        base = config.prune.student_dir
+        rows = sweep_rows(out, Path(base) if base else None)
+        write_json(out / "prune_sweep.json", rows)
+        text = prune_table(rows)
+        write_text(out / "prune_sweep.md", text)
+        plot_prune_sweep(rows, out / "prune_sweep.png")
+        print(f"\nPrune sweep ({out}):\n{text}")
+
+
+def sweep_rows(sweep_dir: Path, student_dir: Path | None) -> list[dict]:
+    """The unpruned student's row (from student_dir), then each job's, by method and ratio."""
+    rows = []
+    for path in sorted(sweep_dir.glob("*/report.json")):
+        report = read_json(path) or {}
+        prune = report.get("prune") or {}
+        if prune.get("enabled"):
+            method = prune["method"] + (f" ({prune['importance']})"
+                                        if prune["method"] == "pruned" else "")
+            row = prune_row(report, method)
+            if row is not None:
+                rows.append({**row, "run": str(path.parent)})
+    rows.sort(key=lambda r: (r["method"], r["ratio"]))
+    unpruned = prune_row(read_json(student_dir / "report.json") or {}, "unpruned") \
+        if student_dir else None
+    return ([{**unpruned, "run": str(student_dir)}] if unpruned else []) + rows
+
+
+def prune_table(rows: list[dict]) -> str:
+    base = next((r for r in rows if r["method"] == "unpruned"), None)
+    lines = ["| network | ratio | channels | int8 test acc | M4 insn / inference | vs unpruned "
+             "| MACs | params | arena B | flash B |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        insn = r["m4_insn_per_inference"]
+        saved = (f"{100 * (1 - insn / base['m4_insn_per_inference']):.1f} % fewer"
+                 if base and insn and base["m4_insn_per_inference"] and r is not base else "")
+        lines.append(f"| {r['method']} | {r['ratio']:g} | {r['channels'] or ''} | "
+                     f"{r['int8_test_acc']:.4f} | {insn or 'n/a'} | {saved} | {r['macs']} | "
+                     f"{r['params']} | {r['arena_bytes']} | {r['flash_bytes']} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot_prune_sweep(rows: list[dict], path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+    from kws.io import save_figure
+    fig, axes = plt.subplots(1, len(SWEEP_COSTS), figsize=(4 * len(SWEEP_COSTS), 3.6),
+                             sharey=True)
+    for ax, (key, label) in zip(axes, SWEEP_COSTS):
+        for method in dict.fromkeys(r["method"] for r in rows):
+            points = sorted((r[key], r["int8_test_acc"]) for r in rows
+                            if r["method"] == method and r[key] is not None)
+            if points:
+                ax.plot(*zip(*points), "o" if method == "unpruned" else "o-", label=method)
+        ax.set_xlabel(label)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("int8 test accuracy")
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    save_figure(path, fig)
+    plt.close(fig)

@@ -40,7 +40,7 @@ from kws.settings import validate_settings
 
 log = logging.getLogger(__name__)
 
-STAGE_ORDER = ("data", "features", "teacher", "student", "quantize", "stream", "export",
+STAGE_ORDER = ("data", "features", "teacher", "student", "prune", "quantize", "stream", "export",
                "verify", "firmware", "evaluate")
 PARTIAL = ".partial"
 # train.* keys that change how a stage runs but not what it computes: not in its fingerprint.

@@ -181,6 +181,15 @@ RULES: dict[str, Rule] = {
     "distill.temperature": POSITIVE,
     "distill.alpha": UNIT,
     "distill.epochs": optional(integer(1)),
+    "prune.importance": choice("l1", "l2", "wanda"),
+    "prune.ratio": real(0, 1, lo_open=True, hi_open=True),
+    "prune.budget.kind": optional(choice("m4_instructions", "arena_bytes", "flash_bytes")),
+    "prune.budget.value": optional(integer(1)),
+    "prune.multiple": integer(1),
+    "prune.rounds": integer(1),
+    "prune.finetune_epochs": integer(1),
+    "prune.lr": POSITIVE,
+    "prune.calibration_clips": integer(1),
     "quant.calibration": choice("minmax", "percentile"),
     "quant.percentile": real(0, 100, lo_open=True),
     "quant.calibration_clips": integer(1),
@@ -271,6 +280,10 @@ def _combinations(cfg) -> list[str]:
                             f"(data.clip_ms={d.clip_ms})")
     except KwsError as exc:
         problems.append(str(exc))
+    budget = cfg.prune.budget
+    if (budget.kind is None) != (budget.value is None):
+        problems.append(f"prune.budget.kind={_show(budget.kind)} with prune.budget.value="
+                        f"{_show(budget.value)}: set both (a budget) or neither (prune.ratio)")
     st = cfg.stream
     if st.select_on == "validation" and st.validation_negative_hours * st.target_fa_per_hour < 1:
         problems.append(f"stream.validation_negative_hours={st.validation_negative_hours:g} with "

@@ -76,6 +76,7 @@ def test_a_bad_setting_is_named_with_its_allowed_values(override, message):
 def test_the_defaults_and_the_experiments_are_valid():
     for overrides in ([], ["data=speech_commands", "data.root=/x"], ["features=logmel"],
                       ["experiment=kd_ablation"], ["experiment=detector_sweep"],
+                      ["experiment=prune_sweep", "prune.student_dir=/x"], ["prune=wanda"],
                       ["model@teacher_model=dscnn_s"], ["model@student_model=student_streaming"],
                       ["firmware.board=mps2-an385"]):
         assert validate_settings(compose_cfg(overrides)) is None   # raises on a bad setting
@@ -91,7 +92,8 @@ def test_every_numeric_or_choice_setting_has_a_rule():
     cfg = compose_cfg([])
     exempt = {"paths.cache_dir", "data.root", "data.keywords", "data.split_salt", "data.url",
               "data.synthetic.accents", "data.synthetic.variants", "data.synthetic.unknown_words",
-              "teacher_model.name", "student_model.name", "distill.teacher_dir", "eval.root",
+              "teacher_model.name", "student_model.name", "distill.teacher_dir", "prune.student_dir",
+              "eval.root",
               "eval.run", "eval.name", "stages", "paths.shared_data", "data.synthetic.voices",
               "data.negatives.dir", "data.negatives.validation", "data.negatives.test",
               "data.rooms.real_dir", "data.rooms.size_min", "data.rooms.size_max"}

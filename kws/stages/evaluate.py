@@ -13,13 +13,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from kws.artifacts import RunDir
+from kws.artifacts import REPORT, RunDir
 from kws.audio.clips import UnreadableClip, read_clip
 from kws.audio.speech_commands import listing_fingerprint, scan
 from kws.errors import KwsError
 from kws.golden.mfcc import mfcc_clips
 from kws.golden.network import run_network
-from kws.io import write_json
+from kws.io import read_json, write_json
 from kws.training.loop import _plot_confusion, dequantize_tensor, load_trained, predict
 
 CONFIG_KEYS = ("eval",)
@@ -55,7 +55,9 @@ def run(cfg, run_dir: Path, out: Path | None = None) -> dict:
         raise KwsError(f"eval.root={root}: no readable clips")
     features = mfcc_clips(np.stack(audio), tables)
     truth = np.array(truth)
-    model = load_trained(scored, "student", None, len(labels))
+    source = (read_json(scored / REPORT) or {}).get("quantize", {}).get("float_source",
+                                                                        "student")
+    model = load_trained(scored, source, None, len(labels))
     x_float = dequantize_tensor(features, quant["scale"], quant["zero_point"])
     float_pred = predict(model, x_float, torch.device("cpu")).argmax(1).numpy()
     int8_pred = run_network(scored_run.golden_network(),

@@ -1,6 +1,6 @@
 """Stage `quantize`: the student as an int8 network, scored by the golden model.
 
-Reads:  student/best.pt, features/ (train for calibration, test for scoring, quant.json)
+Reads:  student/best.pt, or prune/best.pt when prune.enabled (the smaller network), features/ (train for calibration, test for scoring, quant.json)
 Writes: quantize/model_int8.npz   every layer's integer parameters (the export stage's input)
         quantize/layers.json      layer list: kind, shapes, scales, zero points, SQNR
         quantize/student_int8.tflite  the same integers as a TFLite flatbuffer, checked in
@@ -26,16 +26,27 @@ from kws.training.loop import dequantize_tensor, load_trained
 from kws.training.ptq import activation_ranges, convert, dequantize_output, float_forward, fold
 from kws.training.qat import FakeQuantNet, finetune
 
-CONFIG_KEYS = ("quant", "student_model", "train", "data.augment")
+CONFIG_KEYS = ("quant", "student_model", "train", "data.augment", "prune.enabled")
 OUTPUT = "quantize"
 REQUIRES = ("data", "features", "student")
+
+
+def float_source(cfg) -> str:
+    """The training stage whose network is quantised: prune when it is on, else student."""
+    return "prune" if cfg.prune.enabled else "student"
+
+
+def requires(cfg) -> tuple[str, ...]:
+    return ("data", "features", float_source(cfg))
 
 
 def run(cfg, run_dir: Path, out: Path | None = None) -> dict:
     run = RunDir(run_dir)
     labels = run.labels()
     quant = run.quant()
-    model = load_trained(run_dir, "student", cfg.student_model, len(labels))
+    source = float_source(cfg)
+    model = load_trained(run_dir, source, cfg.student_model if source == "student" else None,
+                         len(labels))
     layers = fold(model)
     train, test = run.features("train"), run.features("test")
     picks = np.random.default_rng(cfg.seed).permutation(len(train["label"]))
@@ -68,7 +79,8 @@ def run(cfg, run_dir: Path, out: Path | None = None) -> dict:
     run.save_golden_network(golden, per_layer, out)
     report.update(_tflite(golden, x_int8, int8_outputs[-1], out))
     report.update(export_and_check(model, to_float(test["features"]), out / "student_float.onnx"))
-    return {"float_test_acc": round(float(np.mean(float_pred == truth)), 4), **report,
+    return {"float_source": source,
+            "float_test_acc": round(float(np.mean(float_pred == truth)), 4), **report,
             "int8_test_acc": round(float(np.mean(int8_pred == truth)), 4),
             "int8_source": "qat" if cfg.quant.qat else "ptq",
             "float_int8_argmax_agreement": round(float(np.mean(float_outputs[-1].argmax(1)

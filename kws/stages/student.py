@@ -7,10 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kws.artifacts import RunDir
-from kws.errors import KwsError
-from kws.io import read_json
-from kws.training.loop import load_trained, summarize_training, train_model
+from kws.training.loop import load_teacher, summarize_training, train_model
 
 CONFIG_KEYS = ("seed", "student_model", "teacher_model", "train", "distill", "data.augment")
 OUTPUT = "student"
@@ -28,17 +25,7 @@ def run(cfg, run_dir: Path, out: Path | None = None) -> dict:
     teacher = None
     entry = {"distilled": bool(cfg.distill.enabled)}
     if cfg.distill.enabled:
-        teacher_run = Path(cfg.distill.teacher_dir or run_dir)
-        labels = RunDir(run_dir).labels()
-        if cfg.distill.teacher_dir:
-            RunDir(teacher_run).require_completed(("teacher",), "distill.teacher_dir")
-        if cfg.distill.teacher_dir and RunDir(teacher_run).labels() != labels:
-            raise KwsError(f"distill.teacher_dir={teacher_run}: its labels differ from this run's")
-        teacher = load_trained(teacher_run, "teacher", cfg.teacher_model, len(labels))
-        teacher_report = (read_json(teacher_run / "report.json") or {}).get("teacher", {})
-        entry["teacher"] = {"run_dir": str(teacher_run), "model": cfg.teacher_model.name,
-                            "params": teacher_report.get("params"),
-                            "test_acc": teacher_report.get("test_acc")}
+        teacher, entry["teacher"] = load_teacher(cfg, run_dir)
     epochs = cfg.distill.epochs or cfg.train.epochs
     result = train_model(cfg, run_dir, "student", cfg.student_model, epochs, teacher=teacher,
                          out=out)

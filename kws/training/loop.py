@@ -130,9 +130,12 @@ def predict(model: nn.Module, x: torch.Tensor, device: torch.device,
 
 
 def train_model(cfg, run_dir: Path, name: str, model_cfg, epochs: int,
-                teacher: nn.Module | None = None, out: Path | None = None) -> dict:
+                teacher: nn.Module | None = None, out: Path | None = None,
+                initial_state: dict | None = None, resume_completed: bool = True) -> dict:
     """Train `model_cfg` as stage `name` into `out` (default <run_dir>/<name>); returns its
-    report entry."""
+    report entry. initial_state: weights to start from (fine-tuning) instead of a random
+    initialisation. resume_completed: train.resume may also continue the last.pt of the stage's
+    completed folder (false when `out` is one of several trainings inside the stage)."""
     final = Path(run_dir) / name
     out = Path(out) if out else final
     out.mkdir(parents=True, exist_ok=True)
@@ -141,7 +144,10 @@ def train_model(cfg, run_dir: Path, name: str, model_cfg, epochs: int,
     tables = RunDir(run_dir).mfcc_tables()
     device = choose_device(cfg.train.device, cfg.train.threads)
     torch.manual_seed(cfg.seed)
-    model = build_model(model_cfg, len(ds.labels)).to(device)
+    model = build_model(model_cfg, len(ds.labels))
+    if initial_state is not None:
+        model.load_state_dict(initial_state)
+    model = model.to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.train.lr,
                                   weight_decay=cfg.train.weight_decay)
     steps_per_epoch = math.ceil(len(ds.train_labels) / cfg.train.batch_size)
@@ -151,7 +157,8 @@ def train_model(cfg, run_dir: Path, name: str, model_cfg, epochs: int,
     checkpoint = out / "last.pt"
     record = fingerprint_record(cfg, name, read_json(Path(run_dir) / STAMPS, default={}))
     # A killed run's partial folder first, else the last completed folder (same check).
-    source = next((p for p in (checkpoint, final / "last.pt") if p.exists()), None)
+    candidates = (checkpoint, final / "last.pt") if resume_completed else (checkpoint,)
+    source = next((p for p in candidates if p.exists()), None)
     if cfg.train.resume and source is not None:
         state = _load_checkpoint(source, model, optimizer, schedule, record)
         if source != checkpoint:
@@ -230,6 +237,21 @@ def summarize_training(entry: dict) -> str:
     return (f"{entry.get('model')}: {entry.get('params')} params, {entry.get('macs')} MACs, "
             f"val {entry.get('val_acc')}, test {entry.get('test_acc')}, "
             f"{entry.get('epochs')} epochs in {entry.get('train_seconds')} s")
+
+
+def load_teacher(cfg, run_dir: Path) -> tuple[nn.Module, dict]:
+    """The teacher to distil from (distill.teacher_dir's, or this run's) and what the report
+    says of it; its labels must be this run's."""
+    teacher_run = Path(cfg.distill.teacher_dir or run_dir)
+    labels = RunDir(run_dir).labels()
+    if cfg.distill.teacher_dir:
+        RunDir(teacher_run).require_completed(("teacher",), "distill.teacher_dir")
+        if RunDir(teacher_run).labels() != labels:
+            raise KwsError(f"distill.teacher_dir={teacher_run}: its labels differ from this run's")
+    teacher = load_trained(teacher_run, "teacher", cfg.teacher_model, len(labels))
+    report = (read_json(teacher_run / "report.json") or {}).get("teacher", {})
+    return teacher, {"run_dir": str(teacher_run), "model": cfg.teacher_model.name,
+                     "params": report.get("params"), "test_acc": report.get("test_acc")}
 
 
 def load_trained(run_dir: Path, name: str, model_cfg, n_classes: int) -> nn.Module:
