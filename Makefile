@@ -4,6 +4,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+# The tf extra (TensorFlow's converter, for tests/test_import_converter.py): `make test` installs
+# it (about 30 s from a warm pip cache, ~300 MB of wheels); `make run` does not need it.
+TF_STAMP := $(VENV)/.tf-stamp
 
 # Cortex-M toolchain and emulator (Debian): the target tests and the verify stage's Cortex-M run
 # use them when present and skip, naming them, when not.
@@ -32,6 +35,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet torch==2.13.0
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+$(TF_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,tf]' || \
+	  echo "warning: the tf extra (tensorflow-cpu) did not install: the converter tests will skip"
+	touch $(TF_STAMP)
 
 # As root with apt-get: installs whatever is missing of the ARM toolchain and the Debian-main
 # voices in one apt-get run; otherwise names the packages.
@@ -81,10 +89,10 @@ voices-nonfree:
 run: $(STAMP) toolchain
 	$(BIN)/kws $(ARGS)
 
-test: $(STAMP) toolchain
+test: $(STAMP) $(TF_STAMP) toolchain
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-test-slow: $(STAMP) toolchain
+test-slow: $(STAMP) $(TF_STAMP) toolchain
 	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS)
 
 clean:

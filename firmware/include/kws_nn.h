@@ -100,6 +100,15 @@ kws_status_t kws_pwconv2d_s8(const kws_quant_t *quant, const int32_t *multiplier
  * h*w <= 2^23 (keeps the int32 sum exact), else KWS_ERR_ARG. */
 kws_status_t kws_avgpool_s8(const kws_dims_t *in_dims, const int8_t *input, int8_t *output);
 
+/* TensorFlow Lite Micro's int8 MEAN over h and w, [h][w][c] → [c] (golden: run_mean; how the
+ * converter writes GlobalAveragePooling2D): per channel total = sum of (x + input_offset) over
+ * the h*w inputs, kws_requantize(total, multiplier, shift) + output_offset, clamped to
+ * [act_min, act_max]. multiplier (Q31, any value in [0, 2^31)) and shift (range [-31, 30])
+ * already hold TFLite's 1/(h*w) (kws.golden.network.mean_multiplier). 255 * h * w * 2^max(shift,
+ * 0) < 2^31 (the int32 product is exact), else KWS_ERR_ARG. */
+kws_status_t kws_mean_s8(const kws_quant_t *quant, int32_t multiplier, int32_t shift,
+                         const kws_dims_t *in_dims, const int8_t *input, int8_t *output);
+
 /* The global average pool of a streaming network (golden: kws.golden.streaming's running sum):
  * one new row [w][c] of the final map enters a window of the last window->h rows (T) and the
  * row that leaves is subtracted. sums [T + 1][c] is the caller's state: the row sums of the T

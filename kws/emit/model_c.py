@@ -16,8 +16,8 @@ import numpy as np
 from kws.emit.c_arrays import c_array
 from kws.errors import KwsError
 from kws.golden.detector import DetectorSettings
-from kws.golden.network import (ADD_LEFT_SHIFT, Add, AvgPool, Conv, Dense, MaxPool, Softmax,
-                                WindowPool, conv_padding, same_padding)
+from kws.golden.network import (ADD_LEFT_SHIFT, Add, AvgPool, Conv, Dense, MaxPool, Mean,
+                                Softmax, WindowPool, conv_padding, same_padding)
 from kws.emit.memplan import MemoryPlan, StepMemoryPlan, plan_chain, plan_lifetimes, plan_step
 from kws.golden.streaming import StreamingGeometry, can_stream, geometry
 
@@ -40,7 +40,7 @@ def layer_shapes(layers: list, input_dims: tuple[int, int, int]) -> list[LayerSh
             oh = conv_padding(dims[0], kh, layer.stride[0], layer.time_padding)[0]
             ow = conv_padding(dims[1], kw, layer.stride[1], layer.freq_padding)[0]
             out = (oh, ow, layer.weights.shape[0])
-        elif isinstance(layer, AvgPool):
+        elif isinstance(layer, (AvgPool, Mean)):
             out = (dims[2],)
         elif isinstance(layer, Add):
             skip_dims = tuple(input_dims) if layer.skip == 0 else shapes[layer.skip - 1].out_dims
@@ -84,7 +84,7 @@ def check_requantization(shapes: list[LayerShape]) -> None:
     """acc * 2^max(shift, 0) must fit in int32 (kws_nn.h's range), or the C would overflow."""
     for s in shapes:
         layer = s.layer
-        if isinstance(layer, (Add, AvgPool, WindowPool, Softmax)):
+        if isinstance(layer, (Add, AvgPool, Mean, WindowPool, Softmax)):
             continue
         w = layer.weights.reshape(layer.weights.shape[0], -1).astype(np.int64)
         in_span = max(abs(-128 - layer.input.zero_point), abs(127 - layer.input.zero_point))
@@ -362,13 +362,18 @@ def _weights_in_c_layout(layer) -> np.ndarray:
     return layer.weights
 
 
+def _per_channel_dense(layer) -> bool:
+    """A Dense with one (multiplier, shift) per output (imported): run as kws_pwconv2d_s8."""
+    return isinstance(layer, Dense) and np.ndim(layer.multiplier) == 1
+
+
 def _data_arrays(s: LayerShape) -> list[tuple[str, str, np.ndarray]]:
     layer = s.layer
-    if isinstance(layer, (Add, AvgPool, WindowPool, Softmax)):
+    if isinstance(layer, (Add, AvgPool, Mean, WindowPool, Softmax)):
         return []
     arrays = [("int8_t", f"{s.cname}_weights", _weights_in_c_layout(layer)),
               ("int32_t", f"{s.cname}_bias", layer.bias)]
-    if isinstance(layer, Conv):
+    if isinstance(layer, Conv) or _per_channel_dense(layer):
         arrays += [("int32_t", f"{s.cname}_multiplier", layer.multiplier),
                    ("int32_t", f"{s.cname}_shift", layer.shift)]
     return arrays
@@ -488,6 +493,11 @@ def _call(s: LayerShape, src: str, dst: str, skip: str = "") -> str:
     if isinstance(layer, AvgPool):
         return (f"    static const kws_dims_t {n}_in = {_dims(s.in_dims)};\n"
                 f"    CHECK(kws_avgpool_s8(&{n}_in, {src}, {dst}));\n")
+    if isinstance(layer, Mean):
+        return (f"    static const kws_quant_t {n}_quant = {_quant(layer, -128, 127)};\n"
+                f"    static const kws_dims_t {n}_in = {_dims(s.in_dims)};\n"
+                f"    CHECK(kws_mean_s8(&{n}_quant, {layer.multiplier}, {layer.shift}, &{n}_in, "
+                f"{src}, {dst}));\n")
     if isinstance(layer, WindowPool):
         kernel = "kws_maxpool_s8" if isinstance(layer, MaxPool) else "kws_avgpool2d_s8"
         top = conv_padding(s.in_dims[0], layer.filter[0], layer.stride[0], layer.padding)[1]
@@ -506,6 +516,11 @@ def _call(s: LayerShape, src: str, dst: str, skip: str = "") -> str:
     if isinstance(layer, Softmax):
         return (f"    CHECK(kws_softmax_s8({s.in_dims[0]}, {src}, {layer.input_multiplier}, "
                 f"{layer.input_left_shift}, {layer.diff_min}, {dst}));\n")
+    if _per_channel_dense(layer):      # a 1x1 map's pointwise convolution is the same product
+        return (f"    static const kws_quant_t {n}_quant = {_quant(layer, -128, 127)};\n"
+                f"    static const kws_dims_t {n}_in = {_dims((1, 1, s.in_dims[0]))};\n"
+                f"    CHECK(kws_pwconv2d_s8(&{n}_quant, {n}_multiplier, {n}_shift, &{n}_in, {src}, "
+                f"{n}_weights, {n}_bias, {s.out_dims[0]}, {dst}));\n")
     if isinstance(layer, Dense):
         return (f"    static const kws_quant_t {n}_quant = {_quant(layer, -128, 127)};\n"
                 f"    CHECK(kws_fc_s8(&{n}_quant, {layer.multiplier}, {layer.shift}, "

@@ -9,7 +9,9 @@ requantised per output channel with CMSIS-NN's arm_nn_requantize (kws.golden.int
       zero point 0; bias scale = input_scale * weight_scale[c].
   average pool: TFLite reference: sum of the raw int8 values over the window, divided by the
       count rounding half away from zero; output quantisation = input quantisation.
-  fully connected: per-tensor int8 weights, as TFLite's FULLY_CONNECTED.
+  fully connected: int8 weights, one (multiplier, shift) per tensor or per output channel (the
+      TFLite converter writes per-channel ones), as TFLite's FULLY_CONNECTED.
+  mean over H and W (imported models): TFLite Micro's int8 MEAN, see Mean.
 
 Accumulators are computed with float64 matrix products, which are exact here: every product is
 below 2**15 and every sum below 2**53 whatever the order, so BLAS gives the integers the C does.
@@ -122,14 +124,43 @@ class Softmax:
 
 @dataclass
 class Dense:
+    """Fully connected over a vector. multiplier and shift: ints (per-tensor weights), or int32
+    arrays [Cout] (per-channel weights: imported models only, the C runs them as a pointwise
+    convolution of a 1x1 map)."""
     name: str
     weights: np.ndarray              # int8 [Cout, Cin]
     bias: np.ndarray                 # int32 [Cout]
-    multiplier: int
-    shift: int
+    multiplier: int | np.ndarray
+    shift: int | np.ndarray
     input: QuantParams
     output: QuantParams
-    weight_scale: float = 0.0
+    weight_scale: float | np.ndarray = 0.0
+
+
+@dataclass
+class Mean:
+    """TFLite Micro's int8 MEAN over H and W ([N, H, W, C] → [N, C]; how the converter writes
+    Keras' GlobalAveragePooling2D), the output quantised on its own scale. Only in imported
+    models (kws-import). Integer steps (reduce.h QuantizedMeanOrSum, compute_sum false):
+    total = Σ x − zp_in · n over the n = H·W inputs (int32), then
+    requantize(total, multiplier, shift) (MultiplyByQuantizedMultiplier: the double-rounding
+    arm_nn_requantize) + zp_out, clamped to int8; multiplier and shift fold 1/n into
+    QuantizeMultiplier(in_scale / out_scale): see mean_multiplier."""
+    name: str
+    input: QuantParams
+    output: QuantParams
+    multiplier: int                  # Q31 (not normalised: (m << k) // n)
+    shift: int                       # >= -31
+
+
+def mean_multiplier(multiplier: int, shift: int, count: int) -> tuple[int, int]:
+    """TFLite's QuantizedMeanOrSum: the (multiplier, shift) of QuantizeMultiplier(in / out) with
+    1/count folded in: k = floor(log2(count)), at most 32 and 31 + shift;
+    ((multiplier << k) // count, shift - k) (integer division, both positive)."""
+    if count < 1:
+        raise ValueError(f"count {count} must be >= 1")
+    k = min(count.bit_length() - 1, 32, 31 + shift)
+    return (multiplier << k) // count, shift - k
 
 
 def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int, int]:
@@ -256,6 +287,14 @@ def run_add(layer: Add, x1: np.ndarray, x2: np.ndarray) -> np.ndarray:
     return np.clip(out, layer.act_min, layer.act_max).astype(np.int8)
 
 
+def run_mean(layer: Mean, x: np.ndarray) -> np.ndarray:
+    """TFLite Micro int8 MEAN over H and W: [N, H, W, C] → [N, C]."""
+    count = x.shape[1] * x.shape[2]
+    total = x.astype(np.int64).sum(axis=(1, 2)) - layer.input.zero_point * count
+    out = requantize(total, layer.multiplier, layer.shift) + layer.output.zero_point
+    return np.clip(out, -128, 127).astype(np.int8)
+
+
 def run_dense(layer: Dense, x: np.ndarray) -> np.ndarray:
     centred = x.astype(np.float64) - layer.input.zero_point
     acc = (centred @ layer.weights.astype(np.float64).T).astype(np.int64) + layer.bias
@@ -268,6 +307,8 @@ def run_layer(layer, x: np.ndarray) -> np.ndarray:
         return run_conv(layer, x)
     if isinstance(layer, AvgPool):
         return run_avgpool(layer, x)
+    if isinstance(layer, Mean):
+        return run_mean(layer, x)
     if isinstance(layer, MaxPool):
         return run_maxpool(layer, x)
     if isinstance(layer, AvgPool2D):

@@ -14,7 +14,11 @@ What the golden model and our kernels serve, in one chain from the model's input
   MAX_POOL_2D         quantised as the input (an average over the whole map is our global pool)
   ADD                 the previous operator's output and an earlier tensor of the same shape (a
                       residual connection), fused NONE/RELU/RELU6; no broadcasting
-  FULLY_CONNECTED     per-tensor int8 weights [Cout, Cin] over a vector (after the pool), fused NONE
+  MEAN                over H and W (axes 1, 2; keepdims true or false): Keras'
+                      GlobalAveragePooling2D as the converter writes it, with its own output
+                      quantisation (TFLite Micro's integer MEAN, kws.golden.network.Mean)
+  FULLY_CONNECTED     int8 weights [Cout, Cin] over a vector (after the pool), per-tensor or
+                      per-channel (axis 0: the converter's default) scales, fused NONE
   SOFTMAX             after the classifier, int8 in and out (TFLite's integer algorithm,
                       kws.golden.softmax; output scale 1/256, zero point -128), any beta
   RESHAPE, SQUEEZE    no-ops on NHWC (the element count kept)
@@ -22,7 +26,8 @@ What the golden model and our kernels serve, in one chain from the model's input
 Anything else is one KwsError naming the operator's index, its type and the option. The
 requantisation multipliers are computed as TFLite Micro computes them at load time (double
 products of the float32 scales, QuantizeMultiplier): kws.golden.intmath.requant_scale, the rule
-kws.training.ptq uses too.
+kws.training.ptq uses too (checked against the interpreter for FULLY_CONNECTED with and without
+a bias, where a float32 product would give another multiplier).
 """
 from __future__ import annotations
 
@@ -34,9 +39,26 @@ import numpy as np
 
 from kws.errors import KwsError
 from kws.golden.intmath import f32, quantize_multiplier, requant_scale
-from kws.golden.network import (ADD_LEFT_SHIFT, Add, AvgPool, AvgPool2D, Conv, Dense,
-                                MaxPool, QuantParams, Softmax, conv_padding, same_padding)
+from kws.golden.network import (
+    ADD_LEFT_SHIFT,
+    Add,
+    AvgPool,
+    AvgPool2D,
+    Conv,
+    Dense,
+    MaxPool,
+    Mean,
+    QuantParams,
+    Softmax,
+    conv_padding,
+    mean_multiplier,
+    same_padding,
+)
 from kws.golden.softmax import softmax_params
+
+INT8_IO = ("kws-import serves int8 inputs and outputs: convert with "
+           "converter.inference_input_type = tf.int8 and converter.inference_output_type = "
+           "tf.int8 (kws.imports.converter.to_int8_tflite)")
 
 
 @dataclass
@@ -197,6 +219,10 @@ def _import(r: _Reader) -> ImportedModel:
                "supported")
     x = graph_inputs[0]
     shape = r.shape(x, "the input")
+    first = (graph.operators or [None])[0]
+    if r.type_name(x) != "INT8" and first is not None and r.opcode(first) == "QUANTIZE":
+        r.fail(f"operator 0 (QUANTIZE): the model takes a {r.type_name(x)} input and quantises "
+               f"it; {INT8_IO}")
     if len(shape) != 4 or shape[0] != 1 or r.type_name(x) != "INT8":
         r.fail(f"the input is {r.type_name(x)} {list(shape)}; an int8 [1, H, W, C] is supported")
     input_dims = tuple(shape[1:])
@@ -219,6 +245,9 @@ def _import(r: _Reader) -> ImportedModel:
             r.fail(f"operator {index - 1} (PAD): only a PAD before a VALID convolution is "
                    "supported")
         y = outputs[0]
+        if kind in ("QUANTIZE", "DEQUANTIZE"):
+            r.fail(f"{where}: {r.type_name(inputs[0])} to {r.type_name(y)} inside the model; "
+                   f"{INT8_IO}")
         if r.type_name(y) != "INT8":
             r.fail(f"{where}: output is {r.type_name(y)}; int8 is supported")
         if kind in ("RESHAPE", "SQUEEZE"):
@@ -235,6 +264,8 @@ def _import(r: _Reader) -> ImportedModel:
             layers.append(_avgpool(r, where, len(layers), op, x, y))
         elif kind in ("MAX_POOL_2D", "AVERAGE_POOL_2D"):
             layers.append(_window_pool(r, where, len(layers), kind, op, x, y))
+        elif kind == "MEAN":
+            layers.append(_mean(r, where, len(layers), op, inputs, x, y))
         elif kind == "FULLY_CONNECTED":
             layers.append(_dense(r, where, len(layers), op, inputs, x, y))
         elif kind == "ADD":
@@ -245,8 +276,8 @@ def _import(r: _Reader) -> ImportedModel:
             layers.append(_softmax(r, where, len(layers), op, x, y))
         else:
             r.fail(f"{where}: operator type not supported (supported: CONV_2D, "
-                   "DEPTHWISE_CONV_2D, AVERAGE_POOL_2D, MAX_POOL_2D, ADD, FULLY_CONNECTED, SOFTMAX, "
-                   "RESHAPE, SQUEEZE, PAD before a VALID convolution)")
+                   "DEPTHWISE_CONV_2D, AVERAGE_POOL_2D, MAX_POOL_2D, MEAN, ADD, FULLY_CONNECTED, "
+                   "SOFTMAX, RESHAPE, SQUEEZE, PAD before a VALID convolution)")
         x = y
         ours[y] = len(layers)       # a no-op (RESHAPE, SQUEEZE, PAD) keeps the tensor it renames
     if pending_pad is not None:
@@ -397,21 +428,60 @@ def _dense(r: _Reader, where: str, i: int, op, inputs: list[int], x: int, y: int
     if r.act_names.get(int(opts.fusedActivationFunction)) != "NONE":
         r.fail(f"{where}: fused activation "
                f"{r.act_names.get(int(opts.fusedActivationFunction))} not supported (NONE)")
+    if int(opts.weightsFormat) != r.schema.FullyConnectedOptionsWeightsFormat.DEFAULT:
+        r.fail(f"{where}: weights format {int(opts.weightsFormat)} not supported (DEFAULT)")
     w = r.values(inputs[1], "i1", where)
     if w.ndim != 2 or w.shape[1] != n_in:
         r.fail(f"{where}: weights {list(w.shape)} for {n_in} inputs")
+    if np.any(w == -128):
+        r.fail(f"{where}: weights use -128; symmetric int8 weights are in [-127, 127]")
+    q = r.tensor(inputs[1], where).quantization
+    per_channel = q is not None and q.scale is not None and len(q.scale) > 1
     scale = r.weight_scales(inputs[1], 0, w.shape[0], where)
-    if np.any(scale != scale[0]):
-        r.fail(f"{where}: per-channel weights not supported (one scale per tensor)")
     bias = (r.values(inputs[2], "<i4", where).astype(np.int32) if len(inputs) == 3
             and inputs[2] >= 0 else np.zeros(w.shape[0], np.int32))
     if bias.shape != (w.shape[0],):
         r.fail(f"{where}: bias {list(bias.shape)} for {w.shape[0]} outputs")
     in_q, out_q = r.quant(x, where), r.quant(y, where)
+    if per_channel:             # CalculateOpDataFullyConnected: one multiplier per output
+        mults = _multipliers(r, where, [requant_scale(in_q.scale, sc, out_q.scale)
+                                        for sc in scale])
+        return Dense(f"{i:02d}_dense", w.astype(np.int8), bias,
+                     np.array([m for m, _ in mults], np.int32),
+                     np.array([e for _, e in mults], np.int32), in_q, out_q, scale)
     (multiplier, shift), = _multipliers(r, where, [requant_scale(in_q.scale, scale[0],
                                                                  out_q.scale)])
     return Dense(f"{i:02d}_dense", w.astype(np.int8), bias, multiplier, shift, in_q, out_q,
                  float(scale[0]))
+
+
+def _mean(r: _Reader, where: str, i: int, op, inputs: list[int], x: int, y: int) -> Mean:
+    """TFLite Micro's int8 MEAN over H and W (reduce_common.cc PrepareMeanOrSumHelper:
+    QuantizeMultiplier(double(in_scale) / double(out_scale)); 1/(H*W) folded in as reduce.h
+    QuantizedMeanOrSum does, kws.golden.network.mean_multiplier)."""
+    opts = _options(r, where, op, "ReducerOptionsT", optional=True)
+    if len(inputs) != 2:
+        r.fail(f"{where}: expected 2 inputs (the tensor and its axes)")
+    in_shape, out_shape = r.shape(x, where), r.shape(y, where)
+    if len(in_shape) != 4:
+        r.fail(f"{where}: input {list(in_shape)}; NHWC expected")
+    axes = r.values(inputs[1], "<i4", where).reshape(-1)
+    resolved = sorted({int(a) + 4 if a < 0 else int(a) for a in axes})
+    if resolved != [1, 2]:
+        r.fail(f"{where}: a mean over axes {axes.tolist()}; over H and W (axes 1 and 2) is "
+               "supported")
+    keep = bool(opts.keepDims) if opts is not None else False
+    want = (1, 1, 1, in_shape[3]) if keep else (1, in_shape[3])
+    if out_shape != want:
+        r.fail(f"{where}: output {list(out_shape)}, expected {list(want)} (keepdims {keep})")
+    in_q, out_q = r.quant(x, where), r.quant(y, where)
+    (multiplier, shift), = _multipliers(r, where, [in_q.scale / out_q.scale])
+    count = in_shape[1] * in_shape[2]
+    multiplier, shift = mean_multiplier(multiplier, shift, count)
+    if (255 * count) << max(shift, 0) >= 1 << 31:
+        r.fail(f"{where}: a mean of {count} inputs with an output scale {out_q.scale:g} this "
+               f"small (shift {shift}) can overflow int32")
+    return Mean(f"{i:02d}_mean", in_q, out_q, multiplier, shift)
 
 
 def _softmax(r: _Reader, where: str, i: int, op, x: int, y: int) -> Softmax:

@@ -1,5 +1,6 @@
-/* kws_avgpool_s8 (and its streaming form) and kws_maxpool_s8: int8 pools (kws_nn.h), mirroring
- * kws.golden.network's average pool (TFLite's rounding) and max pool bit for bit. One channel at
+/* kws_avgpool_s8 (and its streaming form), kws_mean_s8 and kws_maxpool_s8: int8 pools (kws_nn.h),
+ * mirroring kws.golden.network's average pool (TFLite's rounding), TFLite Micro's MEAN and max
+ * pool bit for bit. One channel at
  * a time: memory-bound and small, one path for every core (the streaming row sums excepted). */
 #include "kws_nn_internal.h"
 
@@ -27,6 +28,36 @@ kws_status_t kws_avgpool_s8(const kws_dims_t *in_dims, const int8_t *input, int8
         avg = avg < INT8_LO ? INT8_LO : avg;
         avg = avg > INT8_HI ? INT8_HI : avg;
         output[ch] = (int8_t)avg;
+    }
+    return KWS_OK;
+}
+
+kws_status_t kws_mean_s8(const kws_quant_t *quant, int32_t multiplier, int32_t shift,
+                         const kws_dims_t *in_dims, const int8_t *input, int8_t *output)
+{
+    if (quant == 0 || !dims_ok(in_dims) || input == 0 || output == 0 || multiplier < 0 ||
+        shift < -31 || shift > 30) {
+        return KWS_ERR_ARG;
+    }
+    /* |total| <= 255 * count: with the left shift it must stay below 2^31 (as in TFLite, whose
+     * int32 x * (1 << left_shift) would overflow otherwise). */
+    const int64_t count = (int64_t)in_dims->h * in_dims->w;
+    if ((255 * count) << (shift > 0 ? shift : 0) >= ((int64_t)1 << 31)) {
+        return KWS_ERR_ARG;
+    }
+    const int32_t c = in_dims->c, n = (int32_t)count;
+    int32_t ch, p;
+
+    for (ch = 0; ch < c; ch++) {
+        const int8_t *x = input + ch;
+        int32_t total = 0;
+        for (p = 0; p < n; p++) {
+            total += x[p * c] + quant->input_offset;
+        }
+        int32_t out = kws_requantize(total, multiplier, shift) + quant->output_offset;
+        out = out < quant->act_min ? quant->act_min : out;
+        out = out > quant->act_max ? quant->act_max : out;
+        output[ch] = (int8_t)out;
     }
     return KWS_OK;
 }
