@@ -303,6 +303,15 @@ class StreamConfig:
 
 
 @dataclass
+class ExportConfig:
+    """Stage export: the generated C (kws.stages.export); a network over a budget is refused."""
+    # the model's RAM: the activation arena, plus the streaming state and scratch when it streams
+    ram_budget_bytes: Optional[int] = None
+    # the model's constants in flash: weights, biases, multipliers, shifts (kws_model_data.c)
+    flash_budget_bytes: Optional[int] = None
+
+
+@dataclass
 class VerifyConfig:
     """Stage verify: the host C against the golden models (kws.stages.verify)."""
     sanitize: bool = False                # build with ASan+UBSan (slower; the tests turn it on)
@@ -348,6 +357,7 @@ class KwsConfig:
     quant: QuantConfig = field(default_factory=QuantConfig)
     detector: DetectorConfig = field(default_factory=DetectorConfig)
     stream: StreamConfig = field(default_factory=StreamConfig)
+    export: ExportConfig = field(default_factory=ExportConfig)
     verify: VerifyConfig = field(default_factory=VerifyConfig)
     firmware: FirmwareConfig = field(default_factory=FirmwareConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)

@@ -109,8 +109,11 @@ def prune_row(report: dict, method: str) -> dict | None:
         return None
     firmware = firmware or {}
     prune = report.get("prune", {}) if method != "unpruned" else {}
+    rounds = len(prune.get("rounds") or []) or 1
     return {"method": method, "importance": prune.get("importance"),
             "ratio": prune.get("ratio", 0.0), "channels": prune.get("channels"),
+            # epochs of training this network got: the student's, or all fine-tuning rounds'
+            "epochs": trained.get("epochs", 0) * rounds,
             "int8_test_acc": quantize["int8_test_acc"], "float_test_acc": quantize["float_test_acc"],
             "params": trained["params"], "macs": trained["macs"],
             "arena_bytes": export["ram_bytes"], "flash_bytes": export["weights_bytes"],
@@ -147,7 +150,7 @@ def sweep_rows(sweep_dir: Path, student_dir: Path | None) -> list[dict]:
             row = prune_row(report, method)
             if row is not None:
                 rows.append({**row, "run": str(path.parent)})
-    rows.sort(key=lambda r: (r["method"], r["ratio"]))
+    rows.sort(key=lambda r: (r["method"], r["ratio"], r["epochs"]))
     unpruned = prune_row(read_json(student_dir / "report.json") or {}, "unpruned") \
         if student_dir else None
     return ([{**unpruned, "run": str(student_dir)}] if unpruned else []) + rows
@@ -155,13 +158,15 @@ def sweep_rows(sweep_dir: Path, student_dir: Path | None) -> list[dict]:
 
 def prune_table(rows: list[dict]) -> str:
     base = next((r for r in rows if r["method"] == "unpruned"), None)
-    lines = ["| network | ratio | channels | int8 test acc | M4 insn / inference | vs unpruned "
-             "| MACs | params | arena B | flash B |", "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| network | ratio | channels | epochs | int8 test acc | M4 insn / inference "
+             "| vs unpruned | MACs | params | arena B | flash B |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         insn = r["m4_insn_per_inference"]
         saved = (f"{100 * (1 - insn / base['m4_insn_per_inference']):.1f} % fewer"
                  if base and insn and base["m4_insn_per_inference"] and r is not base else "")
         lines.append(f"| {r['method']} | {r['ratio']:g} | {r['channels'] or ''} | "
+                     f"{r['epochs']} | "
                      f"{r['int8_test_acc']:.4f} | {insn or 'n/a'} | {saved} | {r['macs']} | "
                      f"{r['params']} | {r['arena_bytes']} | {r['flash_bytes']} |")
     return "\n".join(lines) + "\n"
@@ -175,11 +180,13 @@ def plot_prune_sweep(rows: list[dict], path: Path) -> None:
     fig, axes = plt.subplots(1, len(SWEEP_COSTS), figsize=(4 * len(SWEEP_COSTS), 3.6),
                              sharey=True)
     for ax, (key, label) in zip(axes, SWEEP_COSTS):
-        for method in dict.fromkeys(r["method"] for r in rows):
+        for method, epochs in dict.fromkeys((r["method"], r["epochs"]) for r in rows):
             points = sorted((r[key], r["int8_test_acc"]) for r in rows
-                            if r["method"] == method and r[key] is not None)
+                            if (r["method"], r["epochs"]) == (method, epochs)
+                            and r[key] is not None)
             if points:
-                ax.plot(*zip(*points), "o" if method == "unpruned" else "o-", label=method)
+                ax.plot(*zip(*points), "o" if method == "unpruned" else "o-",
+                        label=f"{method}, {epochs} epochs")
         ax.set_xlabel(label)
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("int8 test accuracy")

@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -149,9 +150,19 @@ def read_json(path: str | os.PathLike, default: Any = None) -> Any:
     return json.loads(path.read_text())
 
 
+# Every member of an .npz gets this timestamp (zip's earliest), so the same arrays give the same
+# bytes on every run: np.savez stamps members with the time of writing.
+NPZ_MEMBER_TIME = (1980, 1, 1, 0, 0, 0)
+
+
 def save_npz(path: str | os.PathLike, **arrays: np.ndarray) -> None:
-    with atomic_path(path, suffix=".npz") as tmp:
-        np.savez(tmp, **arrays)
+    """np.savez's layout (np.load reads it), byte-reproducible: members in the given order,
+    uncompressed, with a fixed timestamp."""
+    with atomic_path(path, suffix=".npz") as tmp, zipfile.ZipFile(tmp, "w") as archive:
+        for name, array in arrays.items():
+            member = zipfile.ZipInfo(f"{name}.npy", date_time=NPZ_MEMBER_TIME)
+            with archive.open(member, "w", force_zip64=True) as f:
+                np.lib.format.write_array(f, np.asanyarray(array), allow_pickle=False)
 
 
 def save_figure(path: str | os.PathLike, fig) -> None:

@@ -33,6 +33,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
+from kws import provenance
 from kws.artifacts import REPORT, STAMPS
 from kws.errors import KwsError
 from kws.io import read_json, remove_stale_temps, replace_dir, write_json
@@ -43,6 +44,7 @@ log = logging.getLogger(__name__)
 STAGE_ORDER = ("data", "features", "teacher", "student", "prune", "quantize", "stream", "export",
                "verify", "firmware", "evaluate")
 PARTIAL = ".partial"
+ENVIRONMENT = "environment"     # each stage's report entry: what made it (kws.provenance)
 # train.* keys that change how a stage runs but not what it computes: not in its fingerprint.
 RUNTIME_ONLY = ("resume", "device", "threads", "tensorboard")
 
@@ -106,8 +108,10 @@ def run_pipeline(cfg, run_dir: Path) -> dict:
     stages = ordered_stages(list(cfg.stages))
     report = read_json(run_dir / REPORT, default={})
     stamps = read_json(run_dir / STAMPS, default={})
+    _check_made_by_this_version(run_dir, report, stamps)
     for i, name in enumerate(stages):           # before any stage runs: a plan that cannot work
         _check_requirements(cfg, name, set(stamps) | set(stages[:i]), run_dir)
+    environment = provenance.environment()
     for name in stages:
         stamp = fingerprint(cfg, name, stamps)
         if stamps.get(name) == stamp and name in report:
@@ -121,11 +125,28 @@ def run_pipeline(cfg, run_dir: Path) -> dict:
         write_json(run_dir / STAMPS, stamps)
         result = run_stage(cfg, name, run_dir)
         result["seconds"] = round(time.perf_counter() - started, 2)
+        result[ENVIRONMENT] = environment
         report[name] = result
         stamps[name] = stamp
         write_json(run_dir / REPORT, _without_skip_flags(report))
         write_json(run_dir / STAMPS, stamps)
     return report
+
+
+def _check_made_by_this_version(run_dir: Path, report: dict, stamps: dict) -> None:
+    """A run directory whose completed stages another kws version made is refused: its
+    artifacts need not be what this version reads or writes (the fingerprints cover settings
+    and inputs, not the code)."""
+    ours = provenance.package_versions()["kws"]
+    other = {name: entry[ENVIRONMENT]["packages"].get("kws")
+             for name, entry in report.items()
+             if name in stamps and isinstance(entry, dict) and ENVIRONMENT in entry}
+    other = {name: v for name, v in other.items() if v != ours}
+    if other:
+        made_by = ", ".join(f"{name} (kws {v})" for name, v in other.items())
+        raise KwsError(f"{run_dir / REPORT}: stage(s) {made_by} were made by another version "
+                       f"than this kws {ours}; use a new hydra.run.dir, or delete "
+                       f"{run_dir / STAMPS} to re-run every stage here")
 
 
 def _forget(stamps: dict, name: str, stamp: str) -> None:

@@ -214,6 +214,8 @@ RULES: dict[str, Rule] = {
     "stream.hit_window_s": NON_NEGATIVE,
     "stream.target_fa_per_hour": NON_NEGATIVE,
     "stream.seed": SEED,
+    "export.ram_budget_bytes": optional(integer(1)),
+    "export.flash_budget_bytes": optional(integer(1)),
     "verify.stream_seconds": POSITIVE,
     "verify.stream_snr_db": real(),
     "verify.seed": SEED,

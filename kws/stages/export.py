@@ -25,7 +25,7 @@ from kws.golden.detector import settings_from_config
 from kws.golden.streaming import inference_cadence
 from kws.io import write_json, write_text
 
-CONFIG_KEYS = ("detector",)
+CONFIG_KEYS = ("detector", "export")
 OUTPUT = "firmware"
 REQUIRES = ("data", "features", "quantize")   # and the stream stage's operating point, if made
 
@@ -54,6 +54,9 @@ def run(cfg, run_dir: Path, out: Path | None = None) -> dict:
     data_h, data_c, weights_bytes = model_data_sources(shapes, settings)
     step = plan_streaming(shapes, quant["frames"])
     model_h, model_c = model_sources(shapes, plan, step)
+    ram_bytes = plan.arena_bytes + (0 if step is None else step.state_bytes
+                                    + step.memory.scratch_bytes)
+    check_budgets(cfg.export, ram_bytes, weights_bytes)
     write_text(out / "kws_model_data.h", data_h)
     write_text(out / "kws_model_data.c", data_c)
     write_text(out / "kws_model.h", model_h)
@@ -65,7 +68,7 @@ def run(cfg, run_dir: Path, out: Path | None = None) -> dict:
     for name in ("kws_mfcc_tables.c", "kws_mfcc_tables.h"):
         shutil.copyfile(run.features_dir / name, out / name)
     files = sorted(p.name for p in out.iterdir() if p.is_file())
-    return {"folder": str(run.export), "files": files,
+    return {"folder": str(run.export), "files": files, "model_ram_bytes": ram_bytes,
             "ram_bytes": plan.arena_bytes, "ram_lower_bound_bytes": plan.lower_bound_bytes,
             "weights_bytes": weights_bytes, "layers": len(shapes),
             "streaming": None if step is None else {
@@ -82,6 +85,18 @@ def run(cfg, run_dir: Path, out: Path | None = None) -> dict:
                          "infer_every_frames": settings.infer_every,
                          "threshold_from": "stream stage operating point" if point
                          else "detector.threshold"}}
+
+
+def check_budgets(budgets, ram_bytes: int, flash_bytes: int) -> None:
+    """One KwsError naming each budget the network exceeds, and by how much."""
+    over = [f"export.{key}={limit}: the network needs {need} B of {what}, {need - limit} B over"
+            for key, limit, need, what in (
+                ("ram_budget_bytes", budgets.ram_budget_bytes, ram_bytes, "RAM"),
+                ("flash_budget_bytes", budgets.flash_budget_bytes, flash_bytes, "flash constants"))
+            if limit is not None and need > limit]
+    if over:
+        raise KwsError("; ".join(over) + ": nothing exported (a smaller network: prune=l1 with "
+                       "prune.budget, or a smaller student_model)")
 
 
 def summarize(entry: dict) -> str:
