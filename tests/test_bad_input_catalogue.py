@@ -153,3 +153,49 @@ def test_a_run_directory_made_by_another_version_is_refused(layout, tmp_path):
         run_pipeline(cfg, run_dir)
     (run_dir / ".stage_stamps.json").unlink()                 # what the message says to do
     assert run_pipeline(cfg, run_dir)["data"]["environment"]["packages"]["kws"] != "0.0.1"
+
+
+def _full_disk_for(monkeypatch, name: str):
+    """os.replace fails with ENOSPC for files called `name` (the atomic write's last step)."""
+    import errno
+    import os
+    real_replace = os.replace
+
+    def replace(src, dst, *args, **kwargs):
+        if os.path.basename(dst) == name:
+            raise OSError(errno.ENOSPC, "No space left on device", str(dst))
+        return real_replace(src, dst, *args, **kwargs)
+    monkeypatch.setattr(os, "replace", replace)
+
+
+def test_a_full_disk_during_export_names_the_file_and_keeps_the_old_c(quantized_run, tmp_path,
+                                                                      monkeypatch):
+    base, overrides = quantized_run
+    run_dir = copy_run(base, tmp_path / "run")
+    stages = "stages=[data,features,student,quantize,export]"
+    run_pipeline(compose_cfg(overrides + [stages]), run_dir)
+    before = {p.name: p.read_bytes() for p in (run_dir / "firmware").iterdir()}
+    _full_disk_for(monkeypatch, "kws_model.c")
+    with pytest.raises(KwsError, match=r"cannot write .*firmware\.partial/kws_model\.c: the disk "
+                                       r"is full"):
+        run_pipeline(compose_cfg(overrides + [stages, "detector.threshold=200"]), run_dir)
+    assert {p.name: p.read_bytes() for p in (run_dir / "firmware").iterdir()} == before
+    assert not (run_dir / "firmware.partial").exists()
+
+
+def test_a_full_disk_at_a_training_checkpoint_names_it_and_keeps_the_student(
+        quantized_run, tmp_path, monkeypatch):
+    base, overrides = quantized_run
+    run_dir = copy_run(base, tmp_path / "run")
+    trained = (run_dir / "student" / "best.pt").read_bytes()
+    _full_disk_for(monkeypatch, "last.pt")
+    with pytest.raises(KwsError, match=r"cannot write .*student\.partial/last\.pt: the disk is "
+                                       r"full"):
+        run_pipeline(compose_cfg(overrides + ["stages=[student]", "train.epochs=4"]), run_dir)
+    assert (run_dir / "student" / "best.pt").read_bytes() == trained
+    stamps = json.loads((run_dir / ".stage_stamps.json").read_text())
+    assert "student" not in stamps and "quantize" not in stamps    # nothing claims the failure
+    monkeypatch.undo()                                             # space again: it trains
+    entry = run_pipeline(compose_cfg(overrides + ["stages=[student]", "train.epochs=4"]),
+                         run_dir)["student"]
+    assert entry["epochs"] == 4 and not (run_dir / "student.partial").exists()
