@@ -1,6 +1,7 @@
 """Stage `quantize`: the student as an int8 network, scored by the golden model.
 
-Reads:  student/best.pt, or prune/best.pt when prune.enabled (the smaller network), features/ (train for calibration, test for scoring, quant.json)
+Reads:  student/best.pt, or prune/best.pt when prune.enabled (the smaller network),
+        features/ (train for calibration, test for scoring, quant.json)
 Writes: quantize/model_int8.npz   every layer's integer parameters (the export stage's input)
         quantize/layers.json      layer list: kind, shapes, scales, zero points, SQNR
         quantize/student_int8.tflite  the same integers as a TFLite flatbuffer, checked in
