@@ -14,7 +14,6 @@ Build them with the library in firmware/ (src/, include/); see firmware/app/.
 """
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 from kws.artifacts import RunDir
@@ -23,7 +22,7 @@ from kws.emit.model_c import (check_requantization, layer_shapes, model_data_sou
 from kws.errors import KwsError
 from kws.golden.detector import settings_from_config
 from kws.golden.streaming import inference_cadence
-from kws.io import write_json, write_text
+from kws.io import copy_file, write_json, write_text
 
 CONFIG_KEYS = ("detector",)
 OUTPUT = "firmware"
@@ -63,7 +62,7 @@ def run(cfg, run_dir: Path, out: Path | None = None) -> dict:
                                tables.window_len, step))
     write_json(out / run.detector_json_path.name, settings.to_json())
     for name in ("kws_mfcc_tables.c", "kws_mfcc_tables.h"):
-        shutil.copyfile(run.features_dir / name, out / name)
+        copy_file(run.features_dir / name, out / name)
     files = sorted(p.name for p in out.iterdir() if p.is_file())
     return {"folder": str(run.export), "files": files,
             "ram_bytes": plan.arena_bytes, "ram_lower_bound_bytes": plan.lower_bound_bytes,

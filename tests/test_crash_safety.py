@@ -1,0 +1,75 @@
+"""Crash safety: kill -9 mid-training and mid-export, resume, and nothing is half-written; the
+stage stamps never claim what did not finish. The harness (kws.measure.crash_safety) kills at
+seeded random times (the slow test, >= 20 kills; bench/crash_safety.py); the fast tests kill at
+exact writes (tests/crash_points.py)."""
+import json
+import signal
+import subprocess
+import sys
+
+import torch
+
+from conftest import ROOT, TINY_SYNTHETIC, TINY_TRAINING, compose_cfg, copy_run
+from kws.io import TEMP_MARK
+from kws.measure import crash_safety as cs
+from kws.pipeline import run_pipeline
+
+# The quantized_run fixture's teacher stage (only data and features needed), made tiny.
+TINY_TEACHER = ["teacher_model.first_channels=8", "teacher_model.blocks=[{channels:8,stride:[2,2]}]"]
+
+
+def _stamps(run_dir) -> dict:
+    return json.loads((run_dir / ".stage_stamps.json").read_text())
+
+
+def _rows(path) -> int:
+    return len(path.read_text().splitlines()) - 1
+
+
+def _whole(run_dir, reference) -> list[str]:
+    """(a) and (b) of the harness: no file broken, no stamp claiming a broken folder."""
+    problems, _ = cs.check_files(run_dir, reference)
+    return problems + cs.check_stamps(run_dir, reference, problems)
+
+
+def _kws_killed_at(spec, args, log):
+    """`kws ARGS` that sends itself SIGKILL at the write `spec` (tests/crash_points.py)."""
+    with open(log, "w") as out:
+        return subprocess.run([sys.executable, str(ROOT / "tests" / "crash_points.py"), spec,
+                               *args], stdout=out, stderr=subprocess.STDOUT, timeout=600).returncode
+
+
+def test_killed_mid_training_and_mid_export_the_run_resumes_whole(quantized_run, tmp_path):
+    base, overrides = quantized_run
+    reference = copy_run(base, tmp_path / "reference")     # what a clean export writes
+    run_pipeline(compose_cfg(overrides + ["stages=[export]"]), reference)
+    run_dir = copy_run(base, tmp_path / "run")
+    args = overrides + TINY_TEACHER + ["stages=[teacher,export]", f"hydra.run.dir={run_dir}",
+                                       "train.resume=true"]
+
+    # 1. Killed while writing epoch 2's checkpoint: last.pt still holds epoch 1.
+    assert _kws_killed_at("mid:last.pt:2", args, tmp_path / "1.log") == -signal.SIGKILL
+    assert _whole(run_dir, reference) == []
+    assert "teacher" not in _stamps(run_dir) and not (run_dir / "teacher").exists()
+    assert cs.saved_epoch(run_dir, "teacher") == 1
+    assert any(TEMP_MARK in p.name for p in (run_dir / "teacher.partial").iterdir())
+
+    # 2. Resumed (after epoch 1, not from scratch), then killed mid-export, in its last copy.
+    assert _kws_killed_at("mid:kws_mfcc_tables.c:1", args, tmp_path / "2.log") == \
+        -signal.SIGKILL
+    assert "teacher: resuming after epoch 1" in (tmp_path / "2.log").read_text()
+    assert _whole(run_dir, reference) == []
+    assert "teacher" in _stamps(run_dir) and "export" not in _stamps(run_dir)
+    assert not (run_dir / "firmware").exists() and (run_dir / "firmware.partial").is_dir()
+
+    # 3. Finished: every file whole, no temp file or partial folder left, the C as a clean run's.
+    run_pipeline(compose_cfg(overrides + TINY_TEACHER + ["stages=[teacher,export]",
+                                                         "train.resume=true"]), run_dir)
+    problems, temps = cs.check_files(run_dir, reference)
+    assert problems == [] and temps == []
+    assert not list(run_dir.glob("*.partial"))
+    assert {"teacher", "export"} <= set(_stamps(run_dir))
+    for path in (reference / "firmware").iterdir():
+        assert (run_dir / "firmware" / path.name).read_bytes() == path.read_bytes(), path.name
+    last = torch.load(run_dir / "teacher" / "last.pt", weights_only=False)
+    assert last["state"]["epoch"] == 3 and _rows(run_dir / "teacher" / "metrics.csv") == 3
