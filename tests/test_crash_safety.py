@@ -7,9 +7,12 @@ import signal
 import subprocess
 import sys
 
+import pytest
 import torch
 
 from conftest import ROOT, TINY_SYNTHETIC, TINY_TRAINING, compose_cfg, copy_run
+from crash_points import Killed, install
+from kws.errors import KwsError
 from kws.io import TEMP_MARK
 from kws.measure import crash_safety as cs
 from kws.pipeline import run_pipeline
@@ -73,3 +76,49 @@ def test_killed_mid_training_and_mid_export_the_run_resumes_whole(quantized_run,
         assert (run_dir / "firmware" / path.name).read_bytes() == path.read_bytes(), path.name
     last = torch.load(run_dir / "teacher" / "last.pt", weights_only=False)
     assert last["state"]["epoch"] == 3 and _rows(run_dir / "teacher" / "metrics.csv") == 3
+
+
+def test_kills_at_the_checkpoints_commit_points_resume_whole(quantized_run, tmp_path):
+    """last.pt is what a resume continues: everything else of the epoch is written before it,
+    and the copy of a completed folder that train.resume continues puts it last."""
+    base, overrides = quantized_run
+    run_dir = copy_run(base, tmp_path / "run")
+    cfg = compose_cfg(overrides + TINY_TEACHER + ["stages=[teacher]", "train.resume=true"])
+
+    def killed_at(spec):
+        hook = install(spec, Killed)
+        try:
+            with pytest.raises(Killed):
+                run_pipeline(cfg, run_dir)
+        finally:
+            hook["restore"]()
+        assert hook["fired"]
+
+    killed_at("after:last.pt:3")          # right after the last epoch's checkpoint
+    assert cs.saved_epoch(run_dir, "teacher") == 3
+    killed_at("mid:.stage_stamps.json:2")     # teacher/ swapped in, its stamp not yet written
+    assert (run_dir / "teacher").is_dir() and "teacher" not in _stamps(run_dir)
+    assert _rows(run_dir / "teacher" / "metrics.csv") == 3     # not 2: written before last.pt
+    killed_at("mid:last.pt:1")            # copying teacher/ to teacher.partial/ to resume it
+    assert _whole(run_dir, None) == []
+    run_pipeline(cfg, run_dir)
+    assert "teacher" in _stamps(run_dir) and not (run_dir / "teacher.partial").exists()
+    assert torch.load(run_dir / "teacher" / "last.pt", weights_only=False)["state"]["epoch"] == 3
+    assert _rows(run_dir / "teacher" / "metrics.csv") == 3
+    assert _whole(run_dir, None) == []
+
+
+def test_a_truncated_checkpoint_is_one_error_naming_it(quantized_run, tmp_path):
+    base, overrides = quantized_run
+    run_dir = copy_run(base, tmp_path / "run")
+    data = (run_dir / "student" / "last.pt").read_bytes()
+    last = run_dir / "teacher.partial" / "last.pt"          # what train.resume reads first
+    last.parent.mkdir()
+    last.write_bytes(data[:len(data) // 2])
+    with pytest.raises(KwsError, match=rf"{last}: cannot resume from this checkpoint"):
+        run_pipeline(compose_cfg(overrides + TINY_TEACHER + ["stages=[teacher]",
+                                                             "train.resume=true"]), run_dir)
+    best = run_dir / "student" / "best.pt"                  # what quantize reads
+    best.write_bytes(best.read_bytes()[:len(best.read_bytes()) // 2])
+    with pytest.raises(KwsError, match=rf"{best}: cannot read this checkpoint .*student stage"):
+        run_pipeline(compose_cfg(overrides + ["stages=[quantize]", "quant.qat=false"]), run_dir)
