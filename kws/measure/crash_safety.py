@@ -425,22 +425,22 @@ def phase_seconds(lines: list[str]) -> dict[str, float]:
         m = _STAGE_LINE.search(line)
         if m and m.group(2) == "running":
             starts[m.group(1)] = t
-        if "quantize: writing" in line and "quantize writing" not in starts:
-            starts["quantize writing"] = t
-        if "quantize: QAT, " in line:
-            starts["quantize QAT"] = t
+        for key, text in (("quantize QAT", "quantize: QAT, "),
+                          ("quantize tflite", "quantize: writing student_int8.tflite"),
+                          ("quantize onnx", "quantize: writing student_float.onnx"),
+                          ("export writing", "export: writing")):
+            if text in line and key not in starts:
+                starts[key] = t
     order = sorted(starts.items(), key=lambda kv: kv[1])
-    out = {}
-    for name, t in order:
-        stage = name.split()[0]
-        later = [u for n, u in order if STAGES.index(n.split()[0]) > STAGES.index(stage)]
-        out[name] = (min(later) if later else end) - t
-    return out
+    # Each phase lasts until the next one starts (the last until the run's last line).
+    return {name: (order[i + 1][1] if i + 1 < len(order) else end) - t
+            for i, (name, t) in enumerate(order)}
 
 
 def session_plan(rng: np.random.Generator, phases: dict[str, float], epochs: int) -> list[Target]:
-    """Seven kills: in each training stage at a random time and while an epoch is being saved,
-    in quantize anywhere and while it writes its files, and in export."""
+    """Eight kills: in each training stage at a random time and while an epoch is being saved,
+    in quantize's QAT, while it writes and checks the .tflite, and at a random time (most of it
+    is the ONNX export), and while export writes the C."""
     def uniform(hi):
         return float(rng.uniform(0.0, max(hi, 0.01)))
 
@@ -452,12 +452,15 @@ def session_plan(rng: np.random.Generator, phases: dict[str, float], epochs: int
         plan.append(Target(f"{stage}: saving an epoch (after epoch >= {k})", stage,
                            rf"{stage} epoch ({'|'.join(str(e) for e in range(k, epochs + 1))})/",
                            uniform(0.008)))
+    plan.append(Target("quantize: QAT", "quantize", r"quantize: QAT, ",
+                       uniform(phases.get("quantize QAT", 0.5))))
+    plan.append(Target("quantize: writing the .tflite, TFLite Micro", "quantize",
+                       r"quantize: writing student_int8.tflite",
+                       uniform(phases.get("quantize tflite", 0.5))))
     plan.append(Target("quantize: random time", "quantize", r"stage quantize: running",
                        uniform(phases.get("quantize", 5.0))))
-    plan.append(Target("quantize: writing npz/TFLite/ONNX", "quantize", r"quantize: writing",
-                       uniform(phases.get("quantize writing", 2.0))))
-    plan.append(Target("export: random time", "export", r"stage export: running",
-                       uniform(phases.get("export", 0.05) + 0.02)))
+    plan.append(Target("export: writing the C", "export", r"export: writing",
+                       uniform(phases.get("export writing", 0.005))))
     return plan
 
 

@@ -14,6 +14,7 @@ Build them with the library in firmware/ (src/, include/); see firmware/app/.
 """
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from kws.artifacts import RunDir
@@ -27,6 +28,8 @@ from kws.io import copy_file, write_json, write_text
 CONFIG_KEYS = ("detector",)
 OUTPUT = "firmware"
 REQUIRES = ("data", "features", "quantize")   # and the stream stage's operating point, if made
+
+log = logging.getLogger(__name__)
 
 
 def run(cfg, run_dir: Path, out: Path | None = None) -> dict:
@@ -53,6 +56,8 @@ def run(cfg, run_dir: Path, out: Path | None = None) -> dict:
     data_h, data_c, weights_bytes = model_data_sources(shapes, settings)
     step = plan_streaming(shapes, quant["frames"])
     model_h, model_c = model_sources(shapes, plan, step)
+    log.info("export: writing the C (%d layers, arena %d B, constants %d B)", len(shapes),
+             plan.arena_bytes, weights_bytes)
     write_text(out / "kws_model_data.h", data_h)
     write_text(out / "kws_model_data.c", data_c)
     write_text(out / "kws_model.h", model_h)
