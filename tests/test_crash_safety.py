@@ -126,3 +126,20 @@ def test_a_truncated_checkpoint_is_one_error_naming_it(quantized_run, tmp_path):
     best.write_bytes(best.read_bytes()[:len(best.read_bytes()) // 2])
     with pytest.raises(KwsError, match=rf"{best}: cannot read this checkpoint .*student stage"):
         run_pipeline(compose_cfg(overrides + ["stages=[quantize]", "quant.qat=false"]), run_dir)
+
+
+@pytest.mark.slow
+def test_twenty_kills_at_random_times_resume_to_the_uninterrupted_run(cache_dir, tmp_path):
+    overrides = TINY_SYNTHETIC + TINY_TRAINING + [
+        f"paths.cache_dir={cache_dir}", "train.epochs=4", "quant.qat_epochs=2",
+        f"stages=[{','.join(cs.STAGES)}]"]
+    result = cs.run_campaign(tmp_path, kills=20, seed=0, overrides=overrides, epochs=4,
+                             echo=lambda line: None)
+    counts = cs.summary(result)
+    assert counts["kills"] >= 20
+    assert counts["problems"] == [], counts["problems"]
+    assert {"teacher", "student", "quantize", "export"} <= set(counts["by_stage"]), counts
+    for session in result["sessions"]:
+        assert session["final"]["compare"]["differ"] == [] or all(
+            d.split(":")[0] in {x.split(":")[0] for x in result["determinism"]["differ"]}
+            for d in session["final"]["compare"]["differ"])
