@@ -139,6 +139,12 @@ def write_text(path: str | os.PathLike, text: str) -> None:
         tmp.write_text(text)
 
 
+def copy_file(source: str | os.PathLike, target: str | os.PathLike) -> None:
+    """Copy `source` to `target` through a temp file: a kill mid-copy leaves no half file."""
+    with atomic_path(target) as tmp:
+        shutil.copyfile(source, tmp)
+
+
 def write_json(path: str | os.PathLike, obj: Any) -> None:
     write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
 

@@ -14,7 +14,7 @@ Build them with the library in firmware/ (src/, include/); see firmware/app/.
 """
 from __future__ import annotations
 
-import shutil
+import logging
 from pathlib import Path
 
 from kws.artifacts import RunDir
@@ -23,11 +23,13 @@ from kws.emit.model_c import (check_requantization, layer_shapes, model_data_sou
 from kws.errors import KwsError
 from kws.golden.detector import settings_from_config
 from kws.golden.streaming import inference_cadence
-from kws.io import write_json, write_text
+from kws.io import copy_file, write_json, write_text
 
 CONFIG_KEYS = ("detector", "export")
 OUTPUT = "firmware"
 REQUIRES = ("data", "features", "quantize")   # and the stream stage's operating point, if made
+
+log = logging.getLogger(__name__)
 
 
 def run(cfg, run_dir: Path, out: Path | None = None) -> dict:
@@ -57,6 +59,8 @@ def run(cfg, run_dir: Path, out: Path | None = None) -> dict:
     ram_bytes = plan.arena_bytes + (0 if step is None else step.state_bytes
                                     + step.memory.scratch_bytes)
     check_budgets(cfg.export, ram_bytes, weights_bytes)
+    log.info("export: writing the C (%d layers, arena %d B, constants %d B)", len(shapes),
+             plan.arena_bytes, weights_bytes)
     write_text(out / "kws_model_data.h", data_h)
     write_text(out / "kws_model_data.c", data_c)
     write_text(out / "kws_model.h", model_h)
@@ -66,7 +70,7 @@ def run(cfg, run_dir: Path, out: Path | None = None) -> dict:
                                tables.window_len, step))
     write_json(out / run.detector_json_path.name, settings.to_json())
     for name in ("kws_mfcc_tables.c", "kws_mfcc_tables.h"):
-        shutil.copyfile(run.features_dir / name, out / name)
+        copy_file(run.features_dir / name, out / name)
     files = sorted(p.name for p in out.iterdir() if p.is_file())
     return {"folder": str(run.export), "files": files, "model_ram_bytes": ram_bytes,
             "ram_bytes": plan.arena_bytes, "ram_lower_bound_bytes": plan.lower_bound_bytes,

@@ -18,7 +18,6 @@ smaller shape from random weights instead: the baseline pruning has to beat.
 from __future__ import annotations
 
 import copy
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +27,7 @@ from omegaconf import OmegaConf
 from kws.artifacts import STAMPS, RunDir
 from kws.errors import KwsError
 from kws.golden.network import QuantParams
-from kws.io import read_json
+from kws.io import copy_file, read_json
 from kws.measure.network_cost import network_cost
 from kws.training.loop import (dequantize_tensor, load_teacher, load_trained,
                                summarize_training, train_model)
@@ -190,7 +189,7 @@ def _prune_and_finetune(cfg, run_dir: Path, out: Path, student, student_cfg: dic
                        "val_acc": result["val_acc"], "test_acc": result["test_acc"]})
     for name in ROUND_FILES:
         if (folder / name).exists():
-            shutil.copy2(folder / name, out / name)
+            copy_file(folder / name, out / name)
     return result, rounds
 
 

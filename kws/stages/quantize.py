@@ -13,6 +13,7 @@ Per-layer SQNR of int8 against float activations says which layer loses what.
 """
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,8 @@ from kws.training.qat import FakeQuantNet, finetune
 CONFIG_KEYS = ("quant", "student_model", "train", "data.augment", "prune.enabled")
 OUTPUT = "quantize"
 REQUIRES = ("data", "features", "student")
+
+log = logging.getLogger(__name__)
 
 
 def float_source(cfg) -> str:
@@ -61,8 +64,10 @@ def run(cfg, run_dir: Path, out: Path | None = None) -> dict:
     truth = test["label"].astype(np.int64)
     ptq_pred = run_network(golden, x_int8).astype(np.int32).argmax(1)
     report = {"ptq_int8_test_acc": round(float(np.mean(ptq_pred == truth)), 4)}
+    log.info("quantize: PTQ int8 (golden) test accuracy %.3f", report["ptq_int8_test_acc"])
     quantized_layers = layers                  # the float weights the int8 network rounds
     if cfg.quant.qat:
+        log.info("quantize: QAT, %d epochs", cfg.quant.qat_epochs)
         net = FakeQuantNet(layers, ranges, input_quant)
         report["qat_history"] = finetune(net, cfg, run_dir, cfg.quant.qat_epochs, cfg.quant.qat_lr)
         quantized_layers = net.to_float_layers()
@@ -77,8 +82,12 @@ def run(cfg, run_dir: Path, out: Path | None = None) -> dict:
     int8_pred = int8_outputs[-1].astype(np.int32).argmax(1)
     out = Path(out) if out else run.quantize
     per_layer = _per_layer_report(golden, int8_outputs, float_outputs)
+    log.info("quantize: writing %s, %s", run.model_int8_path.name, run.layers_path.name)
     run.save_golden_network(golden, per_layer, out)
+    log.info("quantize: writing student_int8.tflite, running it in TFLite Micro on %d clips",
+             len(x_int8))
     report.update(_tflite(golden, x_int8, int8_outputs[-1], out))
+    log.info("quantize: writing student_float.onnx, running it in ONNX Runtime")
     report.update(export_and_check(model, to_float(test["features"]), out / "student_float.onnx"))
     return {"float_source": source,
             "float_test_acc": round(float(np.mean(float_pred == truth)), 4), **report,

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import time
 from pathlib import Path
 
@@ -30,7 +29,7 @@ from kws.errors import KwsError
 from kws.golden.detector import DetectorSettings, fire, settings_from_config, stream_logits, sweep_inputs
 from kws.golden.network import run_network
 from kws.golden.streaming import can_stream, inference_cadence, stream_logits_streamed
-from kws.io import atomic_path, save_figure, save_npz, write_json, write_text
+from kws.io import atomic_path, copy_file, save_figure, save_npz, write_json, write_text
 from kws.measure.scoring import Score, detection_samples, score_events
 
 CONFIG_KEYS = ("stream", "detector", "features")
@@ -154,7 +153,7 @@ def _inferences(cfg, run: RunDir, out: Path, layers: list, tables,
         hit = _cached_inferences(cached, key)
         if hit is not None:
             if cached != path:
-                shutil.copyfile(cached, path)           # the cache moves on with the folder
+                copy_file(cached, path)                 # the cache moves on with the folder
             return hit
     def logits(pcm):
         if streaming:

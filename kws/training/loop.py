@@ -8,7 +8,9 @@ an epoch boundary continues exactly as the uninterrupted run would have.
 
 Writes into <run_dir>/<name>/ (built as <name>.partial/ by the pipeline): last.pt (every epoch,
 atomic), best.pt (best validation accuracy), metrics.csv, confusion_test.png, and TensorBoard logs
-when tensorboard is installed.
+when tensorboard is installed. Every file is written to a temp file and renamed; last.pt comes
+after the epoch's best.pt and metrics.csv, so a kill -9 anywhere loses at most the epoch in
+progress and never leaves the folder behind its last.pt.
 
 last.pt records what the stage's fingerprint covers (kws.pipeline.fingerprint_record: its
 settings and the stamps of the stages before it); train.resume=true continues only a checkpoint
@@ -23,7 +25,6 @@ import logging
 import math
 import os
 import pickle
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +40,8 @@ from kws.artifacts import STAMPS, RunDir
 from kws.audio.augment import Material, augment, training_material
 from kws.errors import KwsError
 from kws.feature_cache import cached_features
-from kws.io import atomic_path, read_json, save_figure, write_json, write_text
+from kws.io import (TEMP_MARK, atomic_path, copy_file, read_json, save_figure, write_json,
+                    write_text)
 from kws.pipeline import fingerprint_record
 from kws.training.models import build_model, count_macs, count_params
 
@@ -162,7 +164,7 @@ def train_model(cfg, run_dir: Path, name: str, model_cfg, epochs: int,
     if cfg.train.resume and source is not None:
         state = _load_checkpoint(source, model, optimizer, schedule, record)
         if source != checkpoint:
-            shutil.copytree(final, out, dirs_exist_ok=True)
+            _copy_completed(final, out)
         log.info("%s: resuming after epoch %d (%s)", name, state["epoch"], source)
     if teacher is not None:
         teacher.to(device).eval()
@@ -205,13 +207,14 @@ def train_model(cfg, run_dir: Path, name: str, model_cfg, epochs: int,
         state["train_seconds"] += row["seconds"]
         log.info("%s epoch %d/%d: loss %.4f train %.3f val %.3f (%.1fs)", name, epoch + 1,
                  epochs, row["train_loss"], row["train_acc"], row["val_acc"], row["seconds"])
+        # last.pt last: it is what a resume continues, so the epoch's other files come first.
         if row["val_acc"] > state["best_val_acc"]:
             state["best_val_acc"] = row["val_acc"]
             _save(out / "best.pt", {"model": model.state_dict(), "epoch": epoch + 1})
+        _write_metrics(out / "metrics.csv", state["history"])
         _save(checkpoint, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                            "schedule": schedule.state_dict(), "state": state,
                            "fingerprint": record})
-        _write_metrics(out / "metrics.csv", state["history"])
         if writer is not None:
             for key, value in row.items():
                 if key != "epoch":
@@ -220,7 +223,7 @@ def train_model(cfg, run_dir: Path, name: str, model_cfg, epochs: int,
         writer.close()
     if not (out / "best.pt").exists():
         raise KwsError(f"{name}: no epoch was trained (train.epochs={epochs})")
-    model.load_state_dict(torch.load(out / "best.pt", map_location=device)["model"])
+    model.load_state_dict(_read_checkpoint(out / "best.pt", name, device)["model"])
     test_logits = predict(model, ds.test_x, device)
     _plot_confusion(out / "confusion_test.png", test_logits.argmax(1), ds.test_y, ds.labels, name)
     frames, coeffs = ds.test_x.shape[-2:]
@@ -261,8 +264,27 @@ def load_trained(run_dir: Path, name: str, model_cfg, n_classes: int) -> nn.Modu
     if model_cfg is None:
         model_cfg = OmegaConf.create(run.model_config(name))
     model = build_model(model_cfg, n_classes)
-    model.load_state_dict(torch.load(path, map_location="cpu")["model"])
+    model.load_state_dict(_read_checkpoint(path, name)["model"])
     return model.eval()
+
+
+def _read_checkpoint(path: Path, stage: str, device="cpu") -> dict:
+    """A checkpoint torch can read, or one KwsError naming it (a truncated or foreign file)."""
+    try:
+        return torch.load(path, map_location=device)
+    except (OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError) as exc:
+        raise KwsError(f"{path}: cannot read this checkpoint ({exc}); re-run the {stage} "
+                       "stage") from None
+
+
+def _copy_completed(final: Path, out: Path) -> None:
+    """Copy a completed training folder into the partial one that train.resume continues,
+    file by file through temp files and last.pt last: a kill mid-copy leaves no half file, and a
+    last.pt in the partial folder (which a resume reads first) means the rest is there."""
+    files = sorted((p for p in final.rglob("*") if p.is_file() and TEMP_MARK not in p.name),
+                   key=lambda p: (p.relative_to(final) == Path("last.pt"), str(p)))
+    for path in files:
+        copy_file(path, out / path.relative_to(final))
 
 
 def _accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
@@ -290,7 +312,7 @@ def _load_checkpoint(path: Path, model, optimizer, schedule, record: dict) -> di
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         schedule.load_state_dict(ckpt["schedule"])
-    except (RuntimeError, KeyError, EOFError, ValueError, AttributeError,
+    except (OSError, RuntimeError, KeyError, EOFError, ValueError, AttributeError,
             pickle.UnpicklingError) as exc:
         raise KwsError(f"{path}: cannot resume from this checkpoint ({exc}); {how}") from None
     return ckpt["state"]

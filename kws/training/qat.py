@@ -8,6 +8,8 @@ calibration, so the integers after conversion (kws.training.ptq.convert) are wha
 """
 from __future__ import annotations
 
+import logging
+
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -15,6 +17,8 @@ from torch.nn import functional as F
 from kws.golden.network import QuantParams
 from kws.golden.network import conv_padding, same_padding
 from kws.training.ptq import FloatLayer, activation_quant
+
+log = logging.getLogger(__name__)
 
 
 def _round_ste(x: torch.Tensor) -> torch.Tensor:
@@ -116,5 +120,7 @@ def finetune(net: FakeQuantNet, cfg, run_dir, epochs: int, lr: float) -> list[di
         val = predict(net, ds.val_x, device).argmax(1)
         history.append({"epoch": epoch + 1, "val_acc": round(float((val == ds.val_y)
                                                                    .float().mean()), 4)})
+        log.info("quantize: QAT epoch %d/%d: val %.3f", epoch + 1, epochs,
+                 history[-1]["val_acc"])
     net.cpu()
     return history
