@@ -149,24 +149,30 @@ def sweep_rows(sweep_dir: Path, student_dir: Path | None) -> list[dict]:
                                         if prune["method"] == "pruned" else "")
             row = prune_row(report, method)
             if row is not None:
-                rows.append({**row, "run": str(path.parent)})
-    rows.sort(key=lambda r: (r["method"], r["ratio"], r["epochs"]))
+                rows.append({**row, "seed": _job_seed(path.parent), "run": str(path.parent)})
+    rows.sort(key=lambda r: (r["method"], r["ratio"], r["epochs"], r["seed"] or 0))
     unpruned = prune_row(read_json(student_dir / "report.json") or {}, "unpruned") \
         if student_dir else None
     return ([{**unpruned, "run": str(student_dir)}] if unpruned else []) + rows
 
 
+def _job_seed(job_dir: Path) -> int | None:
+    """The seed a sweep job ran with (its .hydra/config.yaml)."""
+    saved = job_dir / ".hydra" / "config.yaml"
+    return int(OmegaConf.load(saved).seed) if saved.exists() else None
+
+
 def prune_table(rows: list[dict]) -> str:
     base = next((r for r in rows if r["method"] == "unpruned"), None)
-    lines = ["| network | ratio | channels | epochs | int8 test acc | M4 insn / inference "
+    lines = ["| network | ratio | channels | epochs | seed | int8 test acc | M4 insn / inference "
              "| vs unpruned | M4 insn / s of audio | MACs | params | arena B | flash B |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         insn = r["m4_insn_per_inference"]
         saved = (f"{100 * (1 - insn / base['m4_insn_per_inference']):.1f} % fewer"
                  if base and insn and base["m4_insn_per_inference"] and r is not base else "")
         lines.append(f"| {r['method']} | {r['ratio']:g} | {r['channels'] or ''} | "
-                     f"{r['epochs']} | "
+                     f"{r['epochs']} | {'' if r.get('seed') is None else r['seed']} | "
                      f"{r['int8_test_acc']:.4f} | {insn or 'n/a'} | {saved} | "
                      f"{r['m4_insn_per_second_of_audio'] or 'n/a'} | {r['macs']} | "
                      f"{r['params']} | {r['arena_bytes']} | {r['flash_bytes']} |")
