@@ -166,7 +166,9 @@ static int32_t clamp(int32_t v, int32_t lo, int32_t hi)
 
 /* ---------------------------------------------------------------- steps 1-2 (+ FFT stages 1-2) */
 
-/* Two int16 from memory (any alignment) as one word: the first in the low half. */
+#if KWS_MFCC_DSP
+/* Two int16 from memory (any alignment) as one word: the first in the low half (the DSP path's
+ * only: clang warns about an unused static function). */
 static inline uint32_t load_pair16(const int16_t *p)
 {
     uint32_t v;
@@ -174,7 +176,6 @@ static inline uint32_t load_pair16(const int16_t *p)
     return v;
 }
 
-#if KWS_MFCC_DSP
 #define LO16(v) ((int32_t)(int16_t)(v))
 #define HI16(v) ((int32_t)(v) >> 16)
 #endif
