@@ -1085,8 +1085,10 @@ kws_status_t kws_mfcc_stream_push(kws_mfcc_stream_t *s, const int16_t *samples,
         return KWS_ERR_ARG;
     }
     const kws_mfcc_tables_t *t = s->tables;
-    const int32_t total = s->filled + n_samples;
-    const int32_t ready = total < t->window_len ? 0 : 1 + (total - t->window_len) / t->stride;
+    /* int64: filled + n_samples overflows int32 for n_samples near INT32_MAX (found by
+     * firmware/tests/fuzz/kws_fuzz_mfcc.c) */
+    const int64_t total = (int64_t)s->filled + n_samples;
+    const int64_t ready = total < t->window_len ? 0 : 1 + (total - t->window_len) / t->stride;
     *n_frames = 0;
     if (ready > max_frames) {
         return KWS_ERR_SIZE;
