@@ -169,6 +169,7 @@ class FuzzRun:
     findings: list[Path] = field(default_factory=list)   # crash/leak/timeout/oom inputs
     exit_status: int = 0
     log: str = ""                          # the engine's last lines
+    coverage: tuple[int, int] | None = None  # libFuzzer's last (cov, ft)
 
     @property
     def ok(self) -> bool:
@@ -212,8 +213,10 @@ def run_libfuzzer(binary: Path, corpus: Path, *, runs: int | None = None,
     m = re.search(r"stat::number_of_executed_units:\s*(\d+)", proc.stderr)
     files, size = _corpus(corpus)
     name = _harness_of(binary)
+    cov = re.findall(r"cov: (\d+) ft: (\d+)", proc.stderr)
     return FuzzRun(name, "libfuzzer", int(m.group(1)) if m else 0, took, files, size,
-                   _findings(artifacts), proc.returncode, proc.stderr[-4000:])
+                   _findings(artifacts), proc.returncode, proc.stderr[-4000:],
+                   tuple(map(int, cov[-1])) if cov else None)
 
 
 def run_driver(binary: Path, *, random: int, seed: int = 0, seeds: list[Path] = (),
