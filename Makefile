@@ -15,6 +15,10 @@ ARM_PACKAGES := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
 # awb, rms, slt and festival's kal, ked, slt-hts. A missing one is skipped at run time with a
 # line naming its package.
 TTS_PACKAGES := flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts
+# clang and its libFuzzer runtime (Debian 12's clang 14) for the C fuzz harnesses
+# (firmware/tests/fuzz/, tests/test_fuzz_c.py, bench/fuzz_c.py); without them the harnesses run
+# their own seeded random driver under gcc.
+FUZZ_PACKAGES := clang libclang-rt-14-dev
 # Only on request (make voices-nonfree): pico (non-free), RHVoice (non-free), MBROLA (program in
 # contrib, voices in non-free; through Debian's eSpeak NG, which is in main).
 MBROLA_VOICES := us1 us2 us3 en1 af1 de1 de2 de3 de4 de5 de6 fr1 fr4 gr2 hu1 nl2 pl1 ro1 sw1 sw2
@@ -41,12 +45,12 @@ $(TF_STAMP): $(STAMP)
 	  echo "warning: the tf extra (tensorflow-cpu) did not install: the converter tests will skip"
 	touch $(TF_STAMP)
 
-# As root with apt-get: installs whatever is missing of the ARM toolchain and the Debian-main
-# voices in one apt-get run; otherwise names the packages.
+# As root with apt-get: installs whatever is missing of the ARM toolchain, the Debian-main
+# voices and clang's libFuzzer in one apt-get run; otherwise names the packages.
 toolchain:
 	@need=""; \
 	{ command -v arm-none-eabi-gcc && command -v qemu-system-arm; } >/dev/null || need="$(ARM_PACKAGES)"; \
-	for p in $(TTS_PACKAGES); do \
+	for p in $(TTS_PACKAGES) $(FUZZ_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || need="$$need $$p"; \
 	done; \
 	if [ -z "$$need" ]; then :; \
@@ -54,9 +58,9 @@ toolchain:
 	  echo "installing$$need (apt-get, Debian main)"; \
 	  ($(APT_GET) update -qq && DEBIAN_FRONTEND=noninteractive $(APT_GET) install -y -qq \
 	     --no-install-recommends $$need >/dev/null) || \
-	  echo "warning: could not install$$need: the Cortex-M steps or those voices will be skipped"; \
+	  echo "warning: could not install$$need: the Cortex-M steps, those voices or libFuzzer will be skipped"; \
 	else \
-	  echo "note: the Cortex-M steps and the flite/festival voices need: sudo apt-get install --no-install-recommends$$need"; \
+	  echo "note: the Cortex-M steps, the flite/festival voices and libFuzzer need: sudo apt-get install --no-install-recommends$$need"; \
 	fi
 
 # Opt-in, never part of `make`: pico, RHVoice and MBROLA live in Debian's contrib and non-free.

@@ -43,7 +43,7 @@ def test_each_folder_holds_one_role():
                 role[e.path] = name
     for path, name in role.items():
         top = path.split("/")[0]
-        expected = {"src": LIBRARY, "app": {"app"}, "examples": {"demo"},
+        expected = {"src": LIBRARY, "app": {"app"}, "examples": {"demo", "demo-wav"},
                     "ports": {"mps2"}}.get(top)
         if top == "tests":
             assert name.startswith("tests-"), (path, name)

@@ -166,7 +166,9 @@ static int32_t clamp(int32_t v, int32_t lo, int32_t hi)
 
 /* ---------------------------------------------------------------- steps 1-2 (+ FFT stages 1-2) */
 
-/* Two int16 from memory (any alignment) as one word: the first in the low half. */
+#if KWS_MFCC_DSP
+/* Two int16 from memory (any alignment) as one word: the first in the low half (the DSP path's
+ * only: clang warns about an unused static function). */
 static inline uint32_t load_pair16(const int16_t *p)
 {
     uint32_t v;
@@ -174,7 +176,6 @@ static inline uint32_t load_pair16(const int16_t *p)
     return v;
 }
 
-#if KWS_MFCC_DSP
 #define LO16(v) ((int32_t)(int16_t)(v))
 #define HI16(v) ((int32_t)(v) >> 16)
 #endif
@@ -1084,8 +1085,10 @@ kws_status_t kws_mfcc_stream_push(kws_mfcc_stream_t *s, const int16_t *samples,
         return KWS_ERR_ARG;
     }
     const kws_mfcc_tables_t *t = s->tables;
-    const int32_t total = s->filled + n_samples;
-    const int32_t ready = total < t->window_len ? 0 : 1 + (total - t->window_len) / t->stride;
+    /* int64: filled + n_samples overflows int32 for n_samples near INT32_MAX (found by
+     * firmware/tests/fuzz/kws_fuzz_mfcc.c) */
+    const int64_t total = (int64_t)s->filled + n_samples;
+    const int64_t ready = total < t->window_len ? 0 : 1 + (total - t->window_len) / t->stride;
     *n_frames = 0;
     if (ready > max_frames) {
         return KWS_ERR_SIZE;

@@ -63,7 +63,7 @@ def build_host(generated: Path, out_dir: Path, sanitize: bool = False,
     tools = {"verify": build_sections(out_dir / f"kws_verify_tool{suffix}",
                                       app + ("tests-host-verify",), sanitize, trace,
                                       model=generated, tables=generated),
-             "demo": build_sections(out_dir / f"kws_demo{suffix}", app + ("demo",), sanitize,
+             "demo": build_sections(out_dir / f"kws_demo{suffix}", app + ("demo", "demo-wav"), sanitize,
                                     model=generated, tables=generated)}
     if streaming:
         tools["verify_window"] = build_sections(

@@ -46,14 +46,18 @@ def compiler() -> str:
 
 
 def build(output: Path, sources: list[Path], include_dirs: list[Path],
-          sanitize: bool = False, defines: list[str] | None = None) -> Path:
+          sanitize: bool = False, defines: list[str] | None = None,
+          cc: str | None = None, flags: list[str] | None = None) -> Path:
     """Compile and link `sources` into the executable `output` (atomically).
 
-    defines: preprocessor definitions, e.g. ["KWS_MODEL_TRACE_HOOK=kws_verify_trace"]."""
-    flags = CFLAGS + (SANITIZE if sanitize else []) + [f"-D{d}" for d in defines or []]
+    defines: preprocessor definitions, e.g. ["KWS_MODEL_TRACE_HOOK=kws_verify_trace"].
+    cc: the compiler (default: compiler()); flags: more flags, after the others (e.g.
+    ["-fsanitize=fuzzer"] for clang's libFuzzer: kws.toolchain.fuzz)."""
+    flags = CFLAGS + (SANITIZE if sanitize else []) + [f"-D{d}" for d in defines or []] + \
+        list(flags or [])
     includes = [f"-I{d}" for d in include_dirs]
     with atomic_path(output, suffix=".bin") as tmp:
-        cmd = [compiler(), *flags, *includes, *map(str, sources), "-o", str(tmp)]
+        cmd = [cc or compiler(), *flags, *includes, *map(str, sources), "-o", str(tmp)]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
             raise KwsError(f"building {output.name} failed:\n{' '.join(cmd)}\n{proc.stderr}")
@@ -74,11 +78,13 @@ def mfcc_tool_sources() -> list[Path]:
 
 
 def build_sections(output: Path, sections: tuple[str, ...], sanitize: bool = False,
-                   defines: list[str] | None = None, **generated: Path) -> Path:
+                   defines: list[str] | None = None, cc: str | None = None,
+                   flags: list[str] | None = None, **generated: Path) -> Path:
     """build() of the sections of firmware/sources.txt (generated folders by key), with the
     result-file writer (HOST_RESULTS) every host tool uses."""
     b = sources.build(*sections, *HOST_RESULTS, **generated)
-    return build(output, b.sources, b.includes, sanitize=sanitize, defines=defines)
+    return build(output, b.sources, b.includes, sanitize=sanitize, defines=defines, cc=cc,
+                 flags=flags)
 
 
 def build_results_tool(out_dir: Path, sanitize: bool = True) -> Path:

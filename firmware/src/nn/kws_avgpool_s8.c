@@ -35,7 +35,9 @@ kws_status_t kws_avgpool_s8(const kws_dims_t *in_dims, const int8_t *input, int8
 kws_status_t kws_mean_s8(const kws_quant_t *quant, int32_t multiplier, int32_t shift,
                          const kws_dims_t *in_dims, const int8_t *input, int8_t *output)
 {
-    if (quant == 0 || !dims_ok(in_dims) || input == 0 || output == 0 || multiplier < 0 ||
+    /* quant_ok: offsets and clamp in range, as every kernel (without it an offset near INT32_MAX
+     * overflowed the sum and a clamp of 128 wrapped: found by firmware/tests/fuzz/kws_fuzz_nn.c) */
+    if (!quant_ok(quant) || !dims_ok(in_dims) || input == 0 || output == 0 || multiplier < 0 ||
         shift < -31 || shift > 30) {
         return KWS_ERR_ARG;
     }

@@ -42,6 +42,17 @@ static int32_t rounding_divide_by_pot(int32_t x, int32_t e)
     return (x >> e) + ((x & mask) > threshold);
 }
 
+/* rounding_divide_by_pot for the output's exponent, 35 - headroom of the sum, which exceeds 31
+ * once the sum reaches 2^28 (512 or more classes near the maximum; TFLite's int32 shift is then
+ * undefined): in int64, as kws.golden.softmax computes it, so from 32 on the quotient of any
+ * int32 is 0 (found by firmware/tests/fuzz/kws_fuzz_nn.c). */
+static int32_t rounding_divide_by_pot_wide(int32_t x, int32_t e)
+{
+    const int64_t mask = ((int64_t)1 << e) - 1;
+    const int64_t threshold = (mask >> 1) + (x < 0);
+    return (int32_t)(((int64_t)x >> e) + (((int64_t)x & mask) > threshold));
+}
+
 /* gemmlowp SaturatingRoundingMultiplyByPOT, exponent e >= 1: x 2^e, saturating. */
 static int32_t saturating_shift_left(int32_t x, int32_t e)
 {
@@ -137,7 +148,7 @@ kws_status_t kws_softmax_s8(int32_t n, const int8_t *input, int32_t input_multip
                                         ACCUMULATION_INTEGER_BITS));
         }
     }
-    /* the max's own term makes total >= 2^19: headroom <= 12, exponent in [23, 31] */
+    /* the max's own term makes total >= 2^19: headroom <= 12, exponent in [23, 35] */
     const int32_t headroom = count_leading_zeros((uint32_t)total);
     const int32_t exponent = ACCUMULATION_INTEGER_BITS - headroom + 31 - 8;
     const int32_t recip = one_over_one_plus_x(to_int32(((uint32_t)total << headroom) -
@@ -146,9 +157,9 @@ kws_status_t kws_softmax_s8(int32_t n, const int8_t *input, int32_t input_multip
         const int32_t d = input[i] - max;
         int32_t q = INT8_LO;
         if (d >= diff_min) {
-            q = rounding_divide_by_pot(srdhm(recip, entry_exp(d, input_multiplier,
-                                                              input_left_shift)),
-                                       exponent) + INT8_LO;
+            q = rounding_divide_by_pot_wide(srdhm(recip, entry_exp(d, input_multiplier,
+                                                                   input_left_shift)),
+                                            exponent) + INT8_LO;
             q = q > INT8_HI ? INT8_HI : q;
         }
         output[i] = (int8_t)q;
