@@ -3,6 +3,7 @@ pipeline, each read as audio or refused with one reason naming the file; a netwo
 or flash budget refused by export; a run directory made by another kws version refused. The
 pipeline-level behaviour (skipped clips counted, strict mode, folders, disk full) is in
 tests/test_bad_input.py."""
+import errno
 import json
 import struct
 
@@ -155,42 +156,46 @@ def test_a_run_directory_made_by_another_version_is_refused(layout, tmp_path):
     assert run_pipeline(cfg, run_dir)["data"]["environment"]["packages"]["kws"] != "0.0.1"
 
 
-def _full_disk_for(monkeypatch, name: str):
-    """os.replace fails with ENOSPC for files called `name` (the atomic write's last step)."""
-    import errno
+# A full disk, and a file system turned read-only (as root, chmod would not stop the writes).
+WRITE_FAILURES = [(errno.ENOSPC, "the disk is full"), (errno.EROFS, "the file system is read-only")]
+
+
+def _full_disk_for(monkeypatch, name: str, code: int = errno.ENOSPC):
+    """os.replace fails with `code` for files called `name` (the atomic write's last step)."""
     import os
     real_replace = os.replace
 
     def replace(src, dst, *args, **kwargs):
         if os.path.basename(dst) == name:
-            raise OSError(errno.ENOSPC, "No space left on device", str(dst))
+            raise OSError(code, os.strerror(code), str(dst))
         return real_replace(src, dst, *args, **kwargs)
     monkeypatch.setattr(os, "replace", replace)
 
 
+@pytest.mark.parametrize("code, reason", WRITE_FAILURES)
 def test_a_full_disk_during_export_names_the_file_and_keeps_the_old_c(quantized_run, tmp_path,
-                                                                      monkeypatch):
+                                                                      monkeypatch, code, reason):
     base, overrides = quantized_run
     run_dir = copy_run(base, tmp_path / "run")
     stages = "stages=[data,features,student,quantize,export]"
     run_pipeline(compose_cfg(overrides + [stages]), run_dir)
     before = {p.name: p.read_bytes() for p in (run_dir / "firmware").iterdir()}
-    _full_disk_for(monkeypatch, "kws_model.c")
-    with pytest.raises(KwsError, match=r"cannot write .*firmware\.partial/kws_model\.c: the disk "
-                                       r"is full"):
+    _full_disk_for(monkeypatch, "kws_model.c", code)
+    with pytest.raises(KwsError, match=r"cannot write .*firmware\.partial/kws_model\.c: "
+                                       + reason):
         run_pipeline(compose_cfg(overrides + [stages, "detector.threshold=200"]), run_dir)
     assert {p.name: p.read_bytes() for p in (run_dir / "firmware").iterdir()} == before
     assert not (run_dir / "firmware.partial").exists()
 
 
+@pytest.mark.parametrize("code, reason", WRITE_FAILURES)
 def test_a_full_disk_at_a_training_checkpoint_names_it_and_keeps_the_student(
-        quantized_run, tmp_path, monkeypatch):
+        quantized_run, tmp_path, monkeypatch, code, reason):
     base, overrides = quantized_run
     run_dir = copy_run(base, tmp_path / "run")
     trained = (run_dir / "student" / "best.pt").read_bytes()
-    _full_disk_for(monkeypatch, "last.pt")
-    with pytest.raises(KwsError, match=r"cannot write .*student\.partial/last\.pt: the disk is "
-                                       r"full"):
+    _full_disk_for(monkeypatch, "last.pt", code)
+    with pytest.raises(KwsError, match=r"cannot write .*student\.partial/last\.pt: " + reason):
         run_pipeline(compose_cfg(overrides + ["stages=[student]", "train.epochs=4"]), run_dir)
     assert (run_dir / "student" / "best.pt").read_bytes() == trained
     stamps = json.loads((run_dir / ".stage_stamps.json").read_text())
