@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
 import sys
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -81,6 +82,8 @@ def cli() -> None:
     if "--version" in args:
         print(f"kws {kws_version()}")
         return
+    if os.environ.get("WORLD_SIZE", "1") != "1":
+        _join_torchrun(args)
     try:
         main()
     except SystemExit as exc:
@@ -89,14 +92,49 @@ def cli() -> None:
         raise
 
 
+def _join_torchrun(args: list[str]) -> None:
+    """Started by torchrun: join its process group; every rank gets rank 0's run directory, and
+    only rank 0 writes Hydra's files and the log (kws.training.distributed)."""
+    from kws.training import distributed
+    if "--multirun" in args or "-m" in args:
+        print("kws: error: --multirun under torchrun: run the sweep with a Hydra launcher and "
+              "torchrun inside each job, or one torchrun per point", file=sys.stderr)
+        sys.exit(BAD_INPUT)
+    distributed.start()
+    sys.argv += distributed.run_directory_override(args) + distributed.quiet_follower_overrides()
+
+
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")
 def main(cfg: DictConfig) -> float | None:
     global _task_started
     _task_started = True
     run_dir = Path(HydraConfig.get().runtime.output_dir)
+    if os.environ.get("WORLD_SIZE", "1") != "1":
+        return _distributed_main(cfg, run_dir)
+    return _run(cfg, run_dir)
+
+
+def _distributed_main(cfg: DictConfig, run_dir: Path) -> float | None:
+    """Rank 0 runs the pipeline and then releases the others; they train when it trains."""
+    from kws.training import distributed
+    from kws.training.loop import follow_trainings
+    try:
+        if not distributed.ranks().leader:
+            follow_trainings()
+            return None
+        try:
+            return _run(cfg, run_dir)
+        finally:
+            distributed.share_job(None)
+    finally:
+        distributed.stop()
+
+
+def _run(cfg: DictConfig, run_dir: Path) -> float | None:
     try:
         report = run_pipeline(cfg, run_dir)
         stages = ordered_stages(list(cfg.stages))
+        check_budget(report, cfg.budget)
         value = objective(report, cfg.objective) if cfg.objective else None
     except (KwsError, OSError) as exc:
         error = exc if isinstance(exc, KwsError) else _disk_full(exc)
@@ -104,8 +142,9 @@ def main(cfg: DictConfig) -> float | None:
             raise
         _report(error)
         if HydraConfig.get().mode == RunMode.MULTIRUN:
-            # One bad point of a sweep (say, an impossible setting) must not end the sweep.
-            return float("inf") if cfg.objective else None
+            # One bad point of a sweep (an impossible setting, a network over the budget) must
+            # not end the sweep: it scores as the worst possible trial.
+            return _worst_value() if cfg.objective else None
         sys.exit(BAD_INPUT)
     print("\n".join(summary_lines(report, stages)))
     print(f"run directory: {run_dir}  (report: {run_dir / REPORT})")
@@ -127,6 +166,26 @@ def _report(error: KwsError) -> None:
     for handler in logging.getLogger().handlers:
         if isinstance(handler, logging.FileHandler):
             handler.handle(record)
+
+
+def check_budget(report: dict, budget) -> None:
+    """budget.kind/value: the quantize stage's figure for the int8 network must not exceed it."""
+    if budget.kind is None:
+        return
+    measured = report.get("quantize", {}).get(budget.kind)
+    if measured is None:
+        raise KwsError(f"budget.kind={budget.kind}: the quantize stage did not report it (run "
+                       "stages=[..., quantize])")
+    if measured > budget.value:
+        raise KwsError(f"budget: the int8 network has {budget.kind}={measured:,}, over "
+                       f"budget.value={budget.value:,} by {measured - budget.value:,}")
+
+
+def _worst_value() -> float:
+    """The objective a failed sweep point returns: the worst for the sweeper's direction."""
+    sweeper = HydraConfig.get().sweeper
+    direction = str(sweeper.get("direction", "minimize")) if "direction" in sweeper else "minimize"
+    return float("-inf") if "max" in direction.lower() else float("inf")
 
 
 def objective(report: dict, key: str) -> float:

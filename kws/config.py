@@ -8,9 +8,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 from hydra.core.config_store import ConfigStore
+from omegaconf import OmegaConf
 
 DEFAULT_KEYWORDS = ["yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go"]
 
@@ -254,6 +255,15 @@ class PruneConfig:
 
 
 @dataclass
+class BudgetConfig:
+    """A limit on the int8 network a run makes (the quantize stage measures it): a run over it
+    ends with one error, and in a sweep scores as the worst trial (experiment=student_optuna)."""
+    kind: Optional[str] = None            # null | params | arena_bytes | flash_bytes |
+                                          # m4_instructions (per inference, QEMU)
+    value: Optional[int] = None
+
+
+@dataclass
 class QuantConfig:
     """int8 quantisation of the student (kws.stages.quantize): TFLite int8 / CMSIS-NN semantics."""
     calibration: str = "minmax"           # minmax | percentile
@@ -343,6 +353,13 @@ class KwsConfig:
     seed: int = 0
     # A report value the app returns, e.g. "stream.frr": what a Hydra sweeper (optuna) minimises.
     objective: Optional[str] = None
+    # Processes for the golden front end: the features stage and every epoch's augmentation draw
+    # (kws.epoch_features). The integers do not depend on it. 0 = one per core (per DDP rank).
+    workers: int = 0
+    budget: BudgetConfig = field(default_factory=BudgetConfig)
+    # Free variables of a sweep that other settings interpolate (experiment=student_optuna:
+    # search.width and search.depth make student_model.blocks through ${kws_blocks:...}).
+    search: Dict[str, Any] = field(default_factory=dict)
     stages: List[str] = field(default_factory=lambda: ["data", "features", "teacher", "student",
                                                       "prune", "quantize", "stream", "export",
                                                       "verify", "firmware"])
@@ -378,6 +395,17 @@ def shared_data_dir(cfg) -> Path:
 def register_configs() -> None:
     cs = ConfigStore.instance()
     cs.store(name="kws_schema", node=KwsConfig)
+    if not OmegaConf.has_resolver("kws_blocks"):
+        OmegaConf.register_new_resolver("kws_blocks", student_blocks)
+
+
+def student_blocks(width: int, depth: int):
+    """${kws_blocks:W,D}: D depthwise-separable blocks of W channels, the first halving time and
+    frequency (the default student's layout, conf/model/student.yaml)."""
+    if int(depth) < 1 or int(width) < 1:
+        raise ValueError(f"kws_blocks:{width},{depth}: width and depth must be >= 1")
+    return OmegaConf.create([{"channels": int(width), "stride": [2, 2] if i == 0 else [1, 1]}
+                             for i in range(int(depth))])
 
 
 def compose(overrides: list[str] | None = None):

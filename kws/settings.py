@@ -103,6 +103,7 @@ def _model(prefix: str) -> dict[str, Rule]:
 # Key → allowed values, for every numeric or choice setting of kws.config's dataclasses.
 RULES: dict[str, Rule] = {
     "seed": SEED,
+    "workers": integer(0),
     "objective": Rule(lambda v: v is None or bool(re.fullmatch(r"[a-z]+\.\w+", str(v))),
                       "null or a report value as <stage>.<key>, e.g. stream.frr"),
     "data.source": choice("synthetic", "speech_commands"),
@@ -184,6 +185,8 @@ RULES: dict[str, Rule] = {
     "prune.importance": choice("l1", "l2", "wanda"),
     "prune.ratio": real(0, 1, lo_open=True, hi_open=True),
     "prune.budget.kind": optional(choice("m4_instructions", "arena_bytes", "flash_bytes")),
+    "budget.kind": optional(choice("params", "arena_bytes", "flash_bytes", "m4_instructions")),
+    "budget.value": optional(integer(1)),
     "prune.budget.value": optional(integer(1)),
     "prune.multiple": integer(1),
     "prune.rounds": integer(1),
@@ -282,10 +285,11 @@ def _combinations(cfg) -> list[str]:
                             f"(data.clip_ms={d.clip_ms})")
     except KwsError as exc:
         problems.append(str(exc))
-    budget = cfg.prune.budget
-    if (budget.kind is None) != (budget.value is None):
-        problems.append(f"prune.budget.kind={_show(budget.kind)} with prune.budget.value="
-                        f"{_show(budget.value)}: set both (a budget) or neither (prune.ratio)")
+    for key, otherwise in (("prune.budget", " (prune.ratio)"), ("budget", "")):
+        budget = OmegaConf.select(cfg, key)
+        if (budget.kind is None) != (budget.value is None):
+            problems.append(f"{key}.kind={_show(budget.kind)} with {key}.value="
+                            f"{_show(budget.value)}: set both (a budget) or neither{otherwise}")
     st = cfg.stream
     if st.select_on == "validation" and st.validation_negative_hours * st.target_fa_per_hour < 1:
         problems.append(f"stream.validation_negative_hours={st.validation_negative_hours:g} with "

@@ -44,10 +44,11 @@ def test_training_killed_mid_run_resumes_to_the_same_weights(cache_dir, tmp_path
                                                "train.epochs=4"]
     killed, reference = tmp_path / "killed", tmp_path / "reference"
     proc = _kws(common + [f"hydra.run.dir={killed}"], ROOT)
-    metrics = killed / "teacher.partial" / "metrics.csv"       # the in-progress folder
+    # the in-progress folder's last.pt: written (renamed into place) last of each epoch
+    checkpoint = killed / "teacher.partial" / "last.pt"
     deadline = time.time() + 300
     while time.time() < deadline and proc.poll() is None:
-        if metrics.exists() and len(metrics.read_text().splitlines()) >= 2:   # epoch 1 done
+        if checkpoint.exists():                                 # epoch 1 done
             proc.send_signal(signal.SIGKILL)
             break
         time.sleep(0.05)

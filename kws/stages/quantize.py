@@ -28,7 +28,7 @@ from kws.training.loop import dequantize_tensor, load_trained
 from kws.training.ptq import activation_ranges, convert, dequantize_output, float_forward, fold
 from kws.training.qat import FakeQuantNet, finetune
 
-CONFIG_KEYS = ("quant", "student_model", "train", "data.augment", "prune.enabled")
+CONFIG_KEYS = ("quant", "student_model", "train", "data.augment", "prune.enabled", "budget.kind")
 OUTPUT = "quantize"
 REQUIRES = ("data", "features", "student")
 
@@ -89,9 +89,13 @@ def run(cfg, run_dir: Path, out: Path | None = None) -> dict:
     report.update(_tflite(golden, x_int8, int8_outputs[-1], out))
     log.info("quantize: writing student_float.onnx, running it in ONNX Runtime")
     report.update(export_and_check(model, to_float(test["features"]), out / "student_float.onnx"))
+    val = run.features("validation")
+    val_pred = run_network(golden, val["features"][..., None]).astype(np.int32).argmax(1)
     return {"float_source": source,
             "float_test_acc": round(float(np.mean(float_pred == truth)), 4), **report,
             "int8_test_acc": round(float(np.mean(int8_pred == truth)), 4),
+            "int8_val_acc": round(float(np.mean(val_pred == val["label"])), 4),
+            **_costs(cfg, model, golden, x_int8[0]),
             "int8_source": "qat" if cfg.quant.qat else "ptq",
             "float_int8_argmax_agreement": round(float(np.mean(float_outputs[-1].argmax(1)
                                                                == int8_pred)), 4),
@@ -138,6 +142,17 @@ def sqnr_db(reference: np.ndarray, test: np.ndarray) -> float:
 
 def _nchw_to_nhwc(x: np.ndarray) -> np.ndarray:
     return np.transpose(x, (0, 2, 3, 1)) if x.ndim == 4 else x
+
+
+def _costs(cfg, model, golden: list, x: np.ndarray) -> dict:
+    """What the int8 network costs: parameters, arena and flash bytes (kws.measure.network_cost,
+    as export plans them), and Cortex-M4 instructions per inference when budget.kind asks."""
+    from kws.measure.network_cost import m4_instructions, memory_costs
+    from kws.training.models import count_params
+    costs = {"params": count_params(model), **memory_costs(golden, x.shape)}
+    if cfg.budget.kind == "m4_instructions":
+        costs["m4_instructions"] = m4_instructions(golden, x)
+    return costs
 
 
 def _per_layer_report(golden: list, int8_outputs: list, float_outputs: list) -> list[dict]:

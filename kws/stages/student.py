@@ -22,6 +22,7 @@ def requires(cfg) -> tuple[str, ...]:
 
 
 def run(cfg, run_dir: Path, out: Path | None = None) -> dict:
+    _check_params_budget(cfg, run_dir)
     teacher = None
     entry = {"distilled": bool(cfg.distill.enabled)}
     if cfg.distill.enabled:
@@ -30,6 +31,20 @@ def run(cfg, run_dir: Path, out: Path | None = None) -> dict:
     result = train_model(cfg, run_dir, "student", cfg.student_model, epochs, teacher=teacher,
                          out=out)
     return {**result, **entry}
+
+
+def _check_params_budget(cfg, run_dir: Path) -> None:
+    """budget.kind=params: refuse a student over it before spending its training (the
+    quantize stage's count, of the same network, is what the run's budget check reads)."""
+    if cfg.budget.kind != "params":
+        return
+    from kws.artifacts import RunDir
+    from kws.errors import KwsError
+    from kws.training.models import build_model, count_params
+    params = count_params(build_model(cfg.student_model, len(RunDir(run_dir).labels())))
+    if params > cfg.budget.value:
+        raise KwsError(f"budget: student_model has params={params:,}, over budget.value="
+                       f"{cfg.budget.value:,} by {params - cfg.budget.value:,}")
 
 
 def summarize(entry: dict) -> str:

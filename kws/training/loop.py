@@ -37,12 +37,14 @@ from torch.nn import functional as F
 from tqdm import tqdm
 
 from kws.artifacts import STAMPS, RunDir
-from kws.audio.augment import Material, augment, training_material
+from kws.audio.augment import Material, training_material
 from kws.errors import KwsError
-from kws.feature_cache import cached_features
+from kws.epoch_features import EpochFeatures, TrainingAudio
+from kws.feature_cache import worker_count
 from kws.io import (TEMP_MARK, atomic_path, copy_file, read_json, save_figure, write_json,
                     write_text)
 from kws.pipeline import fingerprint_record
+from kws.training import distributed
 from kws.training.models import build_model, count_macs, count_params
 
 log = logging.getLogger(__name__)
@@ -95,15 +97,20 @@ def choose_device(setting: str, threads: int) -> torch.device:
     return torch.device(setting)
 
 
-def epoch_inputs(ds: Dataset, cfg, epoch: int, tables) -> torch.Tensor:
-    """Training features for one epoch: a fresh augmentation draw, integer features."""
-    audio = ds.train_audio
-    if cfg.train.augment and cfg.data.augment.enabled:
-        rng = np.random.default_rng([cfg.seed, epoch, 1])
-        audio = augment(audio, ds.noise, cfg.data.augment, tables.sample_rate, rng,
-                        ds.material)
-    q = cached_features(audio, tables, Path(cfg.paths.cache_dir).expanduser())
-    return dequantize_tensor(q, ds.scale, ds.zero_point)
+def epoch_draws(cfg, run_dir: Path, ds: Dataset, tables, sharing=None,
+                ranks: int = 1) -> EpochFeatures:
+    """The training features of every epoch (a fresh augmentation draw each, integer features),
+    over cfg.workers processes; use as a context manager (kws.epoch_features)."""
+    settings = (OmegaConf.to_container(cfg.data.augment, resolve=True)
+                if cfg.train.augment and cfg.data.augment.enabled else None)
+    source = TrainingAudio(ds.train_audio, ds.noise, ds.material, tables)
+    return EpochFeatures(run_dir, source, settings, cfg.seed, worker_count(cfg.workers, ranks),
+                         Path(cfg.paths.cache_dir).expanduser(), sharing)
+
+
+def epoch_inputs(ds: Dataset, draws: EpochFeatures, epoch: int) -> torch.Tensor:
+    """Training inputs of one epoch, as the network sees them."""
+    return dequantize_tensor(draws(epoch), ds.scale, ds.zero_point)
 
 
 def lr_factor(step: int, total: int, warmup: int) -> float:
@@ -133,106 +140,186 @@ def predict(model: nn.Module, x: torch.Tensor, device: torch.device,
 
 def train_model(cfg, run_dir: Path, name: str, model_cfg, epochs: int,
                 teacher: nn.Module | None = None, out: Path | None = None,
-                initial_state: dict | None = None, resume_completed: bool = True) -> dict:
+                initial_state: dict | None = None, resume_completed: bool = True) -> dict | None:
     """Train `model_cfg` as stage `name` into `out` (default <run_dir>/<name>); returns its
     report entry. initial_state: weights to start from (fine-tuning) instead of a random
     initialisation. resume_completed: train.resume may also continue the last.pt of the stage's
-    completed folder (false when `out` is one of several trainings inside the stage)."""
-    final = Path(run_dir) / name
+    completed folder (false when `out` is one of several trainings inside the stage).
+
+    Under torchrun (kws.training.distributed) rank 0 first hands the same arguments to the other
+    ranks (follow_trainings), and every rank trains its share of each batch; only rank 0 writes
+    and returns the entry (the others return None)."""
+    r = distributed.ranks()
+    if r.parallel and r.leader:
+        distributed.share_job({
+            "cfg": OmegaConf.to_container(cfg, resolve=True), "run_dir": str(run_dir),
+            "name": name, "model_cfg": OmegaConf.to_container(model_cfg, resolve=True),
+            "epochs": epochs, "teacher": teacher, "out": str(out) if out else None,
+            "initial_state": initial_state, "resume_completed": resume_completed})
+    return _train(cfg, Path(run_dir), name, model_cfg, epochs, teacher, out, initial_state,
+                  resume_completed, r)
+
+
+def follow_trainings() -> None:
+    """Ranks 1..N-1 under torchrun: run each training rank 0 announces, until it says stop."""
+    while (job := distributed.share_job(None)) is not None:
+        _train(OmegaConf.create(job["cfg"]), Path(job["run_dir"]), job["name"],
+               OmegaConf.create(job["model_cfg"]), job["epochs"], job["teacher"],
+               Path(job["out"]) if job["out"] else None, job["initial_state"],
+               job["resume_completed"], distributed.ranks())
+
+
+def _train(cfg, run_dir: Path, name: str, model_cfg, epochs: int, teacher, out,
+           initial_state, resume_completed: bool, r: distributed.Ranks) -> dict | None:
+    final = run_dir / name
     out = Path(out) if out else final
-    out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "model.json", OmegaConf.to_container(model_cfg, resolve=True))
+    if r.leader:
+        out.mkdir(parents=True, exist_ok=True)
+        write_json(out / "model.json", OmegaConf.to_container(model_cfg, resolve=True))
     ds = load_dataset(run_dir)
     tables = RunDir(run_dir).mfcc_tables()
-    device = choose_device(cfg.train.device, cfg.train.threads)
+    device = _device(cfg, r)
     torch.manual_seed(cfg.seed)
-    model = build_model(model_cfg, len(ds.labels))
+    net = build_model(model_cfg, len(ds.labels))
     if initial_state is not None:
-        model.load_state_dict(initial_state)
-    model = model.to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.train.lr,
+        net.load_state_dict(initial_state)
+    net = net.to(device)
+    optimizer = torch.optim.AdamW(net.parameters(), lr=cfg.train.lr,
                                   weight_decay=cfg.train.weight_decay)
     steps_per_epoch = math.ceil(len(ds.train_labels) / cfg.train.batch_size)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(
         step, epochs * steps_per_epoch, cfg.train.warmup_epochs * steps_per_epoch))
     state = {"epoch": 0, "best_val_acc": -1.0, "history": [], "train_seconds": 0.0}
     checkpoint = out / "last.pt"
-    record = fingerprint_record(cfg, name, read_json(Path(run_dir) / STAMPS, default={}))
-    # A killed run's partial folder first, else the last completed folder (same check).
-    candidates = (checkpoint, final / "last.pt") if resume_completed else (checkpoint,)
-    source = next((p for p in candidates if p.exists()), None)
-    if cfg.train.resume and source is not None:
-        state = _load_checkpoint(source, model, optimizer, schedule, record)
-        if source != checkpoint:
-            _copy_completed(final, out)
-        log.info("%s: resuming after epoch %d (%s)", name, state["epoch"], source)
+    record = fingerprint_record(cfg, name, read_json(run_dir / STAMPS, default={}))
+    if r.leader:
+        state = _resume(cfg, name, final, out, resume_completed, record, net, optimizer,
+                        schedule) or state
+    if r.parallel:       # every rank starts where rank 0 does (a resumed checkpoint included)
+        start = distributed.share_state({"model": net.state_dict(), "state": state,
+                                         "optimizer": optimizer.state_dict(),
+                                         "schedule": schedule.state_dict()})
+        net.load_state_dict(start["model"])
+        optimizer.load_state_dict(start["optimizer"])
+        schedule.load_state_dict(start["schedule"])
+        state = start["state"]
+    model = _data_parallel(net, device) if r.parallel else net
     if teacher is not None:
         teacher.to(device).eval()
-    writer = _tensorboard(out, cfg.train.tensorboard)
+    writer = _tensorboard(out, cfg.train.tensorboard) if r.leader else None
     y_train = torch.from_numpy(ds.train_labels)
-    for epoch in range(state["epoch"], epochs):
-        started = time.perf_counter()
-        torch.manual_seed(cfg.seed * 100_003 + epoch)
-        x_train = epoch_inputs(ds, cfg, epoch, tables)
-        order = torch.from_numpy(np.random.default_rng([cfg.seed, epoch, 2])
-                                 .permutation(len(y_train)))
-        model.train()
-        loss_sum, correct = 0.0, 0
-        bar = tqdm(range(0, len(order), cfg.train.batch_size), desc=f"{name} {epoch + 1}/{epochs}",
-                   unit="batch", leave=False, disable=None)
-        for start in bar:
-            idx = order[start:start + cfg.train.batch_size]
-            x, y = x_train[idx].to(device), y_train[idx].to(device)
-            logits = model(x)
-            with torch.no_grad():
-                t_logits = teacher(x) if teacher is not None else None
-            loss = distill_loss(logits, t_logits, y, cfg.distill.temperature, cfg.distill.alpha,
-                                cfg.train.label_smoothing)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-            loss_sum += float(loss.detach()) * len(idx)
-            correct += int((logits.argmax(1) == y).sum())
-            bar.set_postfix(loss=f"{float(loss.detach()):.3f}")
-        val_logits = predict(model, ds.val_x, device)
-        row = {"epoch": epoch + 1, "train_loss": round(loss_sum / len(order), 5),
-               "train_acc": round(correct / len(order), 5),
-               "val_loss": round(float(F.cross_entropy(val_logits, ds.val_y)), 5),
-               "val_acc": round(_accuracy(val_logits, ds.val_y), 5),
-               "lr": optimizer.param_groups[0]["lr"],
-               "seconds": round(time.perf_counter() - started, 2)}
-        state["history"].append(row)
-        state["epoch"] = epoch + 1
-        state["train_seconds"] += row["seconds"]
-        log.info("%s epoch %d/%d: loss %.4f train %.3f val %.3f (%.1fs)", name, epoch + 1,
-                 epochs, row["train_loss"], row["train_acc"], row["val_acc"], row["seconds"])
-        # last.pt last: it is what a resume continues, so the epoch's other files come first.
-        if row["val_acc"] > state["best_val_acc"]:
-            state["best_val_acc"] = row["val_acc"]
-            _save(out / "best.pt", {"model": model.state_dict(), "epoch": epoch + 1})
-        _write_metrics(out / "metrics.csv", state["history"])
-        _save(checkpoint, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                           "schedule": schedule.state_dict(), "state": state,
-                           "fingerprint": record})
-        if writer is not None:
-            for key, value in row.items():
-                if key != "epoch":
-                    writer.add_scalar(f"{name}/{key}", value, epoch + 1)
+    positions, batch_size = distributed.batch_positions(len(y_train), cfg.train.batch_size, r)
+    sharing = distributed.share_chunks(r) if r.parallel else None
+    with epoch_draws(cfg, run_dir, ds, tables, sharing, r.size) as draws:
+        for epoch in range(state["epoch"], epochs):
+            started = time.perf_counter()
+            torch.manual_seed(cfg.seed * 100_003 + epoch)
+            x_train = epoch_inputs(ds, draws, epoch)
+            order = np.random.default_rng([cfg.seed, epoch, 2]).permutation(len(y_train))
+            mine = torch.from_numpy(order[positions])
+            model.train()
+            loss_sum, correct = 0.0, 0
+            bar = tqdm(range(0, len(mine), batch_size), desc=f"{name} {epoch + 1}/{epochs}",
+                       unit="batch", leave=False, disable=None if r.leader else True)
+            for start in bar:
+                idx = mine[start:start + batch_size]
+                x, y = x_train[idx].to(device), y_train[idx].to(device)
+                logits = model(x)
+                with torch.no_grad():
+                    t_logits = teacher(x) if teacher is not None else None
+                loss = distill_loss(logits, t_logits, y, cfg.distill.temperature,
+                                    cfg.distill.alpha, cfg.train.label_smoothing)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                schedule.step()
+                loss_sum += float(loss.detach()) * len(idx)
+                correct += int((logits.argmax(1) == y).sum())
+                bar.set_postfix(loss=f"{float(loss.detach()):.3f}")
+            loss_sum, correct, seen = distributed.all_sum(loss_sum, correct, len(mine))
+            if not r.leader:
+                continue
+            val_logits = predict(net, ds.val_x, device)
+            row = {"epoch": epoch + 1, "train_loss": round(loss_sum / seen, 5),
+                   "train_acc": round(correct / seen, 5),
+                   "val_loss": round(float(F.cross_entropy(val_logits, ds.val_y)), 5),
+                   "val_acc": round(_accuracy(val_logits, ds.val_y), 5),
+                   "lr": optimizer.param_groups[0]["lr"],
+                   "seconds": round(time.perf_counter() - started, 2)}
+            _end_of_epoch(name, epochs, row, state, net, optimizer, schedule, record, out,
+                          writer)
+    if not r.leader:
+        return None
     if writer is not None:
         writer.close()
     if not (out / "best.pt").exists():
         raise KwsError(f"{name}: no epoch was trained (train.epochs={epochs})")
-    model.load_state_dict(_read_checkpoint(out / "best.pt", name, device)["model"])
-    test_logits = predict(model, ds.test_x, device)
+    net.load_state_dict(_read_checkpoint(out / "best.pt", name, device)["model"])
+    test_logits = predict(net, ds.test_x, device)
     _plot_confusion(out / "confusion_test.png", test_logits.argmax(1), ds.test_y, ds.labels, name)
     frames, coeffs = ds.test_x.shape[-2:]
-    return {"model": model_cfg.name, "params": count_params(model),
-            "macs": count_macs(model.cpu(), (frames, coeffs)),
+    return {"model": model_cfg.name, "params": count_params(net),
+            "macs": count_macs(net.cpu(), (frames, coeffs)),
             "val_acc": round(state["best_val_acc"], 4),
             "test_acc": round(_accuracy(test_logits, ds.test_y), 4),
             "epochs": state["epoch"], "train_seconds": round(state["train_seconds"], 1),
-            "device": str(device)}
+            "device": str(device), "processes": r.size}
+
+
+def _device(cfg, r: distributed.Ranks) -> torch.device:
+    """train.device; under DDP each rank takes its own GPU (LOCAL_RANK), or its share of the
+    CPU threads."""
+    threads = cfg.train.threads or max(1, (os.cpu_count() or 1) // r.size)
+    device = choose_device(cfg.train.device, threads)
+    if device.type == "cuda" and r.parallel:
+        local = int(os.environ.get("LOCAL_RANK", r.rank))
+        torch.cuda.set_device(local)
+        device = torch.device("cuda", local)
+    return device
+
+
+def _data_parallel(net: nn.Module, device: torch.device) -> nn.Module:
+    from torch.nn.parallel import DistributedDataParallel
+    ids = [device.index] if device.type == "cuda" else None
+    return DistributedDataParallel(net, device_ids=ids)
+
+
+def _resume(cfg, name: str, final: Path, out: Path, resume_completed: bool, record: dict,
+            net, optimizer, schedule) -> dict | None:
+    """train.resume: the saved state of a killed run's partial folder, else of the last
+    completed folder (same check); None when there is nothing to continue."""
+    checkpoint = out / "last.pt"
+    candidates = (checkpoint, final / "last.pt") if resume_completed else (checkpoint,)
+    source = next((p for p in candidates if p.exists()), None)
+    if not cfg.train.resume or source is None:
+        return None
+    state = _load_checkpoint(source, net, optimizer, schedule, record)
+    if source != checkpoint:
+        _copy_completed(final, out)
+    log.info("%s: resuming after epoch %d (%s)", name, state["epoch"], source)
+    return state
+
+
+def _end_of_epoch(name: str, epochs: int, row: dict, state: dict, net, optimizer, schedule,
+                  record: dict, out: Path, writer) -> None:
+    """Rank 0: the epoch's log line, best.pt, metrics.csv, then last.pt (what a resume
+    continues, so the epoch's other files come first)."""
+    state["history"].append(row)
+    state["epoch"] = row["epoch"]
+    state["train_seconds"] += row["seconds"]
+    log.info("%s epoch %d/%d: loss %.4f train %.3f val %.3f (%.1fs)", name, row["epoch"],
+             epochs, row["train_loss"], row["train_acc"], row["val_acc"], row["seconds"])
+    if row["val_acc"] > state["best_val_acc"]:
+        state["best_val_acc"] = row["val_acc"]
+        _save(out / "best.pt", {"model": net.state_dict(), "epoch": row["epoch"]})
+    _write_metrics(out / "metrics.csv", state["history"])
+    _save(out / "last.pt", {"model": net.state_dict(), "optimizer": optimizer.state_dict(),
+                            "schedule": schedule.state_dict(), "state": state,
+                            "fingerprint": record})
+    if writer is not None:
+        for key, value in row.items():
+            if key != "epoch":
+                writer.add_scalar(f"{name}/{key}", value, row["epoch"])
 
 
 def summarize_training(entry: dict) -> str:

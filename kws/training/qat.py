@@ -95,7 +95,8 @@ def finetune(net: FakeQuantNet, cfg, run_dir, epochs: int, lr: float) -> list[di
     import numpy as np
 
     from kws.artifacts import RunDir
-    from kws.training.loop import choose_device, epoch_inputs, load_dataset, predict
+    from kws.training.loop import (choose_device, epoch_draws, epoch_inputs, load_dataset,
+                                    predict)
 
     ds = load_dataset(run_dir)
     tables = RunDir(run_dir).mfcc_tables()
@@ -104,23 +105,24 @@ def finetune(net: FakeQuantNet, cfg, run_dir, epochs: int, lr: float) -> list[di
     optimizer = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=0.0)
     y_train = torch.from_numpy(ds.train_labels)
     history = []
-    for epoch in range(epochs):
-        torch.manual_seed(cfg.seed * 100_003 + 50_000 + epoch)
-        x_train = epoch_inputs(ds, cfg, 10_000 + epoch, tables)       # draws unseen in training
-        order = torch.from_numpy(np.random.default_rng([cfg.seed, 10_000 + epoch, 2])
-                                 .permutation(len(y_train)))
-        net.train()
-        for start in range(0, len(order), cfg.train.batch_size):
-            idx = order[start:start + cfg.train.batch_size]
-            loss = F.cross_entropy(net(x_train[idx].to(device)), y_train[idx].to(device),
-                                   label_smoothing=cfg.train.label_smoothing)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-        val = predict(net, ds.val_x, device).argmax(1)
-        history.append({"epoch": epoch + 1, "val_acc": round(float((val == ds.val_y)
-                                                                   .float().mean()), 4)})
-        log.info("quantize: QAT epoch %d/%d: val %.3f", epoch + 1, epochs,
-                 history[-1]["val_acc"])
+    with epoch_draws(cfg, run_dir, ds, tables) as draws:
+        for epoch in range(epochs):
+            torch.manual_seed(cfg.seed * 100_003 + 50_000 + epoch)
+            x_train = epoch_inputs(ds, draws, 10_000 + epoch)       # draws unseen in training
+            order = torch.from_numpy(np.random.default_rng([cfg.seed, 10_000 + epoch, 2])
+                                     .permutation(len(y_train)))
+            net.train()
+            for start in range(0, len(order), cfg.train.batch_size):
+                idx = order[start:start + cfg.train.batch_size]
+                loss = F.cross_entropy(net(x_train[idx].to(device)), y_train[idx].to(device),
+                                       label_smoothing=cfg.train.label_smoothing)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+            val = predict(net, ds.val_x, device).argmax(1)
+            history.append({"epoch": epoch + 1, "val_acc": round(float((val == ds.val_y)
+                                                                       .float().mean()), 4)})
+            log.info("quantize: QAT epoch %d/%d: val %.3f", epoch + 1, epochs,
+                     history[-1]["val_acc"])
     net.cpu()
     return history
