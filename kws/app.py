@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import multiprocessing
 import os
 import sys
 from importlib.metadata import PackageNotFoundError, version
@@ -109,9 +110,19 @@ def main(cfg: DictConfig) -> float | None:
     global _task_started
     _task_started = True
     run_dir = Path(HydraConfig.get().runtime.output_dir)
+    _stdlib_start_method()
     if os.environ.get("WORLD_SIZE", "1") != "1":
         return _distributed_main(cfg, run_dir)
     return _run(cfg, run_dir)
+
+
+def _stdlib_start_method() -> None:
+    """Under Hydra's joblib launcher a job runs in a loky worker, whose default start method
+    ("loky") the processes the stages spawn cannot name when they start: give them the
+    stdlib's."""
+    if multiprocessing.get_start_method(allow_none=True) not in (None, "fork", "spawn",
+                                                                 "forkserver"):
+        multiprocessing.set_start_method("spawn", force=True)
 
 
 def _distributed_main(cfg: DictConfig, run_dir: Path) -> float | None:
