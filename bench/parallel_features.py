@@ -1,7 +1,7 @@
-"""Clips per second of the golden front end with 1 and with N processes (`workers`), in one run:
-an epoch's augmentation draw + its features (kws.epoch_features, what training does every
-epoch), and the features stage's front end over every clip of the three splits
-(kws.feature_cache.golden_features). Checks that every process count gives the same integers.
+"""Clips per second with 1 and with N processes or threads, in one run: an epoch's augmentation
+draw + its golden features over `workers` processes (kws.epoch_features, what training does
+every epoch), and the features stage's front end on N threads (kws.golden.mfcc.mfcc_frames,
+the stage's parallelism). Checks that every count gives the same integers.
 
     .venv/bin/python bench/parallel_features.py RUN_DIR [--workers 1 2] [--repeats 2] [--write]
 
@@ -21,7 +21,7 @@ from omegaconf import OmegaConf
 from kws.artifacts import RunDir
 from kws.config import compose
 from kws.epoch_features import EpochFeatures, TrainingAudio
-from kws.feature_cache import golden_features
+from kws.golden.mfcc import frame_clips, mfcc_frames
 from results import write_section
 
 HERE = Path(__file__).resolve().parent
@@ -48,16 +48,19 @@ def main() -> None:
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--stage-clips", type=int, default=32768,
+                        help="the features stage's set: the run's clips repeated to this many")
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
     run = RunDir(args.run_dir)
     source = TrainingAudio.from_run(args.run_dir)
     clips = np.concatenate([run.split(s)["audio"] for s in ("train", "validation", "test")])
+    clips = np.resize(clips, (args.stage_clips, clips.shape[1]))       # a big data set
     rows, reference = [], {}
     for workers in args.workers:
         draw_s, draw = epoch_draw(args.run_dir, source, workers, args.repeats)
-        stage_s, feats = best_of(args.repeats, lambda: golden_features(clips, source.tables,
-                                                                       workers))
+        stage_s, feats = best_of(args.repeats, lambda: mfcc_frames(
+            frame_clips(clips, source.tables), source.tables, threads=workers))
         for name, value in (("draw", draw), ("stage", feats)):
             same = np.array_equal(reference.setdefault(name, value), value)
             if not same:
@@ -68,19 +71,21 @@ def main() -> None:
         print(f"workers {workers}: epoch draw {rows[-1][1]:.0f} clips/s ({draw_s:.2f} s), "
               f"features stage {rows[-1][3]:.0f} clips/s ({stage_s:.2f} s), integers equal")
     base = rows[0]
-    table = ["| processes | epoch draw (augmentation + features) | speed-up | features stage "
-             "front end | speed-up |", "|---|---|---|---|---|"]
+    table = ["| processes / threads | epoch draw (augmentation + features), processes | "
+             "speed-up | features stage front end, threads | speed-up |", "|---|---|---|---|---|"]
     for w, draw_rate, _, stage_rate, _ in rows:
         table.append(f"| {w} | {draw_rate:,.0f} clips/s | {draw_rate / base[1]:.2f}x | "
                      f"{stage_rate:,.0f} clips/s | {stage_rate / base[3]:.2f}x |")
     text = "\n".join([
         "## Parallel features (`workers`)", "",
         f"`.venv/bin/python bench/parallel_features.py RUN --workers "
-        f"{' '.join(map(str, args.workers))} --repeats {args.repeats} --write` on "
+        f"{' '.join(map(str, args.workers))} --repeats {args.repeats} --stage-clips "
+        f"{args.stage_clips} --write` on "
         f"{time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores. RUN: a run on the real Speech "
         f"Commands subset: the epoch draw is its train split ({len(source.audio):,} clips, "
         "the default augmentation: shift, reverberation, interfering speech, noise, level, "
-        f"gain), the features stage's front end all three splits ({len(clips):,} clips). "
+        f"gain), the features stage's front end its three splits repeated to "
+        f"{len(clips):,} clips. "
         "Best of the repeats, wall clock, no cache. Every process count gave the same "
         "integers as one process.", "", *table])
     if args.write:

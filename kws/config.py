@@ -353,8 +353,9 @@ class KwsConfig:
     seed: int = 0
     # A report value the app returns, e.g. "stream.frr": what a Hydra sweeper (optuna) minimises.
     objective: Optional[str] = None
-    # Processes for the golden front end: the features stage and every epoch's augmentation draw
-    # (kws.epoch_features). The integers do not depend on it. 0 = one per core (per DDP rank).
+    # Processes for every epoch's augmentation draw and its golden features (kws.epoch_features;
+    # the features stage runs the front end on threads). The integers do not depend on it.
+    # 0 = one per core (shared among DDP ranks).
     workers: int = 0
     budget: BudgetConfig = field(default_factory=BudgetConfig)
     # Free variables of a sweep that other settings interpolate (experiment=student_optuna:

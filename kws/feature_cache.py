@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -31,40 +29,23 @@ def tables_fingerprint(t: MfccTables) -> str:
     return digest.hexdigest()
 
 
-def cached_features(clips: np.ndarray, t: MfccTables, cache_dir: Path | None,
-                    workers: int = 1) -> np.ndarray:
-    """Golden int8 features of clips, cached on disk by (tables, audio bytes), computed by
-    `workers` processes (golden_features).
+def cached_features(clips: np.ndarray, t: MfccTables, cache_dir: Path | None) -> np.ndarray:
+    """Golden int8 features of clips, cached on disk by (tables, audio bytes).
 
     The key covers the data set and any augmentation draw (both are in the audio) and every
     feature setting (all are in the tables), so a hit is always the right answer.
     """
     clips = np.ascontiguousarray(clips, dtype=np.int16)
     if cache_dir is None:
-        return golden_features(clips, t, workers)
+        return mfcc_clips(clips, t)
     key = hashlib.sha256(tables_fingerprint(t).encode() + clips.tobytes()).hexdigest()[:32]
     path = Path(cache_dir).expanduser() / "features" / f"{key}.npy"
     if path.exists():
         return np.load(path)
-    features = golden_features(clips, t, workers)
+    features = mfcc_clips(clips, t)
     with atomic_path(path, suffix=".npy") as tmp:
         np.save(tmp, features)
     return features
-
-
-PROCESS_CHUNK_CLIPS = 1024     # clips per task when the front end runs over processes
-
-
-def golden_features(clips: np.ndarray, t: MfccTables, workers: int = 1) -> np.ndarray:
-    """mfcc_clips over `workers` spawned processes, PROCESS_CHUNK_CLIPS clips per task. Every
-    clip's features depend on that clip alone, so the result equals the serial one exactly."""
-    starts = range(0, len(clips), PROCESS_CHUNK_CLIPS)
-    if workers <= 1 or len(starts) <= 1:
-        return mfcc_clips(clips, t)
-    with ProcessPoolExecutor(min(workers, len(starts)), mp_context=get_context("spawn")) as pool:
-        parts = pool.map(mfcc_clips, (clips[i:i + PROCESS_CHUNK_CLIPS] for i in starts),
-                         [t] * len(starts))
-        return np.concatenate(list(parts))
 
 
 def worker_count(setting: int, ranks: int = 1) -> int:

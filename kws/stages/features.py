@@ -24,7 +24,7 @@ from kws.audio.speech_commands import SPLITS
 from kws.audio.signals import adversarial_signals
 from kws.emit.mfcc_c import write_c_tables
 from kws.errors import KwsError
-from kws.feature_cache import cached_features, worker_count
+from kws.feature_cache import cached_features
 from kws.golden.mfcc import dequantize, frame_clips, mfcc_clips
 from kws.golden.mfcc_tables import MfccTables, make_tables
 from kws.io import save_figure, save_npz, write_json
@@ -71,7 +71,7 @@ def run(cfg, run_dir: Path, out: Path | None = None) -> dict:
     splits = {split: run.split(split) for split in SPLITS}
     features = {}
     for split, clips in splits.items():
-        features[split] = cached_features(clips["audio"], t, cache_dir, worker_count(cfg.workers))
+        features[split] = cached_features(clips["audio"], t, cache_dir)
         save_npz(out / f"{split}.npz", features=features[split], label=clips["label"])
     write_json(out / "quant.json", {"scale": t.out_scale, "zero_point": t.out_zero_point,
                                     "frames": t.frames_per_clip, "n_out": t.n_out,
