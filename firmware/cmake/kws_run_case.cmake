@@ -1,7 +1,8 @@
 # One ctest case (cmake -P; kws_tests.cmake passes the arguments): runs TOOL with ARGS ("|"
 # separated, @OUT@ = WORK/out.kwsr), on the host or, with QEMU = "qemu-system-arm|MACHINE",
 # under QEMU's semihosting in WORK (the program writes results.kwsr there); fails on a non-zero
-# exit, then, with EXPECT, unless COMPARE (kws_results_compare) finds the result file equal.
+# exit, then, with EXPECT, unless COMPARE (kws_results_compare) finds the result file equal,
+# or, with MATCH, unless the standard output matches the regular expression MATCH.
 string(REPLACE "|" ";" args "${ARGS}")
 file(REMOVE "${WORK}/out.kwsr" "${WORK}/results.kwsr")
 if(QEMU)
@@ -23,6 +24,10 @@ else()
 endif()
 execute_process(COMMAND ${cmd} WORKING_DIRECTORY "${WORK}" RESULT_VARIABLE rc
                 OUTPUT_VARIABLE stdout ERROR_VARIABLE stderr)
+if(DEFINED MATCH AND NOT MATCH STREQUAL "" AND NOT stdout MATCHES "${MATCH}")
+  message("${stdout}${stderr}")
+  message(FATAL_ERROR "${TOOL}: the output does not match '${MATCH}'")
+endif()
 string(LENGTH "${stdout}" n)
 if(n GREATER 3000)
   math(EXPR start "${n} - 3000")

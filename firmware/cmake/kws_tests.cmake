@@ -49,6 +49,20 @@ function(kws_case name)
   endif()
 endfunction()
 
+# kws_case_output(<name> TOOL <target> [ARGS <arg>...] MATCH <regex>): passes when the program
+# exits 0 and its standard output matches (a console program: kws_demo)
+function(kws_case_output name)
+  cmake_parse_arguments(PARSE_ARGV 1 arg "" "TOOL;MATCH" "ARGS")
+  if(NOT TARGET ${arg_TOOL})
+    return()
+  endif()
+  string(REPLACE ";" "|" args "${arg_ARGS}")
+  add_test(NAME ${name} COMMAND ${CMAKE_COMMAND} "-DTOOL=$<TARGET_FILE:${arg_TOOL}>"
+           "-DARGS=${args}" "-DMATCH=${arg_MATCH}" "-DWORK=${CMAKE_CURRENT_BINARY_DIR}"
+           -P "${KWS_RUN_CASE}")
+  set_tests_properties(${name} PROPERTIES TIMEOUT 300 LABELS host)
+endfunction()
+
 if(NOT CMAKE_CROSSCOMPILING)
   # the fuzz harnesses under ASan + UBSan, their own driver: 2,000 seeded random inputs each
   foreach(h nn detector wav mfcc)
