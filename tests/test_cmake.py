@@ -111,6 +111,7 @@ def test_ctest_runs_every_host_harness_bit_exact(ctest_build):
     ran = set(re.findall(r"Test +#\d+: (\S+) \.+ +Passed", proc.stdout))
     assert {"mfcc_clips", "mfcc_clips_chunked", "verify_clips", "verify_stream", "invoke",
             "nn_layers", "detector_recognizer", "results_write", "results_misuse", "demo",
+            "verify_trace",
             "model_check", "verify_clips_planted_difference", "fuzz_nn_driver",
             "fuzz_detector_driver", "fuzz_wav_driver", "fuzz_mfcc_driver"} <= ran, proc.stdout
     # the planted difference passes only because the comparison failed, naming the value

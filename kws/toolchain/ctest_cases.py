@@ -15,8 +15,9 @@ and must fail (WILL_FAIL), so the comparison is seen to bite.
 
 The cases, by harness (each the twin of a Python test's use of it):
   kws_mfcc_tool        K test clips, whole and in 137-sample chunks → features (golden MFCC)
-  kws_verify_tool      clips → features and logits; the clips back to back through the
-                       wake-word loop → events, frames (and inferences on the window path)
+  kws_verify_tool      clips → features and logits; one clip's every layer output (trace);
+                       the clips back to back through the wake-word loop → events, frames
+                       (and inferences on the window path)
   kws_invoke_tool      the golden features → logits
   kws_nn_tool          every layer of the network on its golden input → its golden output
   kws_detector_tool    the golden logits at their frames through the recogniser → events
@@ -37,7 +38,7 @@ import numpy as np
 from kws.artifacts import RunDir
 from kws.errors import KwsError
 from kws.golden.detector import inference_frames, n_stream_frames, recognize
-from kws.golden.network import AvgPool, Conv, Dense, run_layer
+from kws.golden.network import AvgPool, Conv, Dense, run_layer, run_network
 from kws.golden.streaming import can_stream
 from kws.io import write_text
 from kws.toolchain.cortex_m import STREAM_CHUNK, expected_vectors, write_test_data
@@ -130,6 +131,12 @@ def write_cases(run_dir: Path, folder: Path, n_clips: int = DEFAULT_CLIPS) -> li
     case("verify_stream", "kws_verify_tool",
          ["stream", f"{d}/stream.raw", STREAM_CHUNK, "@OUT@"], stream)
     case("invoke", "kws_invoke_tool", [f"{d}/features.raw", "@OUT@"], {"logits": logits})
+    # every layer's output for the first clip (the model built with KWS_MODEL_TRACE_HOOK)
+    per_layer = run_network(layers, features[:1, ..., None], keep=True)
+    features[:1].astype(np.int8).tofile(folder / "trace_input.raw")
+    case("verify_trace", "kws_verify_tool", ["trace", f"{d}/trace_input.raw", "@OUT@"],
+         {f"layer.{i}": np.ascontiguousarray(y[0], np.int8).reshape(-1)
+          for i, y in enumerate(per_layer)})
 
     # every layer on its golden input, one harness process
     x, nn_cases, nn_expect = features[..., None], [], {}
