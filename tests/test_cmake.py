@@ -188,3 +188,25 @@ def test_the_package_through_add_subdirectory_and_find_package(ctest_build, tmp_
         assert out.returncode == 0, out.stdout + out.stderr
         assert re.search(r"kws_app_init: 0 \(model sha256:[0-9a-f]{64}, API 1\)", out.stdout), \
             out.stdout
+
+
+@pytest.mark.slow
+def test_ctest_on_a_streaming_model(tmp_path, quantized_valid_run):
+    """A valid-in-time network: also the step harness (stream and clips) and the loop on the
+    window path (-DKWS_APP_STREAMING=0), bit-exact; about 40 s (export, build, ctest)."""
+    from conftest import EAGER_DETECTOR_HOST, compose_cfg, copy_run
+    from kws.pipeline import run_pipeline
+    base, overrides = quantized_valid_run
+    run_dir = copy_run(base, tmp_path / "run")
+    run_pipeline(compose_cfg(overrides + EAGER_DETECTOR_HOST + [
+        "stages=[data,features,student,quantize,export]"]), run_dir)
+    names = write_cases(run_dir, tmp_path / "cases")
+    assert {"step_stream", "step_clips", "verify_stream_window_path"} <= set(names)
+    build = tmp_path / "build"
+    cmake("-S", FIRMWARE, "-B", build, f"-DKWS_MODEL_DIR={run_dir / 'firmware'}",
+          f"-DKWS_TEST_CASES={tmp_path / 'cases'}")
+    cmake("--build", build, "-j2")
+    proc = ctest(build)
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    ran = set(re.findall(r"Test +#\d+: (\S+) \.+ +Passed", proc.stdout))
+    assert {"step_stream", "step_clips", "verify_stream_window_path", "verify_stream"} <= ran

@@ -5,7 +5,8 @@
 # kws_mfcc_tables.c (the sections [model] [model-data] and the tables of [mfcc] of
 # sources.txt), linked with kws::kws, <model_dir> an include folder. APP adds the application
 # (app/kws_app.c, section [app]: the wake-word loop wired to the model with static buffers).
-# DEFINES: compile definitions for these sources (e.g. KWS_APP_STREAMING=0).
+# DEFINES: compile definitions for these sources and their users (e.g. KWS_APP_STREAMING=0:
+# the app and a program including kws_app.h must agree).
 #
 # At configure time it checks that kws_model.h carries the API version this library was built
 # for (KWS_MODEL_API_VERSION == KWS_API_VERSION); the library checks the rest at init
@@ -53,6 +54,6 @@ function(kws_add_model target model_dir)
   target_include_directories(${target} PUBLIC ${existing})
   target_link_libraries(${target} PUBLIC kws::kws)
   if(arg_DEFINES)
-    target_compile_definitions(${target} PRIVATE ${arg_DEFINES})
+    target_compile_definitions(${target} PUBLIC ${arg_DEFINES})
   endif()
 endfunction()

@@ -19,6 +19,9 @@ The cases, by harness (each the twin of a Python test's use of it):
                        the clips back to back through the wake-word loop → events, frames
                        (and inferences on the window path)
   kws_invoke_tool      the golden features → logits
+  kws_step_tool        (a streaming network) the clips' features as one stream → window ends
+                       and logits; each clip step by step → its logits; and kws_verify_tool on
+                       the window path (-DKWS_APP_STREAMING=0) → the window path's events
   kws_nn_tool          every layer of the network on its golden input → its golden output
   kws_detector_tool    the golden logits at their frames through the recogniser → events
   kws_results_tool     the writer's every dtype, byte for byte (`write`), its misuse (`misuse`)
@@ -39,7 +42,7 @@ from kws.artifacts import RunDir
 from kws.errors import KwsError
 from kws.golden.detector import inference_frames, n_stream_frames, recognize
 from kws.golden.network import AvgPool, Conv, Dense, run_layer, run_network
-from kws.golden.streaming import can_stream
+from kws.golden.streaming import can_stream, stream_logits_streaming
 from kws.io import write_text
 from kws.toolchain.cortex_m import STREAM_CHUNK, expected_vectors, write_test_data
 from kws.toolchain.detector_harness import settings_text
@@ -137,6 +140,21 @@ def write_cases(run_dir: Path, folder: Path, n_clips: int = DEFAULT_CLIPS) -> li
     case("verify_trace", "kws_verify_tool", ["trace", f"{d}/trace_input.raw", "@OUT@"],
          {f"layer.{i}": np.ascontiguousarray(y[0], np.int8).reshape(-1)
           for i, y in enumerate(per_layer)})
+
+    if streaming:   # the streaming step (kws_model_step) and the loop on the window path
+        flat = np.ascontiguousarray(features.reshape(-1, features.shape[2]), np.int8)
+        flat.tofile(folder / "feature_stream.raw")
+        ends, step_logits = stream_logits_streaming(flat, layers, frames)
+        case("step_stream", "kws_step_tool", ["stream", f"{d}/feature_stream.raw", -1, "@OUT@"],
+             {"window_end": ends.astype(np.uint32), "logits": step_logits.astype(np.int8)})
+        case("step_clips", "kws_step_tool", ["clips", f"{d}/features.raw", "@OUT@"],
+             {"logits": logits})
+        window = {"events": _events(vectors["events"]), "frames": stream["frames"],
+                  "inferences": np.array(len(inference_frames(n_frames, frames,
+                                                              settings.infer_every)), np.uint64),
+                  "detections": np.array(len(vectors["events"]), np.uint64)}
+        case("verify_stream_window_path", "kws_verify_tool_window",
+             ["stream", f"{d}/stream.raw", STREAM_CHUNK, "@OUT@"], window)
 
     # every layer on its golden input, one harness process
     x, nn_cases, nn_expect = features[..., None], [], {}
