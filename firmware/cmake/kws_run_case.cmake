@@ -2,7 +2,8 @@
 # separated, @OUT@ = WORK/out.kwsr), on the host or, with QEMU = "qemu-system-arm|MACHINE",
 # under QEMU's semihosting in WORK (the program writes results.kwsr there); fails on a non-zero
 # exit, then, with EXPECT, unless COMPARE (kws_results_compare) finds the result file equal,
-# or, with MATCH, unless the standard output matches the regular expression MATCH.
+# or, with MATCH, unless the standard output matches the regular expression MATCH. DIFFERS:
+# the comparison must find a difference (exit 1) instead.
 string(REPLACE "|" ";" args "${ARGS}")
 file(REMOVE "${WORK}/out.kwsr" "${WORK}/results.kwsr")
 if(QEMU)
@@ -41,7 +42,12 @@ if(EXPECT)
   execute_process(COMMAND "${COMPARE}" "${EXPECT}" "${out}" RESULT_VARIABLE rc
                   OUTPUT_VARIABLE stdout ERROR_VARIABLE stderr)
   message("${stdout}${stderr}")
-  if(NOT rc EQUAL 0)
+  if(DIFFERS)
+    if(NOT rc EQUAL 1)
+      message(FATAL_ERROR "expected the comparison to find the planted difference in ${EXPECT} "
+                          "(exit 1), got exit ${rc}")
+    endif()
+  elseif(NOT rc EQUAL 0)
     message(FATAL_ERROR "the result differs from the golden ${EXPECT} (exit ${rc})")
   endif()
 endif()

@@ -11,7 +11,7 @@ layout, written from numpy by encode_results). Every golden number comes from kw
 the features stage's golden features), never from running the C. ctest runs each harness and
 compares its result file with the golden one array by array (kws_results_compare): a single
 differing value fails the test. One case compares against a golden file with one value changed
-and must fail (WILL_FAIL), so the comparison is seen to bite.
+and passes only if the comparison reports that difference (DIFFERS), so it is seen to bite.
 
 The cases, by harness (each the twin of a Python test's use of it):
   kws_mfcc_tool        K test clips, whole and in 137-sample chunks → features (golden MFCC)
@@ -103,12 +103,12 @@ def write_cases(run_dir: Path, folder: Path, n_clips: int = DEFAULT_CLIPS) -> li
     cases: list[tuple[str, str]] = []
 
     def case(name: str, tool: str, args: list, expect: dict | None = None,
-             will_fail: bool = False) -> None:
+             differs: bool = False) -> None:
         line = f"kws_case({name} TOOL {tool} ARGS {_cmake_args(args)}"
         if expect is not None:
             write_results(folder / f"{name}.kwsr", expect)
             line += f' EXPECT "${{KWS_CASES}}/{name}.kwsr"'
-        cases.append((name, line + (" WILL_FAIL" if will_fail else "") + ")"))
+        cases.append((name, line + (" DIFFERS" if differs else "") + ")"))
 
     d = "${KWS_CASES}"
     np.ascontiguousarray(clips, "<i2").tofile(folder / "clips.raw")
@@ -123,7 +123,7 @@ def write_cases(run_dir: Path, folder: Path, n_clips: int = DEFAULT_CLIPS) -> li
     wrong.flat[0] = np.int8(int(wrong.flat[0]) + 1 if wrong.flat[0] < 127 else 126)
     case("verify_clips_planted_difference", "kws_verify_tool",
          ["clips", f"{d}/clips.raw", samples, "@OUT@"], {"features": features, "logits": wrong},
-         will_fail=True)
+         differs=True)
     pcm.astype("<i2").tofile(folder / "stream.raw")
     n_frames = n_stream_frames(len(pcm), tables)
     stream = {"events": _events(events), "frames": np.array(n_frames, np.uint64)}
