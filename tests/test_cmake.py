@@ -169,6 +169,7 @@ def test_ctest_runs_the_mps2_check_under_qemu(ctest_build):
                           text=True)
     assert proc.returncode == 0, proc.stdout[-4000:]
     assert re.search(r"clips (\d+)/\1 bit-exact", proc.stdout), proc.stdout[-3000:]
+    assert re.search(r"Test +#\d+: mps2_nn_cases \.+ +Passed", proc.stdout), proc.stdout[-3000:]
 
 
 def test_the_package_through_add_subdirectory_and_find_package(ctest_build, tmp_path):

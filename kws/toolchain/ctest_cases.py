@@ -28,6 +28,8 @@ The cases, by harness (each the twin of a Python test's use of it):
   kws_demo             the WAV of the same stream: its summary line names the golden count
   kws_mps2_check       the firmware stage's board program with these vectors in flash
                        (FOLDER/target/kws_target_data.c), under QEMU, when cross-compiled
+  kws_mps2_nn_cases    the network's layers through the kernels on the board
+                       (tests/target/nn_cases_main.c, FOLDER/target/nn/kws_nn_cases.c)
 """
 from __future__ import annotations
 
@@ -46,7 +48,7 @@ from kws.golden.streaming import can_stream, stream_logits_streaming
 from kws.io import write_text
 from kws.toolchain.cortex_m import STREAM_CHUNK, expected_vectors, write_test_data
 from kws.toolchain.detector_harness import settings_text
-from kws.toolchain.nn_harness import layer_case
+from kws.toolchain.nn_harness import layer_case, write_target_cases
 from kws.toolchain.results import write_results
 
 DEFAULT_CLIPS = 4
@@ -157,12 +159,13 @@ def write_cases(run_dir: Path, folder: Path, n_clips: int = DEFAULT_CLIPS) -> li
              ["stream", f"{d}/stream.raw", STREAM_CHUNK, "@OUT@"], window)
 
     # every layer on its golden input, one harness process
-    x, nn_cases, nn_expect = features[..., None], [], {}
+    x, nn_cases, nn_expect, nn_jobs = features[..., None], [], {}, []
     for layer in layers:
         if not isinstance(layer, (Conv, AvgPool, Dense)):
             break                           # kws_nn_tool's kinds; the rest: kws_invoke_tool
         y = run_layer(layer, x)
         c = layer_case(layer, x)
+        nn_jobs.append((layer, x))
         nn_expect[f"case.{len(nn_cases)}"] = y.reshape(c.batch, c.output_size())
         nn_cases.append(c)
         x = y
@@ -192,6 +195,10 @@ def write_cases(run_dir: Path, folder: Path, n_clips: int = DEFAULT_CLIPS) -> li
 
     write_test_data(vectors, folder / "target")
     cases.append(("mps2_check", "kws_case(mps2_check TOOL kws_mps2_check)"))
+    # the same layers through the kernels on the board (unaligned inputs, guard bytes)
+    (folder / "target" / "nn").mkdir(parents=True, exist_ok=True)
+    write_target_cases(nn_jobs, folder / "target" / "nn")
+    cases.append(("mps2_nn_cases", "kws_case(mps2_nn_cases TOOL kws_mps2_nn_cases)"))
 
     text = ("# Written by kws.toolchain.ctest_cases: do not edit (remake: python -m "
             f"kws.toolchain.ctest_cases {run.root} {folder}).\n"
