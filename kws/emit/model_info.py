@@ -53,10 +53,14 @@ def info_source(tables, frames: int, n_classes: int) -> str:
     body = "".join(f"    .{k} = {int(v)},\n" for k, v in fields.items())
     return ("\n/* The model's identity and what it was made for: kws_model_check (kws_model_info.h)"
             "\n * compares it with the library, the tables and the detector settings at init. */\n"
+            "/* arrays, not literals: a mergeable string section would escape the size split by\n"
+            " * object (kws.toolchain.cortex_m memory_report) */\n"
+            "static const char kws_model_generator_text[] = KWS_MODEL_GENERATOR;\n"
+            "static const char kws_model_hash_text[] = KWS_MODEL_HASH;\n\n"
             "const kws_model_info_t kws_model_info = {\n"
             "    .api_version = KWS_MODEL_API_VERSION,\n"
-            "    .generator = KWS_MODEL_GENERATOR,\n"
-            "    .hash = KWS_MODEL_HASH,\n" + body + "};\n")
+            "    .generator = kws_model_generator_text,\n"
+            "    .hash = kws_model_hash_text,\n" + body + "};\n")
 
 
 def add_model_info(files: dict[str, str], tables, frames: int, n_classes: int) -> dict[str, str]:

@@ -5,7 +5,9 @@ Reads:  quantize/ (the golden int8 layers), features/kws_mfcc_tables.{c,h}, feat
 Writes: firmware/kws_model_data.{c,h}   weights, biases, multipliers, shifts, exp LUT (flash)
         firmware/kws_model.{c,h}        kws_model_invoke(): straight-line kernel calls, one arena;
                                         for a valid-in-time network also kws_model_reset() and
-                                        kws_model_step() (the streaming network: state + scratch)
+                                        kws_model_step() (the streaming network: state + scratch);
+                                        the API version, generator, model hash and
+                                        kws_model_info (kws.emit.model_info)
         firmware/kws_model_settings.h   labels, frame and window sizes, detector settings
         firmware/detector.json          the same detector settings, for the verify and firmware
                                         stages (and anyone scripting against the C)
@@ -32,6 +34,11 @@ OUTPUT = "firmware"
 REQUIRES = ("data", "features", "quantize")   # and the stream stage's operating point, if made
 
 log = logging.getLogger(__name__)
+
+
+def input_fingerprint(cfg) -> str:
+    """The generated API's version: a run exported for another one is exported again."""
+    return f"api={API_VERSION}"
 
 
 def run(cfg, run_dir: Path, out: Path | None = None) -> dict:
@@ -77,7 +84,8 @@ def run(cfg, run_dir: Path, out: Path | None = None) -> dict:
     write_json(out / run.detector_json_path.name, settings.to_json())
     files = sorted(p.name for p in out.iterdir() if p.is_file())
     return {"folder": str(run.export), "files": files,
-            "api_version": API_VERSION, "model_hash": model_hash(generated), "model_ram_bytes": ram_bytes,
+            "api_version": API_VERSION, "model_hash": model_hash(generated),
+            "model_ram_bytes": ram_bytes,
             "ram_bytes": plan.arena_bytes, "ram_lower_bound_bytes": plan.lower_bound_bytes,
             "weights_bytes": weights_bytes, "layers": len(shapes),
             "streaming": None if step is None else {
