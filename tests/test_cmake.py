@@ -174,16 +174,19 @@ def test_ctest_runs_the_mps2_check_under_qemu(ctest_build):
 
 def test_the_package_through_add_subdirectory_and_find_package(ctest_build, tmp_path):
     """tests/cmake_consumer: a firmware project that links the model and the app, once with
-    add_subdirectory(firmware) and once with find_package(kws) after cmake --install."""
-    model = ctest_build["run"] / "firmware"
+    add_subdirectory of the tree `kws export-firmware --library` wrote and once with
+    find_package(kws) after cmake --install."""
+    from kws.export_firmware import export_firmware
+    dest = tmp_path / "third_party"
+    export_firmware(ctest_build["run"], dest, library=True)
     prefix = tmp_path / "prefix"
     cmake("--install", ctest_build["build"], "--prefix", prefix)
     assert (prefix / "lib/cmake/kws/kwsConfig.cmake").is_file()
     assert (prefix / "include/kws/kws_wakeword.h").is_file()
-    for how, defines in (("subdirectory", [f"-DKWS_FIRMWARE_DIR={FIRMWARE}"]),
+    for how, defines in (("subdirectory", [f"-DKWS_FIRMWARE_DIR={dest / 'kws'}"]),
                          ("package", [f"-DCMAKE_PREFIX_PATH={prefix}"])):
         build = tmp_path / how
-        cmake("-S", CONSUMER, "-B", build, f"-DKWS_MODEL_DIR={model}", *defines)
+        cmake("-S", CONSUMER, "-B", build, f"-DKWS_MODEL_DIR={dest / 'kws_model'}", *defines)
         cmake("--build", build, "-j2")
         out = subprocess.run([build / "consumer"], capture_output=True, text=True)
         assert out.returncode == 0, out.stdout + out.stderr

@@ -44,17 +44,8 @@ def test_the_model_and_the_library_with_a_manifest_of_every_file(verified_run, t
     assert again["files"] == manifest["files"]
 
 
-@pytest.mark.skipif(shutil.which("cmake") is None, reason="cmake not found (Debian: cmake)")
-def test_the_exported_tree_builds_with_cmake(verified_run, tmp_path):
-    dest = tmp_path / "product"
-    export_firmware(verified_run[0], dest, library=True)
-    build = tmp_path / "build"
-    for args in (["-S", CONSUMER, "-B", build, f"-DKWS_FIRMWARE_DIR={dest / 'kws'}",
-                  f"-DKWS_MODEL_DIR={dest / 'kws_model'}"], ["--build", build, "-j2"]):
-        proc = subprocess.run(["cmake", *map(str, args)], capture_output=True, text=True)
-        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    out = subprocess.run([build / "consumer"], capture_output=True, text=True)
-    assert out.returncode == 0 and "kws_app_init: 0" in out.stdout, out.stdout
+# The exported tree built with CMake (add_subdirectory): tests/test_cmake.py
+# test_the_package_through_add_subdirectory_and_find_package.
 
 
 def test_a_run_whose_export_did_not_finish_is_refused(verified_run, tmp_path):
