@@ -19,6 +19,9 @@ TTS_PACKAGES := flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt
 # (firmware/tests/fuzz/, tests/test_fuzz_c.py, bench/fuzz_c.py); without them the harnesses run
 # their own seeded random driver under gcc.
 FUZZ_PACKAGES := clang libclang-rt-14-dev
+# CMake (Debian 12: 3.25) for the CMake build of firmware/ and its ctest cases
+# (tests/test_cmake.py: configure, build and ctest once per test session).
+BUILD_PACKAGES := cmake
 # Only on request (make voices-nonfree): pico (non-free), RHVoice (non-free), MBROLA (program in
 # contrib, voices in non-free; through Debian's eSpeak NG, which is in main).
 MBROLA_VOICES := us1 us2 us3 en1 af1 de1 de2 de3 de4 de5 de6 fr1 fr4 gr2 hu1 nl2 pl1 ro1 sw1 sw2
@@ -46,11 +49,11 @@ $(TF_STAMP): $(STAMP)
 	touch $(TF_STAMP)
 
 # As root with apt-get: installs whatever is missing of the ARM toolchain, the Debian-main
-# voices and clang's libFuzzer in one apt-get run; otherwise names the packages.
+# voices, clang's libFuzzer and cmake in one apt-get run; otherwise names the packages.
 toolchain:
 	@need=""; \
 	{ command -v arm-none-eabi-gcc && command -v qemu-system-arm; } >/dev/null || need="$(ARM_PACKAGES)"; \
-	for p in $(TTS_PACKAGES) $(FUZZ_PACKAGES); do \
+	for p in $(TTS_PACKAGES) $(FUZZ_PACKAGES) $(BUILD_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || need="$$need $$p"; \
 	done; \
 	if [ -z "$$need" ]; then :; \
@@ -58,9 +61,9 @@ toolchain:
 	  echo "installing$$need (apt-get, Debian main)"; \
 	  ($(APT_GET) update -qq && DEBIAN_FRONTEND=noninteractive $(APT_GET) install -y -qq \
 	     --no-install-recommends $$need >/dev/null) || \
-	  echo "warning: could not install$$need: the Cortex-M steps, those voices or libFuzzer will be skipped"; \
+	  echo "warning: could not install$$need: the Cortex-M steps, those voices, libFuzzer or the CMake tests will be skipped"; \
 	else \
-	  echo "note: the Cortex-M steps, the flite/festival voices and libFuzzer need: sudo apt-get install --no-install-recommends$$need"; \
+	  echo "note: the Cortex-M steps, the flite/festival voices, libFuzzer and the CMake tests need: sudo apt-get install --no-install-recommends$$need"; \
 	fi
 
 # Opt-in, never part of `make`: pico, RHVoice and MBROLA live in Debian's contrib and non-free.

@@ -1,6 +1,7 @@
 """The `kws` command: a Hydra app over conf/config.yaml that runs the chosen stages.
 
-`cli` is the installed entry point: it answers --help and --version itself (Hydra's own pages
+`cli` is the installed entry point: it answers --help and --version itself, hands
+`kws export-firmware ...` to kws.export_firmware (Hydra's own pages
 describe Hydra, with a 250-line config dump) and turns Hydra's config-composition failures (a
 misspelt key, a bad override) into exit code 2, as for every bad setting or input; 1 is left for
 crashes.
@@ -72,11 +73,15 @@ examples:
 
 Every setting with its value: kws --cfg job    (README.md explains them; Hydra: kws --hydra-help)
 A .tflite you already have, as the same C: kws-import MODEL.tflite --out DIR --verify
+A run's C (and the library: --library) into your firmware tree: kws export-firmware RUN_DIR DEST
 """
 
 
 def cli() -> None:
     args = sys.argv[1:]
+    if args[:1] == ["export-firmware"]:    # a plain command beside the Hydra app
+        from kws.export_firmware import main as export_firmware
+        sys.exit(export_firmware(args[1:]))
     if "--help" in args or "-h" in args:
         print(help_text(), end="")
         return

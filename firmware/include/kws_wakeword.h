@@ -37,6 +37,7 @@
 
 #include "kws_detector.h"
 #include "kws_mfcc.h"
+#include "kws_model_info.h"
 #include "kws_status.h"
 
 #define KWS_WAKEWORD_FEATURES_LEN(frames, n_out) ((frames) * (n_out))
@@ -74,6 +75,10 @@ typedef void (*kws_reset_fn)(void);
 typedef void (*kws_on_detection_fn)(const kws_detection_t *event, void *user);
 
 typedef struct {
+    const kws_model_info_t *model;   /* the generated model's identity (&kws_model_info):
+                                      * checked against the library, tables, settings and, on
+                                      * the window path, frames (kws_model_check); NULL skips
+                                      * the check (a network without generated info) */
     const kws_mfcc_tables_t *tables;
     const kws_detector_settings_t *settings;  /* referenced: keep alive and unchanged */
     int32_t frames;                  /* frames per model call, >= 1: F (invoke) or S (step) */
@@ -105,7 +110,9 @@ typedef struct {
 } kws_wakeword_t;
 
 /* Checks the config (KWS_ERR_ARG: exactly one of invoke and step, frames >= 1, frames ==
- * settings->infer_every on the streaming path, ...) and starts at frame 0 with an empty window
+ * settings->infer_every on the streaming path, ...), then the model against it when
+ * config.model is set (kws_model_check: KWS_ERR_MODEL_VERSION, _FEATURES, _CLASSES; on the
+ * window path frames != model->frames is KWS_ERR_MODEL_FEATURES), and starts at frame 0 with an empty window
  * (zeros) and, on the streaming path, a reset model. */
 kws_status_t kws_wakeword_init(kws_wakeword_t *wakeword, const kws_wakeword_config_t *config,
                                kws_audio_t *audio);

@@ -91,6 +91,15 @@ kws_status_t kws_wakeword_init(kws_wakeword_t *w, const kws_wakeword_config_t *c
         (config->step != NULL && config->frames != config->settings->infer_every)) {
         return KWS_ERR_ARG;
     }
+    if (config->model != NULL) {
+        const kws_status_t st = kws_model_check(config->model, config->tables, config->settings);
+        if (st != KWS_OK) {
+            return st;
+        }
+        if (config->invoke != NULL && config->frames != config->model->frames) {
+            return KWS_ERR_MODEL_FEATURES;
+        }
+    }
     memset(w, 0, sizeof(*w));
     w->config = *config;
     w->audio = audio;

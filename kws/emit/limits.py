@@ -8,7 +8,16 @@ from __future__ import annotations
 
 from kws.golden import detector
 
+# The generated API's version: kws.emit.model_info writes it into every kws_model.h
+# (KWS_MODEL_API_VERSION) and the library compiles it in (KWS_API_VERSION); kws_model_check
+# refuses a model generated for another one (KWS_ERR_MODEL_VERSION). Raise it whenever the
+# generated files and the library stop fitting each other (a new field in kws_model_info_t, a
+# kernel signature the generated calls use, ...).
+API_VERSION = 1
+
 LIMITS = (
+    ("KWS_API_VERSION", API_VERSION,
+     "the generated API's version (kws.emit.limits.API_VERSION): kws_model.h must match"),
     ("KWS_DETECTOR_MAX_CLASSES", detector.MAX_CLASSES,
      "classes a recogniser holds (kws.golden.detector.MAX_CLASSES)"),
     ("KWS_DETECTOR_MAX_WINDOW", detector.MAX_AVERAGE_WINDOW,

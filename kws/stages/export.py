@@ -5,7 +5,9 @@ Reads:  quantize/ (the golden int8 layers), features/kws_mfcc_tables.{c,h}, feat
 Writes: firmware/kws_model_data.{c,h}   weights, biases, multipliers, shifts, exp LUT (flash)
         firmware/kws_model.{c,h}        kws_model_invoke(): straight-line kernel calls, one arena;
                                         for a valid-in-time network also kws_model_reset() and
-                                        kws_model_step() (the streaming network: state + scratch)
+                                        kws_model_step() (the streaming network: state + scratch);
+                                        the API version, generator, model hash and
+                                        kws_model_info (kws.emit.model_info)
         firmware/kws_model_settings.h   labels, frame and window sizes, detector settings
         firmware/detector.json          the same detector settings, for the verify and firmware
                                         stages (and anyone scripting against the C)
@@ -20,16 +22,23 @@ from pathlib import Path
 from kws.artifacts import RunDir
 from kws.emit.model_c import (check_requantization, layer_shapes, model_data_sources,
                               model_sources, plan_memory, plan_streaming, settings_header)
+from kws.emit.limits import API_VERSION
+from kws.emit.model_info import add_model_info, model_hash
 from kws.errors import KwsError
 from kws.golden.detector import settings_from_config
 from kws.golden.streaming import inference_cadence
-from kws.io import copy_file, write_json, write_text
+from kws.io import write_json, write_text
 
 CONFIG_KEYS = ("detector", "export")
 OUTPUT = "firmware"
 REQUIRES = ("data", "features", "quantize")   # and the stream stage's operating point, if made
 
 log = logging.getLogger(__name__)
+
+
+def input_fingerprint(cfg) -> str:
+    """The generated API's version: a run exported for another one is exported again."""
+    return f"api={API_VERSION}"
 
 
 def run(cfg, run_dir: Path, out: Path | None = None) -> dict:
@@ -61,18 +70,22 @@ def run(cfg, run_dir: Path, out: Path | None = None) -> dict:
     check_budgets(cfg.export, ram_bytes, weights_bytes)
     log.info("export: writing the C (%d layers, arena %d B, constants %d B)", len(shapes),
              plan.arena_bytes, weights_bytes)
-    write_text(out / "kws_model_data.h", data_h)
-    write_text(out / "kws_model_data.c", data_c)
-    write_text(out / "kws_model.h", model_h)
-    write_text(out / "kws_model.c", model_c)
-    write_text(out / "kws_model_settings.h",
-               settings_header(labels, quant, settings, tables.sample_rate, tables.stride,
-                               tables.window_len, step))
+    generated = {"kws_model_data.h": data_h, "kws_model_data.c": data_c,
+                 "kws_model.h": model_h, "kws_model.c": model_c,
+                 "kws_model_settings.h": settings_header(labels, quant, settings,
+                                                         tables.sample_rate, tables.stride,
+                                                         tables.window_len, step),
+                 **{name: (run.features_dir / name).read_text()
+                    for name in ("kws_mfcc_tables.c", "kws_mfcc_tables.h")}}
+    # the API version, generator and model hash (kws_model.h) and kws_model_info (kws_model.c)
+    generated = add_model_info(generated, tables, quant["frames"], len(labels))
+    for name, text in generated.items():
+        write_text(out / name, text)
     write_json(out / run.detector_json_path.name, settings.to_json())
-    for name in ("kws_mfcc_tables.c", "kws_mfcc_tables.h"):
-        copy_file(run.features_dir / name, out / name)
     files = sorted(p.name for p in out.iterdir() if p.is_file())
-    return {"folder": str(run.export), "files": files, "model_ram_bytes": ram_bytes,
+    return {"folder": str(run.export), "files": files,
+            "api_version": API_VERSION, "model_hash": model_hash(generated),
+            "model_ram_bytes": ram_bytes,
             "ram_bytes": plan.arena_bytes, "ram_lower_bound_bytes": plan.lower_bound_bytes,
             "weights_bytes": weights_bytes, "layers": len(shapes),
             "streaming": None if step is None else {

@@ -3,6 +3,8 @@ layout, version 1): named arrays, so that Python takes numbers from the harnesse
 output, never from their console text.
 
     arrays = read_results(path)              # {"logits": int8 [N, C], "stack_bytes": uint64, ...}
+    write_results(path, arrays)              # the same layout from Python (golden result files
+                                             # for the ctest cases, kws.toolchain.ctest_cases)
 
 A file that is not one, has another version, is cut short (no end marker: the harness stopped
 or its writer failed) or is malformed raises KwsError naming the file and what is wrong.
@@ -94,6 +96,32 @@ def parse_results(data: bytes, source: str = "results") -> dict[str, np.ndarray]
         n_bytes = int(np.prod(dims, dtype=object)) * dtype.itemsize
         arrays[name] = np.frombuffer(take(n_bytes, f"the data of {name!r}"),
                                      dtype).reshape(dims).copy()
+
+
+def encode_results(arrays: dict[str, np.ndarray]) -> bytes:
+    """The bytes a harness would write for `arrays` (name → array, in order; a 0-d array is a
+    scalar): what kws_results.c writes, byte for byte."""
+    codes = {dtype: code for code, dtype in DTYPES.items()}
+    out = [MAGIC, struct.pack("<I", VERSION)]
+    for name, value in arrays.items():
+        a = np.asarray(value)
+        raw = name.encode()
+        dtype = a.dtype.newbyteorder("<") if a.dtype.itemsize > 1 else a.dtype
+        if not _NAME.match(raw) or dtype not in codes or a.ndim > MAX_DIMS:
+            raise KwsError(f"result array {name!r}: {a.dtype} [{a.ndim} dims] cannot be written "
+                           f"(names {_NAME.pattern}, integer dtypes, at most {MAX_DIMS} dims)")
+        out += [bytes([len(raw)]), raw, bytes([codes[dtype], a.ndim]),
+                struct.pack(f"<{a.ndim}I", *a.shape), np.ascontiguousarray(a, dtype).tobytes()]
+    out += [b"\0", END, struct.pack("<I", len(arrays))]
+    return b"".join(out)
+
+
+def write_results(path: Path, arrays: dict[str, np.ndarray]) -> Path:
+    """encode_results(arrays), written atomically to `path`."""
+    from kws.io import atomic_path
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(encode_results(arrays))
+    return Path(path)
 
 
 def scalars(arrays: dict[str, np.ndarray], names, source: str) -> dict[str, int]:
