@@ -58,6 +58,7 @@ def test_unchanged_stage_is_skipped_and_changed_config_reruns(tiny_cfg, tmp_path
     assert "skipped" not in rerun["data"]
 
 
+@pytest.mark.slow      # make test-slow; keeps the default suite under 15 min
 def test_synthetic_generation_is_deterministic(tiny_cfg, cache_dir, tmp_path):
     from kws.audio import synthetic
     first = synthetic.ensure_dataset(tiny_cfg.data, 0, cache_dir)

@@ -109,6 +109,7 @@ def test_bad_feature_settings_name_the_key(override, message):
         _tables(override)
 
 
+@pytest.mark.slow      # make test-slow; keeps the default suite under 15 min
 def test_features_stage_on_real_subset_is_bit_exact(shared_subset, tmp_path):
     from kws.pipeline import run_pipeline
     cfg = compose_cfg(["data=speech_commands", f"data.root={shared_subset}",

@@ -57,7 +57,13 @@ def test_kernel_is_this_environments_python(tmp_path):
     assert Path(package).resolve().parent == ROOT / "kws"
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+# The training and firmware tutorials take ~40 s each: make test-slow runs them.
+SLOW_NOTEBOOKS = {"02_train_distill", "04_firmware"}
+RUN_PARAMS = [pytest.param(p, id=p.stem, marks=[pytest.mark.slow] if p.stem in SLOW_NOTEBOOKS
+                           else []) for p in NOTEBOOKS]
+
+
+@pytest.mark.parametrize("path", RUN_PARAMS)
 def test_notebook_runs_top_to_bottom(path, tmp_path, notebook_dir, monkeypatch):
     copy = tmp_path / path.name                      # never write outputs into the repository
     shutil.copyfile(path, copy)

@@ -185,6 +185,7 @@ def test_an_arena_budget_picks_the_least_pruning_that_fits(trained_run, tmp_path
     assert model["name"].endswith("-scratch") and model["blocks"][0]["channels"] == 4
 
 
+@pytest.mark.slow      # make test-slow; keeps the default suite under 15 min
 def test_prune_sweep_experiment_writes_the_table_and_the_plot(trained_run, tmp_path):
     """kws experiment=prune_sweep, cut down to pruned and from-scratch at one ratio."""
     import subprocess

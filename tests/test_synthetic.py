@@ -185,6 +185,7 @@ def _generate_in_a_process(cache: Path, overrides) -> tuple[str, str]:
     return tuple(out.stdout.split())
 
 
+@pytest.mark.slow      # make test-slow; keeps the default suite under 15 min
 def test_every_engine_installed_gives_the_same_bytes_in_two_processes(tmp_path):
     first = _generate_in_a_process(tmp_path / "a", MULTI)
     again = _generate_in_a_process(tmp_path / "b", MULTI)

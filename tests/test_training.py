@@ -38,6 +38,7 @@ def _kws(args, cwd):
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
+@pytest.mark.slow      # make test-slow; keeps the default suite under 15 min
 def test_training_killed_mid_run_resumes_to_the_same_weights(cache_dir, tmp_path):
     common = TINY_SYNTHETIC + TINY_TRAINING + [f"paths.cache_dir={cache_dir}",
                                                "stages=[data,features,teacher]",
@@ -86,6 +87,7 @@ def test_resume_from_a_broken_checkpoint_is_a_clear_error(cache_dir, tmp_path):
         run_pipeline(cfg, tmp_path)
 
 
+@pytest.mark.slow      # make test-slow; keeps the default suite under 15 min
 def test_kd_ablation_experiment_writes_the_table(cache_dir, tmp_path):
     import json
     args = ["experiment=kd_ablation", *TINY_SYNTHETIC, *TINY_TRAINING,
