@@ -10,6 +10,7 @@ Writes: firmware/kws_model_data.{c,h}   weights, biases, multipliers, shifts, ex
         firmware/detector.json          the same detector settings, for the verify and firmware
                                         stages (and anyone scripting against the C)
         firmware/kws_mfcc_tables.{c,h}  the front end's tables (as the features stage verified)
+        firmware/micropython/kws_mp/    the same detector as a MicroPython package (kws.emit.micropython)
 Build them with the library in firmware/ (src/, include/); see firmware/app/.
 """
 from __future__ import annotations
@@ -18,6 +19,7 @@ import logging
 from pathlib import Path
 
 from kws.artifacts import RunDir
+from kws.emit.micropython import write_package as write_micropython_package
 from kws.emit.model_c import (check_requantization, layer_shapes, model_data_sources,
                               model_sources, plan_memory, plan_streaming, settings_header)
 from kws.errors import KwsError
@@ -69,6 +71,7 @@ def run(cfg, run_dir: Path, out: Path | None = None) -> dict:
                settings_header(labels, quant, settings, tables.sample_rate, tables.stride,
                                tables.window_len, step))
     write_json(out / run.detector_json_path.name, settings.to_json())
+    write_micropython_package(out / "micropython", layers, tables, quant["frames"], labels, settings)
     for name in ("kws_mfcc_tables.c", "kws_mfcc_tables.h"):
         copy_file(run.features_dir / name, out / name)
     files = sorted(p.name for p in out.iterdir() if p.is_file())

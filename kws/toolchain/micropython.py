@@ -1,0 +1,202 @@
+"""MicroPython for tests and bench: the Unix port and the QEMU Cortex-M3 port, built from the
+vendored tarball (../shared/vendor/micropython-1c3c201.tar.gz, see its README), never from the
+network, and run on a kws_mp package (kws.emit.micropython).
+
+build_unix() extracts the sources into ~/.cache/kws/micropython/<tarball sha256[:16]>/ (or
+$KWS_CACHE_DIR) once and builds mpy-cross and the Unix port there (about a minute on 2 cores);
+later calls reuse them. build_qemu() builds the MPS2_AN385 (Cortex-M3) firmware with a manifest
+that freezes the given folders into it, in its own build folder. Both use the sources as they
+are: nothing in the tarball is changed.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import tarfile
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from kws.errors import KwsError
+
+ROOT = Path(__file__).resolve().parents[2]
+TARBALL = ROOT.parent / "shared" / "vendor" / "micropython-1c3c201.tar.gz"
+SOURCE_DIR = "micropython-1c3c201"
+# Parts that need git submodules the tarball does not have (its README).
+UNIX_FLAGS = ["MICROPY_PY_BTREE=0", "MICROPY_PY_FFI=0", "MICROPY_PY_SSL=0", "MICROPY_SSL_AXTLS=0",
+              "MICROPY_SSL_MBEDTLS=0"]
+QEMU_BOARD = "MPS2_AN385"
+QEMU_MACHINE = "mps2-an385"
+DONE = "KWS-DONE"
+
+
+def missing() -> str | None:
+    """Why MicroPython cannot be built here (a reason to skip), or None."""
+    if not TARBALL.is_file():
+        return f"{TARBALL} not found (the vendored MicroPython sources)"
+    for tool in ("make", os.environ.get("CC", "gcc")):
+        if shutil.which(tool) is None:
+            return f"{tool} not found (apt-get install build-essential)"
+    return None
+
+
+def qemu_missing() -> str | None:
+    """Why the QEMU Cortex-M3 port cannot be built and run here, or None."""
+    for tool in ("arm-none-eabi-gcc", "qemu-system-arm"):
+        if shutil.which(tool) is None:
+            return (f"{tool} not found (apt-get install gcc-arm-none-eabi "
+                    "libnewlib-arm-none-eabi qemu-system-arm; `make toolchain` as root)")
+    return missing()
+
+
+def cache_root() -> Path:
+    base = Path(os.environ.get("KWS_CACHE_DIR", "~/.cache/kws")).expanduser()
+    digest = hashlib.sha256(TARBALL.read_bytes()).hexdigest()[:16]
+    return base / "micropython" / digest
+
+
+def _make(args: list[str], cwd: Path, what: str, timeout: float = 1800) -> None:
+    proc = subprocess.run(["make", "-j2", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout)
+    if proc.returncode:
+        raise KwsError(f"{what} failed (make {' '.join(args)} in {cwd}):\n{proc.stdout[-2000:]}"
+                       f"\n{proc.stderr[-3000:]}")
+
+
+def sources() -> Path:
+    """The extracted tree (extracted once per tarball, into a temp folder then renamed)."""
+    reason = missing()
+    if reason:
+        raise KwsError(f"cannot build MicroPython: {reason}")
+    root = cache_root()
+    tree = root / SOURCE_DIR
+    if not tree.is_dir():
+        root.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=root, prefix=".extract-"))
+        with tarfile.open(TARBALL) as tar:
+            tar.extractall(tmp, filter="data")
+        try:
+            (tmp / SOURCE_DIR).rename(tree)
+        except OSError:
+            if not tree.is_dir():
+                raise
+        shutil.rmtree(tmp, ignore_errors=True)
+    return tree
+
+
+def build_unix() -> Path:
+    """The Unix port's `micropython` (and mpy-cross), built once per tarball."""
+    tree = sources()
+    binary = tree / "ports" / "unix" / "build-standard" / "micropython"
+    if not binary.is_file():
+        _make([], tree / "mpy-cross", "building mpy-cross")
+        _make([*UNIX_FLAGS, "FROZEN_MANIFEST="], tree / "ports" / "unix",
+              "building the MicroPython Unix port")
+    return binary
+
+
+def run_unix(script: Path, path: list[Path], timeout: float = 600,
+             heap: str = "16M") -> str:
+    """Run `script` under the Unix port with `path` as its module search path; its output.
+    Raises KwsError unless it exits 0."""
+    binary = build_unix()
+    env = dict(os.environ, MICROPYPATH=":".join(str(p) for p in path))
+    proc = subprocess.run([str(binary), "-X", f"heapsize={heap}", str(script)], env=env,
+                          capture_output=True, text=True, timeout=timeout)
+    if proc.returncode:
+        raise KwsError(f"micropython {script} failed ({proc.returncode}):\n{proc.stdout[-2000:]}"
+                       f"\n{proc.stderr[-3000:]}")
+    return proc.stdout
+
+
+def build_qemu(frozen: list[Path], build_dir: Path, main: str | None = None) -> Path:
+    """firmware.elf of the QEMU MPS2_AN385 (Cortex-M3) port with the folders `frozen` frozen
+    in (each a folder of modules and packages, as MicroPython's manifest freeze() takes)."""
+    reason = qemu_missing()
+    if reason:
+        raise KwsError(f"cannot build the MicroPython QEMU port: {reason}")
+    tree = sources()
+    if not (tree / "mpy-cross" / "build" / "mpy-cross").is_file():
+        _make([], tree / "mpy-cross", "building mpy-cross")
+    build_dir = Path(build_dir).resolve()
+    build_dir.mkdir(parents=True, exist_ok=True)
+    manifest = build_dir / "manifest.py"
+    manifest.write_text("".join(f"freeze({str(Path(f).resolve())!r})\n" for f in frozen))
+    _make([f"BOARD={QEMU_BOARD}", f"BUILD={build_dir / 'build'}",
+           f"FROZEN_MANIFEST={manifest}"], tree / "ports" / "qemu",
+          "building the MicroPython QEMU port", timeout=3600)
+    return build_dir / "build" / "firmware.elf"
+
+
+def run_qemu(elf: Path, code: str, timeout: float = 1800, icount: bool = True) -> str:
+    """Type `code` (one line, e.g. "import kws_check") at the REPL of the firmware under QEMU and
+    return what it prints up to DONE. With icount, every instruction is 1 ns of virtual time
+    (-icount shift=0), so time.ticks_us() counts thousands of instructions."""
+    cmd = ["qemu-system-arm", "-machine", QEMU_MACHINE, "-nographic", "-monitor", "null",
+           "-semihosting", *(["-icount", "shift=0"] if icount else []), "-kernel", str(elf)]
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
+    chunks: list[bytes] = []
+    reader = threading.Thread(target=lambda: chunks.extend(iter(
+        lambda: proc.stdout.read1(65536), b"")), daemon=True)
+    reader.start()
+    proc.stdin.write((code + "\r\n").encode())
+    proc.stdin.flush()
+    deadline = time.monotonic() + timeout
+    while (time.monotonic() < deadline and proc.poll() is None
+           and DONE.encode() not in b"".join(chunks)):
+        time.sleep(0.1)
+    proc.kill()
+    proc.wait()
+    reader.join(5)
+    text = b"".join(chunks).decode(errors="replace").replace("\r\n", "\n")
+    if DONE not in text:
+        raise KwsError(f"MicroPython under QEMU did not finish ({' '.join(cmd)}):\n"
+                       f"{text[-3000:]}")
+    return text[:text.index(DONE)]
+
+
+# ---------------------------------------------------------------- tests/micropython_check.py
+
+CHECK_SCRIPT = ROOT / "tests" / "micropython_check.py"
+
+
+def write_inputs(folder: Path, clips, stream, chunk: int, kernels: str | None = None) -> Path:
+    """kws_mp_input.py in `folder`: int16 clips [N, S] and a stream [S] as little-endian bytes,
+    the samples per push and the kernel variant (None: the package's choice)."""
+    import numpy as np
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    clips_src = ",\n    ".join(repr(np.asarray(c, dtype="<i2").tobytes()) for c in clips)
+    stream_bytes = repr(np.asarray(stream, dtype="<i2").tobytes()) if stream is not None else "b''"
+    (folder / "kws_mp_input.py").write_text(
+        "# Generated by kws.toolchain.micropython.write_inputs.\n"
+        f"CLIPS = (\n    {clips_src},\n)\nSTREAM = {stream_bytes}\nCHUNK = {int(chunk)}\n"
+        f"KERNELS = {kernels!r}\n")
+    return folder / "kws_mp_input.py"
+
+
+def parse_output(text: str) -> dict:
+    """micropython_check.py's lines → {"features": {clip: bytes}, "logits": {clip: bytes},
+    "slogits": [(frame, bytes)], "events": [(frame, label, score)], "time": {...},
+    "mem": {...}}."""
+    out = {"features": {}, "logits": {}, "slogits": [], "events": [], "time": {}, "mem": {}}
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) < 3 or parts[0] not in ("features", "logits", "slogits", "event", "time",
+                                              "mem"):
+            continue
+        kind = parts[0]
+        if kind in ("features", "logits"):
+            out[kind][int(parts[1])] = bytes.fromhex(parts[2])
+        elif kind == "slogits":
+            out["slogits"].append((int(parts[1]), bytes.fromhex(parts[2])))
+        elif kind == "event":
+            out["events"].append(tuple(int(p) for p in parts[1:4]))
+        else:
+            out[kind][parts[1]] = int(parts[2])
+    return out
