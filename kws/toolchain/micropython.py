@@ -125,7 +125,12 @@ def build_qemu(frozen: list[Path], build_dir: Path, main: str | None = None) -> 
     build_dir.mkdir(parents=True, exist_ok=True)
     manifest = build_dir / "manifest.py"
     manifest.write_text("".join(f"freeze({str(Path(f).resolve())!r})\n" for f in frozen))
-    _make([f"BOARD={QEMU_BOARD}", f"BUILD={build_dir / 'build'}",
+    # Freezing insists on micropython-lib (a submodule the tarball leaves out) being present,
+    # though this manifest require()s nothing from it: an empty stand-in folder.
+    no_lib = build_dir / "no-micropython-lib"
+    no_lib.mkdir(exist_ok=True)
+    (no_lib / "README.md").write_text("Empty: the manifest uses nothing from micropython-lib.\n")
+    _make([f"BOARD={QEMU_BOARD}", f"BUILD={build_dir / 'build'}", f"MPY_LIB_DIR={no_lib}",
            f"FROZEN_MANIFEST={manifest}"], tree / "ports" / "qemu",
           "building the MicroPython QEMU port", timeout=3600)
     return build_dir / "build" / "firmware.elf"
@@ -200,3 +205,52 @@ def parse_output(text: str) -> dict:
         else:
             out[kind][parts[1]] = int(parts[2])
     return out
+
+
+def golden_results(run_dir: Path, clips, stream) -> dict:
+    """What micropython_check.py must print for these inputs, from the golden models: every
+    clip's features and window-model logits, and the loop's inferences and events on the
+    stream (detect_stream, or detect_stream_streamed for a streaming network)."""
+    import numpy as np
+
+    from kws.artifacts import RunDir
+    from kws.golden.detector import Recognizer, stream_logits
+    from kws.golden.mfcc import mfcc_clips
+    from kws.golden.network import run_network
+    from kws.golden.streaming import can_stream, stream_logits_streamed
+
+    run = RunDir(run_dir)
+    tables, layers, settings = run.mfcc_tables(), run.golden_network(), run.detector_settings()
+    clips = np.asarray(clips, dtype=np.int16)
+    features = mfcc_clips(clips, tables)
+    logits = run_network(layers, features[..., None])
+    out = {"features": {i: f.tobytes() for i, f in enumerate(features)},
+           "logits": {i: v.tobytes() for i, v in enumerate(logits)}, "slogits": [],
+           "events": []}
+    if stream is not None:
+        stream = np.asarray(stream, dtype=np.int16)
+        if can_stream(layers):
+            ts, sl = stream_logits_streamed(stream, tables, layers, tables.frames_per_clip)
+        else:
+            ts, sl = stream_logits(stream, tables, lambda x: run_network(layers, x),
+                                   settings.n_classes, settings.infer_every)
+        out["slogits"] = [(int(t), v.tobytes()) for t, v in zip(ts, sl)]
+        out["events"] = [(e.frame_index, e.label, e.score)
+                         for e in Recognizer(settings).push(ts, sl)]
+    return out
+
+
+def run_check(package: Path, work: Path, clips, stream, chunk: int, kernels: str | None,
+              runner: str = "unix") -> dict:
+    """micropython_check.py on `package` (the folder holding kws_mp/) under `runner`
+    ("cpython" or "unix"), inputs written to `work`; its parsed output."""
+    write_inputs(work, clips, stream, chunk, kernels)
+    if runner == "unix":
+        return parse_output(run_unix(CHECK_SCRIPT, [Path(package), Path(work)]))
+    import sys
+    env = dict(os.environ, PYTHONPATH=f"{package}{os.pathsep}{work}")
+    proc = subprocess.run([sys.executable, str(CHECK_SCRIPT)], env=env, capture_output=True,
+                          text=True, timeout=600)
+    if proc.returncode:
+        raise KwsError(f"{CHECK_SCRIPT} under CPython failed:\n{proc.stderr[-3000:]}")
+    return parse_output(proc.stdout)

@@ -39,11 +39,27 @@ def avgpool_value(total, count):
 
 
 class Layers:
-    """Runs layers on inputs of known height (the scratch is sized once)."""
+    """Runs layers. Scratch is kept and reused (a small board's heap fragments): one int32
+    accumulator array grown to the largest layer, one output bytearray per layer and size, so
+    a layer's output is valid until that layer runs again (copy it to keep it)."""
 
     def __init__(self, layers, kernels):
         self.k = kernels
         self.layers = layers
+        self._acc = array("i")
+        self._outs = {}
+        self._params = array("i", range(13))
+        self._dense_as_conv = {}
+
+    def _scratch(self, layer, n):
+        if len(self._acc) < n:
+            self._acc = None
+            self._acc = array("i", range(n))
+        key = (layer["name"], n)
+        out = self._outs.get(key)
+        if out is None:
+            out = self._outs[key] = bytearray(n)
+        return self._acc, out
 
     def conv(self, layer, x, dims, time_padding=None):
         """run_conv on one map x (int8 [H][W][Cin] bytes) → (bytearray, out dims)."""
@@ -53,14 +69,15 @@ class Layers:
                                time_padding or layer["time_padding"])
         ow, left = conv_padding(w, layer["kw"], layer["stride"][1], layer["freq_padding"])
         cout = layer["cout"]
-        acc = array("i", bytes(4 * oh * ow * cout))
-        p = array("i", (h, w, cin, cout, layer["kh"], layer["kw"], layer["stride"][0],
-                        layer["stride"][1], top, left, oh, ow, layer["in_zp"]))
+        acc, out = self._scratch(layer, oh * ow * cout)
+        p = self._params
+        for i, v in enumerate((h, w, cin, cout, layer["kh"], layer["kw"], layer["stride"][0],
+                               layer["stride"][1], top, left, oh, ow, layer["in_zp"])):
+            p[i] = v
         if layer["depthwise"]:
             k.dwconv_acc(x, layer["weights"], acc, p)
         else:
             k.conv_acc(x, layer["weights"], acc, p)
-        out = bytearray(oh * ow * cout)
         k.requantize_out(acc, layer["bias"], layer["multiplier"], layer["shift"], out,
                          (cout, layer["out_zp"], layer["act_min"], layer["act_max"]))
         return out, (oh, ow, cout)
@@ -73,10 +90,13 @@ class Layers:
         return bytearray(avgpool_value(s, count) for s in sums), (c,)
 
     def dense(self, layer, x):
-        n = len(x)
-        lay = dict(layer, kh=1, kw=1, stride=(1, 1), time_padding="valid",
-                   freq_padding="valid", depthwise=False)
-        return self.conv(lay, x, (1, 1, n))[0], (layer["cout"],)
+        """run_dense: a 1x1 convolution of the 1x1 map x [Cin]."""
+        lay = self._dense_as_conv.get(layer["name"])
+        if lay is None:
+            lay = self._dense_as_conv[layer["name"]] = dict(
+                layer, kh=1, kw=1, stride=(1, 1), time_padding="valid", freq_padding="valid",
+                depthwise=False)
+        return self.conv(lay, x, (1, 1, len(x)))[0], (layer["cout"],)
 
     def run(self, layer, x, dims):
         kind = layer["kind"]
@@ -131,7 +151,7 @@ class StreamingNetwork(Layers):
         row, dims = bytes(frame), (1, self.n_out, 1)
         for i, layer in enumerate(self.convs):
             held = self.rows[i]
-            held.append(row)
+            held.append(bytes(row))         # row may be a reused output buffer
             if len(held) > layer["kh"]:
                 held.pop(0)
             self.since[i] += 1
@@ -140,8 +160,8 @@ class StreamingNetwork(Layers):
                 return None
             self.started[i] = True
             self.since[i] = 0
-            x = b"".join(held)
-            row, dims = self.conv(layer, x, (layer["kh"], dims[1], dims[2]), "valid")
+            row, dims = self.conv(layer, b"".join(held), (layer["kh"], dims[1], dims[2]),
+                                  "valid")
         return self._pool_and_classify(row, dims)
 
     def _pool_and_classify(self, row, dims):
