@@ -254,3 +254,57 @@ def run_check(package: Path, work: Path, clips, stream, chunk: int, kernels: str
     if proc.returncode:
         raise KwsError(f"{CHECK_SCRIPT} under CPython failed:\n{proc.stderr[-3000:]}")
     return parse_output(proc.stdout)
+
+
+# ---------------------------------------------------------------- the native module
+
+NATIVE_GLUE = ROOT / "firmware" / "ports" / "micropython" / "kws_native.c"
+NATIVE_ARCHS = {"x64": "gcc", "armv6m": "arm-none-eabi-gcc", "armv7m": "arm-none-eabi-gcc",
+                "armv7emsp": "arm-none-eabi-gcc"}
+
+
+def native_missing(arch: str) -> str | None:
+    """Why kws_native.mpy cannot be built for `arch` here, or None."""
+    if arch not in NATIVE_ARCHS:
+        return f"arch {arch!r}: expected one of {sorted(NATIVE_ARCHS)}"
+    if shutil.which(NATIVE_ARCHS[arch]) is None:
+        return f"{NATIVE_ARCHS[arch]} not found"
+    try:
+        import ar  # noqa: F401      tools/mpy_ld.py needs pyelftools, and ar for libgcc
+        import elftools  # noqa: F401
+    except ImportError:
+        return "pyelftools or ar is not installed (pip install -e '.[micropython]')"
+    return missing()
+
+
+def build_native(tables_dir: Path, arch: str, output: Path) -> Path:
+    """kws_native.mpy for `arch` (x64: the Unix port; armv7m: Cortex-M3; armv6m: RP2040's
+    Cortex-M0+): firmware/ports/micropython/kws_native.c with the library's [mfcc] and [nn]
+    sources and the kws_mfcc_tables.c of `tables_dir` (a run's firmware/ or features/)."""
+    import sys
+
+    from kws.toolchain import sources as firmware_sources
+
+    reason = native_missing(arch)
+    if reason:
+        raise KwsError(f"cannot build kws_native.mpy: {reason}")
+    tree = sources()
+    build = firmware_sources.build("mfcc", "nn", tables=Path(tables_dir))
+    with tempfile.TemporaryDirectory(prefix="kws_native-") as tmp:
+        work = Path(tmp)
+        names = []
+        for src in [NATIVE_GLUE, *build.sources]:
+            shutil.copyfile(src, work / src.name)
+            names.append(src.name)
+        folders = dict.fromkeys([*build.includes, NATIVE_GLUE.parent, *(s.parent for s in build.sources)])
+        includes = " ".join(f"-I{d}" for d in folders)
+        (work / "Makefile").write_text(
+            f"MPY_DIR = {tree}\nMOD = kws_native\nSRC = {' '.join(names)}\nARCH = {arch}\n"
+            + ("LINK_RUNTIME = 1\n" if arch != "x64" else "")      # libgcc: 64-bit division
+            + f"CFLAGS_EXTRA = {includes} -O2\n"
+            "include $(MPY_DIR)/py/dynruntime.mk\n")
+        _make([f"PYTHON={sys.executable}"], work, f"building kws_native.mpy ({arch})")
+        output = Path(output)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(work / "kws_native.mpy", output)
+    return output

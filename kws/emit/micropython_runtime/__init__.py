@@ -33,8 +33,11 @@ def load_kernels(name=None):
         try:
             if candidate == "native":
                 import kws_native as k          # a dynamic native module (.mpy), if present
-                from . import kernels as pure
-                return _NativeKernels(k, pure)
+                try:
+                    from . import kernels_viper as rest
+                except ImportError:             # CPython, or a port without viper
+                    from . import kernels as rest
+                return _NativeKernels(k, rest)
             if candidate == "viper":
                 from . import kernels_viper as k
                 return k
@@ -48,14 +51,17 @@ def load_kernels(name=None):
 
 
 class _NativeKernels:
-    """The C kernels where the native module has them, the pure ones otherwise."""
+    """The C kernels where the native module has them (mfcc_frame, conv2d, tables), the viper
+    (else pure) ones for the rest."""
 
-    def __init__(self, native, pure):
+    def __init__(self, native, rest):
         self._native = native
-        self._pure = pure
+        self._rest = rest
 
     def __getattr__(self, name):
-        return getattr(self._native, name, getattr(self._pure, name))
+        if hasattr(self._native, name):
+            return getattr(self._native, name)
+        return getattr(self._rest, name)
 
 
 class WakeWord:

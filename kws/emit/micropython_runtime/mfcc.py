@@ -33,6 +33,12 @@ class FrontEnd:
         self.dct = model.DCT
         self.log_q = (model.LOG_OFFSET, model.LOG_FLOOR_Q11, LN2_Q15)
         self.out_q = (model.OUT_MULTIPLIER, model.OUT_SHIFT, model.OUT_ZERO_POINT)
+        self.native = hasattr(kernels, "mfcc_frame")    # kws_native.mpy: the library's C
+        if self.native and tuple(kernels.tables()) != (
+                model.WINDOW_LEN, model.STRIDE, model.FFT_LEN, len(model.MEL_FIRST_BIN),
+                model.N_OUT):
+            raise ValueError("kws_native.mpy was built for other front-end tables "
+                             "(rebuild it for this run)")
         m = model.FFT_LEN // 2
         # Scratch, reused frame after frame (lists: their items may be long integers).
         self._v = [0] * self.window_len
@@ -46,6 +52,9 @@ class FrontEnd:
         k = self.k
         if out is None:
             out = bytearray(self.n_out)
+        if self.native:                                 # pcm: array('h') (a buffer)
+            k.mfcc_frame(pcm, start, out)
+            return out
         sh = k.window_normalise(pcm, start, self.window, self._v, self.norm_bits)
         k.fft(self._v, self.window_len, self.bitrev, self.twiddle, self._re, self._im)
         k.split_power(self._re, self._im, self.split, self.n_bins, self.power_shift, self._power)

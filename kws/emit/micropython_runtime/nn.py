@@ -48,8 +48,10 @@ class Layers:
         self.layers = layers
         self._acc = array("i")
         self._outs = {}
-        self._params = array("i", range(13))
+        self._params = array("i", range(17))
         self._dense_as_conv = {}
+        self._native = hasattr(kernels, "conv2d")      # kws_native.mpy: the library's C kernels
+        self._c_layers = {}
 
     def _scratch(self, layer, n):
         if len(self._acc) < n:
@@ -72,8 +74,14 @@ class Layers:
         acc, out = self._scratch(layer, oh * ow * cout)
         p = self._params
         for i, v in enumerate((h, w, cin, cout, layer["kh"], layer["kw"], layer["stride"][0],
-                               layer["stride"][1], top, left, oh, ow, layer["in_zp"])):
+                               layer["stride"][1], top, left, oh, ow, layer["in_zp"],
+                               layer["out_zp"], layer["act_min"], layer["act_max"],
+                               1 if layer["depthwise"] else 0)):
             p[i] = v
+        if self._native:
+            c = self._c_layer(layer)
+            k.conv2d(x, c[0], c[1], c[2], c[3], p, out)
+            return out, (oh, ow, cout)
         if layer["depthwise"]:
             k.dwconv_acc(x, layer["weights"], acc, p)
         else:
@@ -81,6 +89,24 @@ class Layers:
         k.requantize_out(acc, layer["bias"], layer["multiplier"], layer["shift"], out,
                          (cout, layer["out_zp"], layer["act_min"], layer["act_max"]))
         return out, (oh, ow, cout)
+
+    def _c_layer(self, layer):
+        """The layer's numbers as the C kernels take them: bias, multiplier and shift as
+        array('i'); depthwise weights in TFLite's [kh][kw][C] (golden: [C][kh][kw])."""
+        c = self._c_layers.get(layer["name"])
+        if c is None:
+            w = layer["weights"]
+            if layer["depthwise"]:
+                n, ch = layer["kh"] * layer["kw"], layer["cout"]
+                t = bytearray(len(w))
+                for i in range(ch):
+                    for j in range(n):
+                        t[j * ch + i] = w[i * n + j]
+                w = bytes(t)
+            c = self._c_layers[layer["name"]] = (
+                w, array("i", layer["bias"]), array("i", layer["multiplier"]),
+                array("i", layer["shift"]))
+        return c
 
     def avgpool(self, x, dims):
         c = dims[2]
