@@ -110,3 +110,41 @@ def test_a_layer_without_a_kernel_is_one_clear_error(mp_runs):
     layers = run.golden_network() + [Add("99_add", 0, q, q, q, 1, 0, 1, 0, 1, 0)]
     with pytest.raises(KwsError, match="99_add: Add has no MicroPython kernel"):
         package_files(layers, run.mfcc_tables(), 49, run.labels(), run.detector_settings())
+
+
+@pytest.fixture(scope="session")
+def native_x64(mp_runs, unix_port, tmp_path_factory):
+    """{kind: package folder with kws_native.mpy for the Unix port (x64)}."""
+    import platform
+    if platform.machine() != "x86_64":
+        pytest.skip(f"kws_native.mpy is built for x64 here, this is {platform.machine()}")
+    reason = mp.native_missing("x64")
+    if reason:
+        pytest.skip(reason)
+    out = {}
+    for kind, run_dir in mp_runs.items():
+        package = tmp_path_factory.mktemp(f"native_{kind}")
+        shutil.copytree(run_dir / "firmware" / "micropython", package, dirs_exist_ok=True)
+        mp.build_native(run_dir / "firmware", "x64", package / "kws_native.mpy")
+        out[kind] = package
+    return out
+
+
+@pytest.mark.parametrize("kind", ["window", "streaming"])
+def test_native_module_equals_golden_under_micropython_unix(mp_runs, native_x64, tmp_path, kind):
+    clips, stream = _inputs(mp_runs[kind])
+    got = mp.run_check(native_x64[kind], tmp_path / "input", clips, stream, CHUNK, "native")
+    want = mp.golden_results(mp_runs[kind], clips, stream)
+    for key in ("features", "logits", "slogits", "events"):
+        assert got[key] == want[key], key
+
+
+def test_native_module_refuses_another_runs_tables(mp_runs, native_x64, tmp_path):
+    """kws_native.mpy holds one run's front-end tables: a package whose differ says so."""
+    package = tmp_path / "package"
+    shutil.copytree(native_x64["window"], package)
+    model = package / "kws_mp" / "model.py"
+    model.write_text(model.read_text().replace("\nSTRIDE = ", "\nSTRIDE = 1 + "))
+    clips, _ = _inputs(mp_runs["window"], n_clips=1)
+    with pytest.raises(KwsError, match="built for other front-end tables"):
+        mp.run_check(package, tmp_path / "input", clips, None, CHUNK, "native")

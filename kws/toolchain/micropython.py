@@ -151,8 +151,11 @@ def run_qemu(elf: Path, code: str, timeout: float = 1800, icount: bool = True) -
     proc.stdin.write((code + "\r\n").encode())
     proc.stdin.flush()
     deadline = time.monotonic() + timeout
-    while (time.monotonic() < deadline and proc.poll() is None
-           and DONE.encode() not in b"".join(chunks)):
+    prompt = b"\n>>> "                  # back at the prompt: finished, or failed
+    while time.monotonic() < deadline and proc.poll() is None:
+        text = b"".join(chunks)
+        if DONE.encode() in text or text.count(prompt) >= 2:
+            break
         time.sleep(0.1)
     proc.kill()
     proc.wait()
@@ -258,7 +261,6 @@ def run_check(package: Path, work: Path, clips, stream, chunk: int, kernels: str
 
 # ---------------------------------------------------------------- the native module
 
-NATIVE_GLUE = ROOT / "firmware" / "ports" / "micropython" / "kws_native.c"
 NATIVE_ARCHS = {"x64": "gcc", "armv6m": "arm-none-eabi-gcc", "armv7m": "arm-none-eabi-gcc",
                 "armv7emsp": "arm-none-eabi-gcc"}
 
@@ -279,8 +281,8 @@ def native_missing(arch: str) -> str | None:
 
 def build_native(tables_dir: Path, arch: str, output: Path) -> Path:
     """kws_native.mpy for `arch` (x64: the Unix port; armv7m: Cortex-M3; armv6m: RP2040's
-    Cortex-M0+): firmware/ports/micropython/kws_native.c with the library's [mfcc] and [nn]
-    sources and the kws_mfcc_tables.c of `tables_dir` (a run's firmware/ or features/)."""
+    Cortex-M0+): [micropython] of firmware/sources.txt (the module's glue) with the library's
+    [mfcc] and [nn] and the kws_mfcc_tables.c of `tables_dir` (a run's firmware/)."""
     import sys
 
     from kws.toolchain import sources as firmware_sources
@@ -289,14 +291,14 @@ def build_native(tables_dir: Path, arch: str, output: Path) -> Path:
     if reason:
         raise KwsError(f"cannot build kws_native.mpy: {reason}")
     tree = sources()
-    build = firmware_sources.build("mfcc", "nn", tables=Path(tables_dir))
+    build = firmware_sources.build("micropython", "mfcc", "nn", tables=Path(tables_dir))
     with tempfile.TemporaryDirectory(prefix="kws_native-") as tmp:
         work = Path(tmp)
         names = []
-        for src in [NATIVE_GLUE, *build.sources]:
+        for src in build.sources:
             shutil.copyfile(src, work / src.name)
             names.append(src.name)
-        folders = dict.fromkeys([*build.includes, NATIVE_GLUE.parent, *(s.parent for s in build.sources)])
+        folders = dict.fromkeys([*build.includes, *(s.parent for s in build.sources)])
         includes = " ".join(f"-I{d}" for d in folders)
         (work / "Makefile").write_text(
             f"MPY_DIR = {tree}\nMOD = kws_native\nSRC = {' '.join(names)}\nARCH = {arch}\n"
