@@ -136,12 +136,40 @@ def build_qemu(frozen: list[Path], build_dir: Path, main: str | None = None) -> 
     return build_dir / "build" / "firmware.elf"
 
 
-def run_qemu(elf: Path, code: str, timeout: float = 1800, icount: bool = True) -> str:
+def make_romfs(folder: Path, image: Path) -> Path:
+    """A ROMFS image of `folder` (MicroPython's own writer, tools/mpremote/mpremote/romfs.py)
+    for the QEMU port's ROM partition, which it mounts at /rom (on sys.path): how a native
+    module (.mpy), which cannot be frozen, reaches the firmware."""
+    import contextlib
+    import io
+    import sys
+
+    tools = str(sources() / "tools" / "mpremote")
+    sys.path.insert(0, tools)
+    try:
+        from mpremote.romfs import make_romfs as writer
+        with contextlib.redirect_stdout(io.StringIO()):
+            data = writer(str(folder), mpy_cross=False)
+    finally:
+        sys.path.remove(tools)
+    Path(image).write_bytes(data)
+    return Path(image)
+
+
+ROMFS_ADDRESS = 0x21000000      # MPS2_AN385's MICROPY_HW_ROMFS_PART0_START
+
+
+def run_qemu(elf: Path, code: str, timeout: float = 1800, icount: bool = True,
+             romfs: Path | None = None) -> str:
     """Type `code` (one line, e.g. "import kws_check") at the REPL of the firmware under QEMU and
     return what it prints up to DONE. With icount, every instruction is 1 ns of virtual time
-    (-icount shift=0), so time.ticks_us() counts thousands of instructions."""
+    (-icount shift=0), so time.ticks_us() counts thousands of instructions. romfs: an image
+    (make_romfs) loaded into the ROM partition."""
+    rom = (["-device", f"loader,file={Path(romfs).resolve()},addr={ROMFS_ADDRESS:#x},"
+            "force-raw=on"] if romfs else [])
     cmd = ["qemu-system-arm", "-machine", QEMU_MACHINE, "-nographic", "-monitor", "null",
-           "-semihosting", *(["-icount", "shift=0"] if icount else []), "-kernel", str(elf)]
+           "-semihosting", *(["-icount", "shift=0"] if icount else []), *rom,
+           "-kernel", str(elf)]
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT)
     chunks: list[bytes] = []

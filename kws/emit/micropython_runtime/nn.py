@@ -56,7 +56,7 @@ class Layers:
     def _scratch(self, layer, n):
         if len(self._acc) < n:
             self._acc = None
-            self._acc = array("i", range(n))
+            self._acc = array("i", bytes(4 * n))
         key = (layer["name"], n)
         out = self._outs.get(key)
         if out is None:
@@ -139,6 +139,18 @@ class Network(Layers):
     def __init__(self, model, kernels):
         Layers.__init__(self, model.LAYERS, kernels)
         self.input_dims = (model.FRAMES, model.N_OUT, 1)
+        # Every buffer now, while the heap is in one piece (a board's small heap fragments).
+        dims, largest = self.input_dims, 0
+        for layer in self.layers:
+            dims = out_dims(layer, dims)
+            n = 1
+            for d in dims:
+                n *= d
+            if layer["kind"] != "avgpool":
+                largest = max(largest, n)
+                self._outs[(layer["name"], n)] = bytearray(n)
+        if not self._native:
+            self._acc = array("i", bytes(4 * largest))
 
     def logits(self, x):
         dims = self.input_dims
