@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from kws.errors import KwsError
-from kws.golden.detector import DetectorSettings
-from kws.golden.mfcc_tables import MfccTables
+from kws.golden.detector import P_ONE, DetectorSettings
+from kws.golden.mfcc_tables import LN2_Q15, LOG2_INTERP_BITS, LOG2_LUT_BITS, MfccTables
 from kws.golden.network import AvgPool, Conv, Dense
 from kws.golden.streaming import can_stream, geometry
 from kws.io import write_text
@@ -87,7 +87,8 @@ def model_source(layers: list, tables: MfccTables, frames: int, labels: list[str
              f"STRIDE = {tables.stride}", f"FFT_LEN = {tables.fft_len}",
              f"N_OUT = {tables.n_out}", f"NORM_BITS = {tables.norm_bits}",
              f"POWER_SHIFT = {tables.power_shift}", f"LOG_OFFSET = {tables.log_offset}",
-             f"LOG_FLOOR_Q11 = {tables.log_floor_q11}",
+             f"LOG_FLOOR_Q11 = {tables.log_floor_q11}", f"LN2_Q15 = {LN2_Q15}",
+             f"LOG2_LUT_BITS = {LOG2_LUT_BITS}", f"LOG2_INTERP_BITS = {LOG2_INTERP_BITS}",
              f"OUT_MULTIPLIER = {tables.out_multiplier}", f"OUT_SHIFT = {tables.out_shift}",
              f"OUT_ZERO_POINT = {tables.out_zero_point}", f"N_BINS = {n_bins}",
              f"WINDOW = {_ints(tables.window)}",
@@ -107,7 +108,7 @@ def model_source(layers: list, tables: MfccTables, frames: int, labels: list[str
                   f"POOL_ROWS = {g.final_rows}"]
     lines += ["LAYERS = (", *("    " + _layer(layer) + "," for layer in layers), ")",
               "# detector (kws.golden.detector.DetectorSettings: detector.json)",
-              f"IS_KEYWORD = {tuple(settings.is_keyword)!r}",
+              f"IS_KEYWORD = {tuple(settings.is_keyword)!r}", f"P_ONE = {P_ONE}",
               f"EXP_LUT = {_ints(settings.exp_lut)}",
               f"AVERAGE_WINDOW = {settings.average_window}",
               f"MIN_COUNT = {settings.min_count}", f"THRESHOLD = {settings.threshold}",

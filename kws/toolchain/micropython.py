@@ -124,7 +124,12 @@ def build_qemu(frozen: list[Path], build_dir: Path, main: str | None = None) -> 
     build_dir = Path(build_dir).resolve()
     build_dir.mkdir(parents=True, exist_ok=True)
     manifest = build_dir / "manifest.py"
-    manifest.write_text("".join(f"freeze({str(Path(f).resolve())!r})\n" for f in frozen))
+    # A folder holding the kws_mp package freezes that package only (a kws_native.mpy beside
+    # it is native code for some board, which cannot be frozen); other folders whole.
+    manifest.write_text("".join(
+        f"package('kws_mp', base_path={str(Path(f).resolve())!r})\n"
+        if (Path(f) / "kws_mp").is_dir() else f"freeze({str(Path(f).resolve())!r})\n"
+        for f in frozen))
     # Freezing insists on micropython-lib (a submodule the tarball leaves out) being present,
     # though this manifest require()s nothing from it: an empty stand-in folder.
     no_lib = build_dir / "no-micropython-lib"
@@ -338,3 +343,36 @@ def build_native(tables_dir: Path, arch: str, output: Path) -> Path:
         output.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(work / "kws_native.mpy", output)
     return output
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m kws.toolchain.micropython native RUN [--arch armv6m] [--out FILE]`: build
+    kws_native.mpy for a board from a run's exported tables (default: beside the package,
+    RUN/firmware/micropython/kws_native.mpy)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m kws.toolchain.micropython",
+                                     description="kws_native.mpy for a run (MicroPython's "
+                                                 "dynamic native module of the C front end "
+                                                 "and kernels)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    native = sub.add_parser("native", help="build kws_native.mpy")
+    native.add_argument("run", type=Path, help="a run directory through the export stage")
+    native.add_argument("--arch", default="armv6m", choices=sorted(NATIVE_ARCHS),
+                        help="armv6m: RP2040 (Cortex-M0+); armv7m: Cortex-M3; armv7emsp: "
+                             "Cortex-M4F; x64: the Unix port")
+    native.add_argument("--out", type=Path)
+    args = parser.parse_args(argv)
+    tables = args.run / "firmware"
+    if not (tables / "kws_mfcc_tables.c").is_file():
+        raise SystemExit(f"kws: error: {tables}/kws_mfcc_tables.c is missing: run the export "
+                         "stage first")
+    out = args.out or tables / "micropython" / "kws_native.mpy"
+    try:
+        print(build_native(tables, args.arch, out))
+    except KwsError as e:
+        raise SystemExit(f"kws: error: {e}")
+
+
+if __name__ == "__main__":
+    main()

@@ -8,18 +8,19 @@ frames. An event is (frame_index, label, score).
 """
 
 
-def softmax_u8(logits, exp_lut):
-    """Step 1: int8 logits (a sequence of ints) → p in 0..255 (a list)."""
+def softmax_u8(logits, exp_lut, p_one):
+    """Step 1: int8 logits (a sequence of ints) → p in 0..P_ONE (255; a list)."""
     top = max(logits)
     e = [exp_lut[top - v] for v in logits]
     total = sum(e)
-    return [(x * 255 + total // 2) // total for x in e]
+    return [(x * p_one + total // 2) // total for x in e]
 
 
 class Recognizer:
     def __init__(self, model):
         self.is_keyword = model.IS_KEYWORD
         self.exp_lut = model.EXP_LUT
+        self.p_one = model.P_ONE
         self.window = model.AVERAGE_WINDOW
         self.min_count = model.MIN_COUNT
         self.threshold = model.THRESHOLD
@@ -32,7 +33,7 @@ class Recognizer:
 
     def push(self, frame_index, logits):
         """One inference: its frame index and int8 logits → an event tuple, or None."""
-        self.held.append(softmax_u8(logits, self.exp_lut))
+        self.held.append(softmax_u8(logits, self.exp_lut, self.p_one))
         if len(self.held) > self.window:
             self.held.pop(0)
         n = len(self.held)

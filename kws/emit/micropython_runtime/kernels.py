@@ -243,13 +243,20 @@ def split_power(re, im, split, n_bins, power_shift, power):
 @micropython.native
 def mel_log(power, first, count, weights, lut, sh, q, out):
     """Steps 5-6: E[m] = sum W_m[k] P'[k] (packed Q15 weights); b = floor(log2 E),
-    y = E << (62 - b), i = bits 61..55, r = bits 54..39; log2 E (Q16) = (b << 16) + lut[i]
-    + ((lut[i+1] - lut[i]) * r + 2**15 >> 16); l2 = that - ((log_offset + 2 sh) << 16);
-    L = (l2 * LN2_Q15 + 2**19) >> 20 (Q11 nats), at least the floor; E == 0 gives the floor.
-    q = (log_offset, log_floor_q11, LN2_Q15)."""
+    y = E << (62 - b), i = bits 61..55, r = bits 54..39 (7 LUT bits, 16 interpolation bits);
+    log2 E (Q16) = (b << 16) + lut[i] + ((lut[i+1] - lut[i]) * r + 2**15 >> 16);
+    l2 = that - ((log_offset + 2 sh) << 16); L = (l2 * LN2_Q15 + 2**19) >> 20 (Q11 nats), at
+    least the floor; E == 0 gives the floor.
+    q = (log_offset, log_floor_q11, LN2_Q15, LOG2_LUT_BITS, LOG2_INTERP_BITS)."""
     offset = (q[0] + 2 * sh) << 16
     floor = q[1]
     ln2 = q[2]
+    lut_bits = q[3]
+    interp = q[4]
+    drop = 62 - lut_bits - interp
+    idx_mask = (1 << lut_bits) - 1
+    frac_mask = (1 << interp) - 1
+    half = 1 << (interp - 1)
     w = 0
     for band in range(len(first)):
         e = 0
@@ -266,10 +273,10 @@ def mel_log(power, first, count, weights, lut, sh, q, out):
         while t > 1:
             t >>= 1
             b += 1
-        y = (e << (62 - b)) >> 39
-        idx = (y >> 16) & 127
-        frac = y & 0xFFFF
-        mant = lut[idx] + (((lut[idx + 1] - lut[idx]) * frac + (1 << 15)) >> 16)
+        y = (e << (62 - b)) >> drop
+        idx = (y >> interp) & idx_mask
+        frac = y & frac_mask
+        mant = lut[idx] + (((lut[idx + 1] - lut[idx]) * frac + half) >> interp)
         l2 = (b << 16) + mant - offset
         v = (l2 * ln2 + (1 << 19)) >> 20
         out[band] = v if v > floor else floor

@@ -10,8 +10,6 @@ try:
 except ImportError:          # pragma: no cover
     from uarray import array
 
-LN2_Q15 = 22713              # round(ln 2 * 2**15), kws.golden.mfcc_tables.LN2_Q15
-
 
 class FrontEnd:
     def __init__(self, model, kernels):
@@ -31,7 +29,8 @@ class FrontEnd:
         self.weights = model.MEL_WEIGHTS
         self.lut = model.LOG2_LUT
         self.dct = model.DCT
-        self.log_q = (model.LOG_OFFSET, model.LOG_FLOOR_Q11, LN2_Q15)
+        self.log_q = (model.LOG_OFFSET, model.LOG_FLOOR_Q11, model.LN2_Q15,
+                      model.LOG2_LUT_BITS, model.LOG2_INTERP_BITS)
         self.out_q = (model.OUT_MULTIPLIER, model.OUT_SHIFT, model.OUT_ZERO_POINT)
         self.native = hasattr(kernels, "mfcc_frame")    # kws_native.mpy: the library's C
         if self.native and tuple(kernels.tables()) != (
