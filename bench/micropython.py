@@ -10,15 +10,20 @@ RUN: a run directory through the export stage (RUN/firmware/micropython/). For e
    package with the pure kernels, the viper/native ones (kernels_viper.py) and the C native
    module (kws_native.mpy, built for x64 from the run's tables) runs tests/micropython_check.py
    on `--clips` test clips and a `--stream-seconds` stream: microseconds per frame (front end),
-   per window inference (the network alone) and per second of audio (the whole loop: front end,
-   network at the run's cadence, recogniser). Every output is compared with the golden models
-   (kws.toolchain.micropython.golden_results): a row says "equal" only if all are.
+   per window inference (the network alone, on a clip), per loop inference (on the stream: a
+   window inference or a streaming step, with the recogniser) and per second of audio in steady
+   state (frames/s x frame + inferences/s x loop inference, at the run's cadence). Every output
+   is compared with the golden models (kws.toolchain.micropython.golden_results): a row says
+   "equal" only if all are.
 2. CPython: the golden models (numpy, vectorised: one clip's frames per call, one window per
    network call, detect_stream on the stream) and the package's pure kernels under CPython.
 3. --qemu: the package frozen into the MPS2_AN385 (Cortex-M3) firmware, kws_native.mpy (armv7m)
    in its ROM file system, under QEMU -icount shift=0 (one instruction = 1 ns of virtual time,
-   so time.ticks_us() counts thousands of instructions): instructions per frame, per inference
-   and per second of audio, on one clip and a one-second stream.
+   so time.ticks_us() counts thousands of instructions): the same columns in instructions, on
+   one clip and a two-second stream. Real time on a 133 MHz RP2040-class core is judged as
+   instructions per second of audio < 133 M, i.e. assuming one instruction per cycle and that
+   the Cortex-M0+ needs no more instructions than the M3 (it needs more: no 32x32->64 multiply,
+   Thumb-1 only), so "no" is certain and "yes" an upper bound on what fits.
 RAM: gc.mem_free() before and after making the loop (WakeWord) and a window network (the
 package's objects and scratch; frozen code and constants stay in flash). Size: the package's
 .py files, and each compiled by mpy-cross for armv6m (RP2040), plus kws_native.mpy for armv6m.

@@ -20,9 +20,10 @@ import micropython
 
 @micropython.viper
 def conv_acc(x: ptr8, w: ptr8, acc: ptr32, p: ptr32):
-    """conv_accumulators without the bias, groups = 1: acc[(oy*OW + ox)*Cout + co] =
-    sum over the kernel window inside the input of (x - zp) * w. NHWC int8 x [H][W][Cin],
-    weights int8 [Cout][kh][kw][Cin]. p = H, W, Cin, Cout, kh, kw, sh, sw, top, left, OH, OW, zp."""
+    """conv_accumulators without the bias, groups = 1, for output rows oy0 .. oy0 + rows - 1:
+    acc[((oy - oy0)*OW + ox)*Cout + co] = sum over the kernel window inside the input of
+    (x - zp) * w. NHWC int8 x [H][W][Cin], weights int8 [Cout][kh][kw][Cin].
+    p = H, W, Cin, Cout, kh, kw, sh, sw, top, left, rows, OW, zp, (4 for the C), oy0."""
     h = p[0]
     wd = p[1]
     cin = p[2]
@@ -36,8 +37,9 @@ def conv_acc(x: ptr8, w: ptr8, acc: ptr32, p: ptr32):
     oh = p[10]
     ow = p[11]
     zp = p[12]
+    oy0 = p[17]
     o = 0
-    for oy in range(oh):
+    for oy in range(oy0, oy0 + oh):
         for ox in range(ow):
             for co in range(cout):
                 s = 0
@@ -57,8 +59,8 @@ def conv_acc(x: ptr8, w: ptr8, acc: ptr32, p: ptr32):
 
 @micropython.viper
 def dwconv_acc(x: ptr8, w: ptr8, acc: ptr32, p: ptr32):
-    """conv_accumulators of a depthwise layer without the bias: weights int8 [C][kh][kw]
-    (golden [C][kh][kw][1]); p as conv_acc's (Cin = Cout = C)."""
+    """conv_accumulators of a depthwise layer without the bias, rows as conv_acc's: weights
+    int8 [C][kh][kw] (golden [C][kh][kw][1]); p as conv_acc's (Cin = Cout = C)."""
     h = p[0]
     wd = p[1]
     c = p[2]
@@ -71,8 +73,9 @@ def dwconv_acc(x: ptr8, w: ptr8, acc: ptr32, p: ptr32):
     oh = p[10]
     ow = p[11]
     zp = p[12]
+    oy0 = p[17]
     o = 0
-    for oy in range(oh):
+    for oy in range(oy0, oy0 + oh):
         for ox in range(ow):
             for ch in range(c):
                 s = 0
@@ -108,20 +111,22 @@ def requantize(x, multiplier, shift):
 
 @micropython.native
 def requantize_out(acc, bias, mult, shift, out, q):
-    """_requantize_channels: out[i] = clamp(requantize(acc[i] + bias[c], mult[c], shift[c]) +
-    zp, act_min, act_max) as int8 bytes, c = i % Cout. q = (Cout, zp, act_min, act_max)."""
+    """_requantize_channels: out[start + i] = clamp(requantize(acc[i] + bias[c], mult[c],
+    shift[c]) + zp, act_min, act_max) as int8 bytes, i < n, c = i % Cout.
+    q = (Cout, zp, act_min, act_max, start, n); start is a multiple of Cout."""
     cout = q[0]
     zp = q[1]
     lo = q[2]
     hi = q[3]
+    start = q[4]
     c = 0
-    for i in range(len(out)):
+    for i in range(q[5]):
         v = requantize(acc[i] + bias[c], mult[c], shift[c]) + zp
         if v < lo:
             v = lo
         elif v > hi:
             v = hi
-        out[i] = v & 0xFF
+        out[start + i] = v & 0xFF
         c += 1
         if c == cout:
             c = 0

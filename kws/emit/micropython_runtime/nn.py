@@ -38,30 +38,31 @@ def avgpool_value(total, count):
     return max(-128, min(127, v)) & 0xFF
 
 
+ACC_CELLS = 1024        # int32 accumulators at most per kernel call (output rows at a time)
+
+
 class Layers:
     """Runs layers. Scratch is kept and reused (a small board's heap fragments): one int32
-    accumulator array grown to the largest layer, one output bytearray per layer and size, so
-    a layer's output is valid until that layer runs again (copy it to keep it)."""
+    accumulator array of ACC_CELLS (a layer is computed some output rows at a time), one output
+    bytearray per layer and size, so a layer's output is valid until that layer runs again
+    (copy it to keep it)."""
 
     def __init__(self, layers, kernels):
         self.k = kernels
         self.layers = layers
-        self._acc = array("i")
+        self._acc = array("i", bytes(4 * ACC_CELLS))
         self._outs = {}
-        self._params = array("i", range(17))
+        self._params = array("i", range(18))
         self._dense_as_conv = {}
         self._native = hasattr(kernels, "conv2d")      # kws_native.mpy: the library's C kernels
         self._c_layers = {}
 
-    def _scratch(self, layer, n):
-        if len(self._acc) < n:
-            self._acc = None
-            self._acc = array("i", bytes(4 * n))
+    def _output(self, layer, n):
         key = (layer["name"], n)
         out = self._outs.get(key)
         if out is None:
             out = self._outs[key] = bytearray(n)
-        return self._acc, out
+        return out
 
     def conv(self, layer, x, dims, time_padding=None):
         """run_conv on one map x (int8 [H][W][Cin] bytes) → (bytearray, out dims)."""
@@ -71,23 +72,30 @@ class Layers:
                                time_padding or layer["time_padding"])
         ow, left = conv_padding(w, layer["kw"], layer["stride"][1], layer["freq_padding"])
         cout = layer["cout"]
-        acc, out = self._scratch(layer, oh * ow * cout)
+        out = self._output(layer, oh * ow * cout)
         p = self._params
         for i, v in enumerate((h, w, cin, cout, layer["kh"], layer["kw"], layer["stride"][0],
                                layer["stride"][1], top, left, oh, ow, layer["in_zp"],
                                layer["out_zp"], layer["act_min"], layer["act_max"],
-                               1 if layer["depthwise"] else 0)):
+                               1 if layer["depthwise"] else 0, 0)):
             p[i] = v
         if self._native:
             c = self._c_layer(layer)
             k.conv2d(x, c[0], c[1], c[2], c[3], p, out)
             return out, (oh, ow, cout)
-        if layer["depthwise"]:
-            k.dwconv_acc(x, layer["weights"], acc, p)
-        else:
-            k.conv_acc(x, layer["weights"], acc, p)
-        k.requantize_out(acc, layer["bias"], layer["multiplier"], layer["shift"], out,
-                         (cout, layer["out_zp"], layer["act_min"], layer["act_max"]))
+        acc = self._acc
+        rows = max(1, len(acc) // (ow * cout))
+        if rows * ow * cout > len(acc):                 # one row is more than ACC_CELLS
+            acc = self._acc = array("i", bytes(4 * ow * cout))
+        kernel = k.dwconv_acc if layer["depthwise"] else k.conv_acc
+        for oy0 in range(0, oh, rows):
+            n_rows = min(rows, oh - oy0)
+            p[10] = n_rows
+            p[17] = oy0
+            kernel(x, layer["weights"], acc, p)
+            k.requantize_out(acc, layer["bias"], layer["multiplier"], layer["shift"], out,
+                             (cout, layer["out_zp"], layer["act_min"], layer["act_max"],
+                              oy0 * ow * cout, n_rows * ow * cout))
         return out, (oh, ow, cout)
 
     def _c_layer(self, layer):
@@ -139,18 +147,20 @@ class Network(Layers):
     def __init__(self, model, kernels):
         Layers.__init__(self, model.LAYERS, kernels)
         self.input_dims = (model.FRAMES, model.N_OUT, 1)
-        # Every buffer now, while the heap is in one piece (a board's small heap fragments).
-        dims, largest = self.input_dims, 0
+        # Two activation buffers, made now while the heap is in one piece (a board's small heap
+        # fragments): layer i writes the one layer i - 1 did not (views of the sizes used).
+        dims, largest, sizes = self.input_dims, 0, []
         for layer in self.layers:
             dims = out_dims(layer, dims)
             n = 1
             for d in dims:
                 n *= d
-            if layer["kind"] != "avgpool":
-                largest = max(largest, n)
-                self._outs[(layer["name"], n)] = bytearray(n)
-        if not self._native:
-            self._acc = array("i", bytes(4 * largest))
+            sizes.append(n)
+            largest = max(largest, n)
+        buffers = (bytearray(largest), bytearray(largest))
+        for i, layer in enumerate(self.layers):
+            if layer["kind"] in ("conv", "dense"):
+                self._outs[(layer["name"], sizes[i])] = memoryview(buffers[i % 2])[:sizes[i]]
 
     def logits(self, x):
         dims = self.input_dims
