@@ -35,7 +35,7 @@ def main():
     gc.collect()
     free0 = gc.mem_free() if hasattr(gc, "mem_free") else 0
     ww = kws_mp.WakeWord(inp.KERNELS or None)
-    window_net = kws_mp.Network(kws_mp.model, ww.kernels)
+    window_net = ww.network if not ww.streaming else kws_mp.Network(kws_mp.model, ww.kernels)
     gc.collect()
     free1 = gc.mem_free() if hasattr(gc, "mem_free") else 0
     print("mem loaded", free0 - free1)

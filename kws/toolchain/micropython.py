@@ -112,9 +112,13 @@ def run_unix(script: Path, path: list[Path], timeout: float = 600,
     return proc.stdout
 
 
-def build_qemu(frozen: list[Path], build_dir: Path, main: str | None = None) -> Path:
+QEMU_HEAP = 192 * 1024   # the GC heap: about what MicroPython has on an RP2040 (264 KB of RAM)
+
+
+def build_qemu(frozen: list[Path], build_dir: Path, heap: int = QEMU_HEAP) -> Path:
     """firmware.elf of the QEMU MPS2_AN385 (Cortex-M3) port with the folders `frozen` frozen
-    in (each a folder of modules and packages, as MicroPython's manifest freeze() takes)."""
+    in (each a folder of modules and packages, as MicroPython's manifest freeze() takes) and a
+    GC heap of `heap` bytes (the port's make variable MICROPY_HEAP_SIZE; its default 140 KB)."""
     reason = qemu_missing()
     if reason:
         raise KwsError(f"cannot build the MicroPython QEMU port: {reason}")
@@ -136,6 +140,7 @@ def build_qemu(frozen: list[Path], build_dir: Path, main: str | None = None) -> 
     no_lib.mkdir(exist_ok=True)
     (no_lib / "README.md").write_text("Empty: the manifest uses nothing from micropython-lib.\n")
     _make([f"BOARD={QEMU_BOARD}", f"BUILD={build_dir / 'build'}", f"MPY_LIB_DIR={no_lib}",
+           f"MICROPY_HEAP_SIZE={int(heap)}",
            f"FROZEN_MANIFEST={manifest}"], tree / "ports" / "qemu",
           "building the MicroPython QEMU port", timeout=3600)
     return build_dir / "build" / "firmware.elf"
