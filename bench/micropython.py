@@ -232,6 +232,8 @@ def main() -> None:
                         help="also on QEMU's Cortex-M3, these kernels (none given: all three)")
     parser.add_argument("--section", default="micropython",
                         help="the marker section of bench/RESULTS.md to write")
+    parser.add_argument("--title", default="MicroPython target",
+                        help="the section's heading")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     qemu = [] if args.qemu is None else (args.qemu or ["pure", "viper", "native"])
@@ -239,7 +241,7 @@ def main() -> None:
     text = report(results, "python bench/micropython.py " + " ".join(sys.argv[1:]))
     print(text)
     if not args.no_write:
-        write_section(HERE / "RESULTS.md", args.section, "## MicroPython target\n\n" + text)
+        write_section(HERE / "RESULTS.md", args.section, f"## {args.title}\n\n" + text)
 
 
 if __name__ == "__main__":

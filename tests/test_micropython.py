@@ -148,3 +148,23 @@ def test_native_module_refuses_another_runs_tables(mp_runs, native_x64, tmp_path
     clips, _ = _inputs(mp_runs["window"], n_clips=1)
     with pytest.raises(KwsError, match="built for other front-end tables"):
         mp.run_check(package, tmp_path / "input", clips, None, CHUNK, "native")
+
+
+@pytest.mark.slow
+def test_native_module_equals_golden_on_qemu_cortex_m3(mp_runs, tmp_path):
+    """kws_native.mpy (armv7m) from the QEMU port's ROM file system, the package frozen."""
+    reason = mp.qemu_missing() or mp.native_missing("armv7m")
+    if reason:
+        pytest.skip(reason)
+    run_dir = mp_runs["window"]
+    clips, stream = _inputs(run_dir, n_clips=2, stream_clips=3)
+    work = tmp_path / "frozen"
+    mp.write_inputs(work, clips, stream, CHUNK, "native")
+    shutil.copy(mp.CHECK_SCRIPT, work / "kws_check.py")
+    elf = mp.build_qemu([run_dir / "firmware" / "micropython", work], tmp_path / "fw")
+    mp.build_native(run_dir / "firmware", "armv7m", tmp_path / "rom" / "kws_native.mpy")
+    image = mp.make_romfs(tmp_path / "rom", tmp_path / "romfs.img")
+    got = mp.parse_output(mp.run_qemu(elf, "import kws_check", romfs=image))
+    want = mp.golden_results(run_dir, clips, stream)
+    for key in ("features", "logits", "slogits", "events"):
+        assert got[key] == want[key], key
