@@ -9,7 +9,8 @@
  *   tables()                              (window_len, stride, fft_len, n_mels, n_out)
  *   mfcc_frame(pcm, start, out)           kws_mfcc_frame on pcm[start:start + window_len] → out
  *   conv2d(x, w, bias, mult, shift, p, out)
- *       kws_conv2d_s8 (p[16] == 0) or kws_dwconv2d_s8 (p[16] == 1; weights [kh][kw][C]) with
+ *       kws_conv2d_s8 (p[16] == 0; kws_pwconv2d_s8 for a 1x1 kernel of stride 1) or
+ *       kws_dwconv2d_s8 (p[16] == 1; weights [kh][kw][C]) with
  *       p = H, W, Cin, Cout, kh, kw, sh, sw, top, left, OH, OW, in_zp, out_zp, act_min, act_max,
  *       depthwise (array('i')).
  */
@@ -89,7 +90,12 @@ static mp_obj_t conv2d(size_t n_args, const mp_obj_t *args)
     const int32_t *bias = words(args[2], cout, MP_ERROR_TEXT("conv2d: bias too short"));
     const int32_t *mult = words(args[3], cout, MP_ERROR_TEXT("conv2d: mult too short"));
     const int32_t *shift = words(args[4], cout, MP_ERROR_TEXT("conv2d: shift too short"));
-    if (p[16]) {
+    const int pointwise = !p[16] && p[4] == 1 && p[5] == 1 && p[6] == 1 && p[7] == 1
+                          && p[8] == 0 && p[9] == 0;
+    if (pointwise) { /* the 1x1 path, as the generated kws_model.c calls it */
+        check(kws_pwconv2d_s8(&quant, mult, shift, &in, x.buf, w.buf, bias, (int32_t)cout,
+                              out.buf), MP_ERROR_TEXT("kws_pwconv2d_s8 failed"));
+    } else if (p[16]) {
         check(kws_dwconv2d_s8(&window, &quant, mult, shift, &in, x.buf, w.buf, bias, &out_dims,
                               out.buf), MP_ERROR_TEXT("kws_dwconv2d_s8 failed"));
     } else {
