@@ -38,7 +38,7 @@ def pure_kernels(source: str) -> str:
     annotations, become plain names (CPython evaluates annotations, MicroPython does not)."""
     source = _DECORATOR.sub("", source)
     return source.replace("import micropython\n",
-                          "ptr8 = ptr32 = object     # viper's pointer types: annotations only\n", 1)
+                          "ptr8 = ptr32 = object  # viper's pointer types: annotations only\n", 1)
 
 
 def _ints(values) -> str:

@@ -10,7 +10,7 @@ Writes: firmware/kws_model_data.{c,h}   weights, biases, multipliers, shifts, ex
         firmware/detector.json          the same detector settings, for the verify and firmware
                                         stages (and anyone scripting against the C)
         firmware/kws_mfcc_tables.{c,h}  the front end's tables (as the features stage verified)
-        firmware/micropython/kws_mp/    the same detector as a MicroPython package (kws.emit.micropython)
+        firmware/micropython/kws_mp/    the same detector in MicroPython (kws.emit.micropython)
 Build them with the library in firmware/ (src/, include/); see firmware/app/.
 """
 from __future__ import annotations
@@ -71,7 +71,8 @@ def run(cfg, run_dir: Path, out: Path | None = None) -> dict:
                settings_header(labels, quant, settings, tables.sample_rate, tables.stride,
                                tables.window_len, step))
     write_json(out / run.detector_json_path.name, settings.to_json())
-    write_micropython_package(out / "micropython", layers, tables, quant["frames"], labels, settings)
+    write_micropython_package(out / "micropython", layers, tables, quant["frames"], labels,
+                              settings)
     for name in ("kws_mfcc_tables.c", "kws_mfcc_tables.h"):
         copy_file(run.features_dir / name, out / name)
     files = sorted(p.name for p in out.iterdir() if p.is_file())

@@ -52,7 +52,8 @@ def conv_acc(x: ptr8, w: ptr8, acc: ptr32, p: ptr32):
                                 xb = (iy * wd + ix) * cin
                                 wb = ((co * kh + ky) * kw + kx) * cin
                                 for ci in range(cin):
-                                    s += (((x[xb + ci] ^ 128) - 128) - zp) * ((w[wb + ci] ^ 128) - 128)
+                                    s += (((x[xb + ci] ^ 128) - 128) - zp) * (
+                                        (w[wb + ci] ^ 128) - 128)
                 acc[o] = s
                 o += 1
 
@@ -134,7 +135,7 @@ def requantize_out(acc, bias, mult, shift, out, q):
 
 @micropython.native
 def channel_sums(x, sums, c):
-    """sum over the pixels of int8 x [pixels][C] per channel, into sums [C] (run_avgpool's total)."""
+    """Per channel, the sum over the pixels of int8 x [pixels][C] into sums [C] (run_avgpool)."""
     for i in range(c):
         sums[i] = 0
     ch = 0
