@@ -76,8 +76,10 @@ def test_killed_mid_training_and_mid_export_the_run_resumes_whole(quantized_run,
     assert problems == [] and temps == []
     assert not list(run_dir.glob("*.partial"))
     assert {"teacher", "export"} <= set(_stamps(run_dir))
-    for path in (reference / "firmware").iterdir():
-        assert (run_dir / "firmware" / path.name).read_bytes() == path.read_bytes(), path.name
+    for path in (reference / "firmware").rglob("*"):     # the C and the MicroPython package
+        if path.is_file():
+            rel = path.relative_to(reference / "firmware")
+            assert (run_dir / "firmware" / rel).read_bytes() == path.read_bytes(), rel
     last = torch.load(run_dir / "teacher" / "last.pt", weights_only=False)
     assert last["state"]["epoch"] == 3 and _rows(run_dir / "teacher" / "metrics.csv") == 3
 

@@ -44,7 +44,7 @@ def test_each_folder_holds_one_role():
     for path, name in role.items():
         top = path.split("/")[0]
         expected = {"src": LIBRARY, "app": {"app"}, "examples": {"demo", "demo-wav"},
-                    "ports": {"mps2"}}.get(top)
+                    "ports": {"mps2", "micropython"}}.get(top)
         if top == "tests":
             assert name.startswith("tests-"), (path, name)
         else:

@@ -207,6 +207,13 @@ def check_file(path: Path, run_dir: Path, reference: Path | None) -> str | None:
                     return f"differs from the uninterrupted run's {expected}"
             elif not path.read_text().rstrip().endswith(("}", "#endif", ";", "*/")):
                 return "does not end as a C file ends"
+        elif suffix == ".py":          # the export's MicroPython package
+            expected = reference / final_relative(path, run_dir) if reference else None
+            if expected is not None and expected.exists():
+                if path.read_bytes() != expected.read_bytes():
+                    return f"differs from the uninterrupted run's {expected}"
+            else:
+                compile(path.read_text(), str(path), "exec")    # a cut file is a SyntaxError
         elif suffix == "" and path.read_bytes()[:4] == b"\x7fELF":
             pass
         elif suffix == ".log":

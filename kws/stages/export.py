@@ -12,6 +12,7 @@ Writes: firmware/kws_model_data.{c,h}   weights, biases, multipliers, shifts, ex
         firmware/detector.json          the same detector settings, for the verify and firmware
                                         stages (and anyone scripting against the C)
         firmware/kws_mfcc_tables.{c,h}  the front end's tables (as the features stage verified)
+        firmware/micropython/kws_mp/    the same detector in MicroPython (kws.emit.micropython)
 Build them with the library in firmware/ (src/, include/); see firmware/app/.
 """
 from __future__ import annotations
@@ -20,6 +21,7 @@ import logging
 from pathlib import Path
 
 from kws.artifacts import RunDir
+from kws.emit.micropython import write_package as write_micropython_package
 from kws.emit.model_c import (check_requantization, layer_shapes, model_data_sources,
                               model_sources, plan_memory, plan_streaming, settings_header)
 from kws.emit.limits import API_VERSION
@@ -82,6 +84,8 @@ def run(cfg, run_dir: Path, out: Path | None = None) -> dict:
     for name, text in generated.items():
         write_text(out / name, text)
     write_json(out / run.detector_json_path.name, settings.to_json())
+    write_micropython_package(out / "micropython", layers, tables, quant["frames"], labels,
+                              settings)
     files = sorted(p.name for p in out.iterdir() if p.is_file())
     return {"folder": str(run.export), "files": files,
             "api_version": API_VERSION, "model_hash": model_hash(generated),
