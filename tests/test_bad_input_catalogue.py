@@ -125,7 +125,7 @@ def test_export_refuses_a_network_over_its_budgets_saying_by_how_much(quantized_
     stages = "stages=[data,features,student,quantize,export]"
     fits = run_pipeline(compose_cfg(overrides + [stages]), run_dir)["export"]
     ram, flash = fits["model_ram_bytes"], fits["weights_bytes"]
-    before = {p.name: p.read_bytes() for p in (run_dir / "firmware").iterdir()}
+    before = _files(run_dir / "firmware")
     cfg = compose_cfg(overrides + [stages, f"export.ram_budget_bytes={ram - 100}",
                                    f"export.flash_budget_bytes={flash - 1}"])
     with pytest.raises(KwsError) as err:
@@ -135,7 +135,7 @@ def test_export_refuses_a_network_over_its_budgets_saying_by_how_much(quantized_
             in message)
     assert f"export.flash_budget_bytes={flash - 1}: the network needs {flash} B" in message
     assert "1 B over" in message and "nothing exported" in message
-    assert {p.name: p.read_bytes() for p in (run_dir / "firmware").iterdir()} == before
+    assert _files(run_dir / "firmware") == before
     exact = compose_cfg(overrides + [stages, f"export.ram_budget_bytes={ram}",
                                      f"export.flash_budget_bytes={flash}"])
     assert run_pipeline(exact, run_dir)["export"]["model_ram_bytes"] == ram
@@ -179,12 +179,12 @@ def test_a_full_disk_during_export_names_the_file_and_keeps_the_old_c(quantized_
     run_dir = copy_run(base, tmp_path / "run")
     stages = "stages=[data,features,student,quantize,export]"
     run_pipeline(compose_cfg(overrides + [stages]), run_dir)
-    before = {p.name: p.read_bytes() for p in (run_dir / "firmware").iterdir()}
+    before = _files(run_dir / "firmware")
     _full_disk_for(monkeypatch, "kws_model.c", code)
     with pytest.raises(KwsError, match=r"cannot write .*firmware\.partial/kws_model\.c: "
                                        + reason):
         run_pipeline(compose_cfg(overrides + [stages, "detector.threshold=200"]), run_dir)
-    assert {p.name: p.read_bytes() for p in (run_dir / "firmware").iterdir()} == before
+    assert _files(run_dir / "firmware") == before
     assert not (run_dir / "firmware.partial").exists()
 
 
@@ -204,3 +204,9 @@ def test_a_full_disk_at_a_training_checkpoint_names_it_and_keeps_the_student(
     entry = run_pipeline(compose_cfg(overrides + ["stages=[student]", "train.epochs=4"]),
                          run_dir)["student"]
     assert entry["epochs"] == 4 and not (run_dir / "student.partial").exists()
+
+
+def _files(folder):
+    """Every file under folder (the export's C and its MicroPython package) and its bytes."""
+    return {p.relative_to(folder).as_posix(): p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_file()}

@@ -27,8 +27,10 @@ def test_the_same_seed_and_config_give_byte_identical_artifacts(quantized_run, t
                            f"paths.cache_dir={tmp_path / 'cache'}", f"hydra.run.dir={second}"],
                           cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    generated = sorted(p.relative_to(first).as_posix() for p in (first / "firmware").iterdir())
+    generated = sorted(p.relative_to(first).as_posix() for p in (first / "firmware").rglob("*")
+                       if p.is_file())
     assert any(name.endswith("kws_model_data.c") for name in generated)
+    assert any(name.endswith("kws_mp/model.py") for name in generated)      # MicroPython too
     different = [name for name in (*ARTIFACTS, *generated)
                  if (first / name).read_bytes() != (second / name).read_bytes()]
     assert different == []

@@ -359,9 +359,10 @@ def compare_runs(run_dir: Path, reference: Path) -> dict:
                 "quantize/student_float.onnx"):
         x, y = bytes_of(rel)
         record(rel, x == y, "bytes differ")
-    for path in sorted((reference / "firmware").iterdir()):
-        x, y = bytes_of(Path("firmware") / path.name)
-        record(f"firmware/{path.name}", x == y, "bytes differ")
+    for path in sorted(p for p in (reference / "firmware").rglob("*") if p.is_file()):
+        rel = path.relative_to(reference)                   # the C and the MicroPython package
+        x, y = bytes_of(rel)
+        record(rel.as_posix(), x == y, "bytes differ")
     for stage in TRAINING:
         a = torch.load(run_dir / stage / "last.pt", map_location="cpu", weights_only=False)
         b = torch.load(reference / stage / "last.pt", map_location="cpu", weights_only=False)
