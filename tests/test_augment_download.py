@@ -83,6 +83,7 @@ def test_download_checksum_mismatch_is_a_clear_error(archive, tmp_path):
     assert not (tmp_path / "sc").exists()
 
 
+@pytest.mark.slow      # make test-slow; keeps the default suite under 15 min
 def test_data_stage_downloads_when_asked(archive, tmp_path):
     from kws.pipeline import run_pipeline
     cfg = compose_cfg(["data=speech_commands", f"data.root={tmp_path / 'sc'}",

@@ -57,8 +57,9 @@ def test_kernel_is_this_environments_python(tmp_path):
     assert Path(package).resolve().parent == ROOT / "kws"
 
 
-# The training and firmware tutorials take ~40 s each: make test-slow runs them.
-SLOW_NOTEBOOKS = {"02_train_distill", "04_firmware"}
+# The training, quantisation and firmware tutorials take 20-45 s each: make test-slow runs
+# them; the default suite runs the first.
+SLOW_NOTEBOOKS = {"02_train_distill", "03_quantize", "04_firmware"}
 RUN_PARAMS = [pytest.param(p, id=p.stem, marks=[pytest.mark.slow] if p.stem in SLOW_NOTEBOOKS
                            else []) for p in NOTEBOOKS]
 

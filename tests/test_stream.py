@@ -175,6 +175,7 @@ def test_the_negative_stream_is_held_out_material_and_false_accepts_are_traced(s
         x["source"] in sources | {"background noise"} for x in s["false_accept_sources"])
 
 
+@pytest.mark.slow      # make test-slow; keeps the default suite under 15 min
 def test_detector_sweep_experiment_ranks_settings(quantized_run, tmp_path):
     """kws experiment=detector_sweep over an existing run: only the stream stage re-runs."""
     import json
