@@ -9,7 +9,6 @@ Prints the best of --repeats timings of each (wall clock, this machine as it is)
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 
@@ -17,18 +16,11 @@ from kws.artifacts import RunDir
 from kws.audio.augment import augment, training_material
 from kws.config import compose
 from kws.golden.mfcc import mfcc_clips
+from results import best_of
 
 NEW_STEPS_OFF = ["data.augment.reverb_prob=0", "data.augment.negatives_prob=0",
                  "data.augment.level_prob=0"]
 
-
-def best_of(repeats: int, work) -> tuple[float, object]:
-    times, out = [], None
-    for _ in range(repeats):
-        started = time.perf_counter()
-        out = work()
-        times.append(time.perf_counter() - started)
-    return min(times), out
 
 
 def main() -> None:

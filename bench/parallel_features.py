@@ -22,18 +22,10 @@ from kws.artifacts import RunDir
 from kws.config import compose
 from kws.epoch_features import EpochFeatures, TrainingAudio
 from kws.golden.mfcc import frame_clips, mfcc_frames
-from results import write_section
+from results import best_of, write_section
 
 HERE = Path(__file__).resolve().parent
 
-
-def best_of(repeats: int, work) -> tuple[float, np.ndarray]:
-    times, out = [], None
-    for _ in range(repeats):
-        started = time.perf_counter()
-        out = work()
-        times.append(time.perf_counter() - started)
-    return min(times), out
 
 
 def epoch_draw(run_dir: Path, source: TrainingAudio, workers: int, repeats: int):

@@ -1,6 +1,8 @@
-"""Shared by the bench scripts: where things are, and how RESULTS.md sections are rewritten."""
+"""Shared by the bench scripts: where things are, how RESULTS.md sections are rewritten, and the
+best of repeated timings."""
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -19,3 +21,13 @@ def write_section(path: Path, name: str, body: str) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(text)
     tmp.replace(path)
+
+
+def best_of(repeats: int, work) -> tuple[float, object]:
+    """(fastest wall-clock seconds of `repeats` calls of work(), the last call's result)."""
+    times, out = [], None
+    for _ in range(repeats):
+        started = time.perf_counter()
+        out = work()
+        times.append(time.perf_counter() - started)
+    return min(times), out

@@ -141,7 +141,7 @@ def _distributed_main(cfg: DictConfig, run_dir: Path) -> float | None:
         try:
             return _run(cfg, run_dir)
         finally:
-            distributed.share_job(None)
+            distributed.from_rank_0(None)
     finally:
         distributed.stop()
 
@@ -199,8 +199,7 @@ def check_budget(report: dict, budget) -> None:
 
 def _worst_value() -> float:
     """The objective a failed sweep point returns: the worst for the sweeper's direction."""
-    sweeper = HydraConfig.get().sweeper
-    direction = str(sweeper.get("direction", "minimize")) if "direction" in sweeper else "minimize"
+    direction = str(HydraConfig.get().sweeper.get("direction", "minimize"))
     return float("-inf") if "max" in direction.lower() else float("inf")
 
 

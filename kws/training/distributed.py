@@ -81,16 +81,10 @@ def quiet_follower_overrides() -> list[str]:
                                       "hydra/hydra_logging=disabled"]
 
 
-def share_job(job: dict | None) -> dict | None:
-    """Rank 0's training job (None: the pipeline is over) to every rank; returns it."""
-    box = [job]
-    dist.broadcast_object_list(box, src=0)
-    return box[0]
-
-
-def share_state(state):
-    """Rank 0's object (a checkpoint's model, optimiser, schedule and counters) to every rank."""
-    box = [state]
+def from_rank_0(obj):
+    """Rank 0's object to every rank (a training job, None for "the pipeline is over", or the
+    state a training starts from); returns it."""
+    box = [obj]
     dist.broadcast_object_list(box, src=0)
     return box[0]
 

@@ -151,7 +151,7 @@ def train_model(cfg, run_dir: Path, name: str, model_cfg, epochs: int,
     and returns the entry (the others return None)."""
     r = distributed.ranks()
     if r.parallel and r.leader:
-        distributed.share_job({
+        distributed.from_rank_0({
             "cfg": OmegaConf.to_container(cfg, resolve=True), "run_dir": str(run_dir),
             "name": name, "model_cfg": OmegaConf.to_container(model_cfg, resolve=True),
             "epochs": epochs, "teacher": teacher, "out": str(out) if out else None,
@@ -162,7 +162,7 @@ def train_model(cfg, run_dir: Path, name: str, model_cfg, epochs: int,
 
 def follow_trainings() -> None:
     """Ranks 1..N-1 under torchrun: run each training rank 0 announces, until it says stop."""
-    while (job := distributed.share_job(None)) is not None:
+    while (job := distributed.from_rank_0(None)) is not None:
         _train(OmegaConf.create(job["cfg"]), Path(job["run_dir"]), job["name"],
                OmegaConf.create(job["model_cfg"]), job["epochs"], job["teacher"],
                Path(job["out"]) if job["out"] else None, job["initial_state"],
@@ -196,7 +196,7 @@ def _train(cfg, run_dir: Path, name: str, model_cfg, epochs: int, teacher, out,
         state = _resume(cfg, name, final, out, resume_completed, record, net, optimizer,
                         schedule) or state
     if r.parallel:       # every rank starts where rank 0 does (a resumed checkpoint included)
-        start = distributed.share_state({"model": net.state_dict(), "state": state,
+        start = distributed.from_rank_0({"model": net.state_dict(), "state": state,
                                          "optimizer": optimizer.state_dict(),
                                          "schedule": schedule.state_dict()})
         net.load_state_dict(start["model"])
