@@ -39,6 +39,11 @@ function(kws_case name)
   if(arg_EXPECT)
     set(compare "$<TARGET_FILE:kws_results_compare>")
     if(CMAKE_CROSSCOMPILING)
+      if(NOT KWS_HOST_COMPARE)
+        message(STATUS "kws: ${name} not added (set KWS_HOST_COMPARE to a host build's "
+                       "kws_results_compare)")
+        return()
+      endif()
       set(compare "${KWS_HOST_COMPARE}")
     endif()
   endif()
@@ -61,6 +66,25 @@ function(kws_case_output name)
            "-DARGS=${args}" "-DMATCH=${arg_MATCH}" "-DWORK=${CMAKE_CURRENT_BINARY_DIR}"
            -P "${KWS_RUN_CASE}")
   set_tests_properties(${name} PROPERTIES TIMEOUT 300 LABELS host)
+endfunction()
+
+# kws_fuzz_case(<harness> SEEDS <folder> MAX_LEN <bytes> RUNS <n>): a short libFuzzer campaign
+# (fixed seed, RUNS executions) of kws_fuzz_<harness>_libfuzzer from the seed inputs in <folder>
+# (kws.toolchain.fuzz.write_seeds; new inputs go to the test's own corpus folder); passes when
+# libFuzzer finds nothing. No test without that target (clang or libFuzzer missing).
+function(kws_fuzz_case harness)
+  cmake_parse_arguments(PARSE_ARGV 1 arg "" "SEEDS;MAX_LEN;RUNS" "")
+  set(tool kws_fuzz_${harness}_libfuzzer)
+  if(NOT TARGET ${tool})
+    return()
+  endif()
+  set(work "${CMAKE_CURRENT_BINARY_DIR}/ctest/fuzz_${harness}_libfuzzer")
+  file(MAKE_DIRECTORY "${work}/corpus")
+  get_target_property(exe ${tool} KWS_EXECUTABLE)
+  add_test(NAME fuzz_${harness}_libfuzzer COMMAND "${exe}" "${work}/corpus" "${arg_SEEDS}"
+           -runs=${arg_RUNS} -seed=1 -max_len=${arg_MAX_LEN} -timeout=10 -rss_limit_mb=8192
+           -malloc_limit_mb=2048 "-artifact_prefix=${work}/")
+  set_tests_properties(fuzz_${harness}_libfuzzer PROPERTIES TIMEOUT 300 LABELS host)
 endfunction()
 
 if(NOT CMAKE_CROSSCOMPILING)
