@@ -26,7 +26,7 @@ ROOT = FIRMWARE.parent
 CMAKE = shutil.which("cmake")
 pytestmark = pytest.mark.skipif(CMAKE is None, reason="cmake not found (Debian package cmake; "
                                                       "make toolchain installs it as root)")
-LIBRARY = ("mfcc", "nn", "detector", "wakeword")
+LIBRARY = ("mfcc", "nn", "detector", "wakeword", "model-info")
 CONSUMER = Path(__file__).parent / "cmake_consumer"
 
 

@@ -15,7 +15,7 @@ from kws.errors import KwsError
 from kws.toolchain import cortex_m, host, sources
 from kws.toolchain.sources import FIRMWARE, SourceList
 
-LIBRARY = {"mfcc", "nn", "detector", "wakeword"}
+LIBRARY = {"mfcc", "nn", "detector", "wakeword", "model-info"}
 # the front end's source, as the list names it (this file lists no firmware source either)
 MFCC_C = sources.load().firmware_sources("mfcc")[0].relative_to(FIRMWARE).as_posix()
 

@@ -48,7 +48,7 @@ from kws.toolchain.results import read_results, scalars
 BOARD_SECTION = "mps2"             # firmware/sources.txt: the board port every program links
 PROGRAM_SECTIONS = ("tests-results", "tests-target-results")   # and its result-file writer
 RESULTS_FILE = "results.kwsr"      # in the ELF's folder; named on the semihosting command line
-CHECK = ("mfcc", "nn", "detector", "wakeword", "model", "model-data", "app",
+CHECK = ("mfcc", "nn", "detector", "wakeword", "model-info", "model", "model-data", "app",
          "tests-target-check", "tests-target-check-data")
 DEBIAN_PACKAGES = ("gcc-arm-none-eabi", "libnewlib-arm-none-eabi", "qemu-system-arm")
 INSTALL_COMMAND = "apt-get install --no-install-recommends " + " ".join(DEBIAN_PACKAGES)

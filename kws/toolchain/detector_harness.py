@@ -43,7 +43,7 @@ def build_detector_tool(tables_dir: Path, out_dir: Path, sanitize: bool = False)
     """The harness linked with the MFCC tables in `tables_dir` (kws.golden.mfcc_tables.write_c_tables)
     and the test stand-in model (kws_standin_model.c)."""
     name = "kws_detector_tool" + ("_san" if sanitize else "")
-    return build_sections(Path(out_dir) / name, ("detector", "wakeword", "mfcc",
+    return build_sections(Path(out_dir) / name, ("detector", "wakeword", "model-info", "mfcc",
                                                  "tests-host-detector"),
                           sanitize, tables=Path(tables_dir))
 
