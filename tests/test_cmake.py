@@ -124,6 +124,7 @@ HARNESS_CASES = {
     "tests-host-invoke": ("host", {"invoke"}),
     "tests-host-model-check": ("host", {"model_check"}),
     "tests-host-step": ("streaming", {"step_stream", "step_clips", "verify_stream_window_path"}),
+    "mps2-app": ("qemu", {"board_app"}),
     "tests-target-check": ("qemu", {"mps2_check"}),
     "tests-target-nn-cases": ("qemu", {"mps2_nn_cases"}),
     "tests-target-bench": ("qemu", {"mps2_bench"}),
@@ -257,17 +258,34 @@ def test_a_model_of_another_api_version_is_refused_at_configure(ctest_build, tmp
 
 
 def test_ctest_runs_the_board_programs_under_qemu(cross_build):
-    """Cross-compiled for the Cortex-M4F and run on mps2-an386: the board check, the kernel
-    cases and the two benchmark programs, each against its golden results."""
+    """Cross-compiled for the Cortex-M4F and run on mps2-an386: the board app (its console
+    against the golden detections), the board check, the kernel cases and the two benchmark
+    programs, each against its golden results."""
     build = cross_build["build"]
     cmake("--build", build, "-j2")
     proc = subprocess.run(["ctest", "--test-dir", str(build), "-V"], capture_output=True,
                           text=True)
     assert proc.returncode == 0, proc.stdout[-4000:]
     assert re.search(r"clips (\d+)/\1 bit-exact", proc.stdout), proc.stdout[-3000:]
-    for name in ("mps2_nn_cases", "mps2_bench", "mps2_mfcc_bench"):
+    for name in ("board_app", "mps2_nn_cases", "mps2_bench", "mps2_mfcc_bench"):
         assert re.search(rf"Test +#\d+: {name} \.+ +Passed", proc.stdout), proc.stdout[-3000:]
     assert len(re.findall(r"results.kwsr: \d+ arrays compared with \S+: equal", proc.stdout)) == 2
+
+
+def test_the_board_app_is_a_target_of_a_cross_build_without_tests(ctest_build, tmp_path):
+    """The MPS2 board app (examples/mps2) for the Cortex-M3 from the toolchain file and the
+    model alone (KWS_BUILD_TESTS=OFF): an ELF for the board, linked with the model."""
+    if NO_ARM:
+        pytest.skip(NO_ARM)
+    build = tmp_path / "m3"
+    cmake("-S", FIRMWARE, "-B", build, "-DKWS_BUILD_TESTS=OFF",
+          f"-DCMAKE_TOOLCHAIN_FILE={FIRMWARE / 'cmake/arm-none-eabi.cmake'}", "-DKWS_CPU=cortex-m3",
+          f"-DKWS_MODEL_DIR={ctest_build['run'] / 'firmware'}")
+    cmake("--build", build, "-j2", "--target", "kws_mps2_board_app")
+    elf = build / "kws_mps2_board_app.elf"
+    assert elf.read_bytes()[:4] == b"\x7fELF"
+    symbols = (build / "kws_mps2_board_app.map").read_text()
+    assert "kws_model_invoke" in symbols and "kws_app_feed" in symbols
 
 
 def test_the_package_through_add_subdirectory_and_find_package(ctest_build, tmp_path):

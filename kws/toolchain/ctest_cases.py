@@ -28,6 +28,8 @@ The cases, by harness (each the twin of a Python test's use of it):
                        stand-in network (kws_standin_model.c) → events and counters
   kws_results_tool     the writer's every dtype, byte for byte (`write`), its misuse (`misuse`)
   kws_demo             the WAV of the same stream: its summary line names the golden count
+  kws_mps2_board_app   the board app (examples/mps2) on the same stream under QEMU, when
+                       cross-compiled: every golden detection line, then the counts
   kws_fuzz_*_libfuzzer each fuzz harness (tests/fuzz/), FUZZ_RUNS libFuzzer executions from
                        kws.toolchain.fuzz's seeds: no finding (when clang links libFuzzer)
   kws_mps2_check       the firmware stage's board program with these vectors in flash
@@ -102,6 +104,11 @@ def results_tool_expected() -> dict[str, np.ndarray]:
 
 def _events(rows) -> np.ndarray:
     return np.asarray(rows, dtype=np.uint32).reshape(-1, 3)
+
+
+def _cmake_regex(text: str) -> str:
+    """text matched literally by a CMake regular expression, inside a quoted argument."""
+    return "".join(f"\\\\{c}" if c in "^$.[]()*+?|\\" else c for c in text)
 
 
 def _cmake_args(args) -> str:
@@ -230,6 +237,13 @@ def write_cases(run_dir: Path, folder: Path, n_clips: int = DEFAULT_CLIPS) -> li
         w.writeframes(pcm.astype("<i2").tobytes())
     cases.append(("demo", f'kws_case_output(demo TOOL kws_demo ARGS "{d}/stream.wav" MATCH '
                           f'", {len(events)} detections\\n")'))
+    # the board app on the same stream: every detection line, then its counts
+    inferences = str(int(stream["inferences"])) if "inferences" in stream else "[0-9]+"
+    lines = "".join(f"detection at frame {f}: {_cmake_regex(run.labels()[c])} {s}/255\\n"
+                    for f, c, s in events)
+    cases.append(("board_app", f'kws_case_output(board_app TOOL kws_mps2_board_app ARGS '
+                               f'"{d}/stream.raw" MATCH "^{lines}{len(pcm)} samples, '
+                               f'{inferences} inferences, {len(events)} detections\\n$")'))
 
     # a short libFuzzer campaign per harness from the generated seeds (when clang links it)
     for harness in sorted(fuzz.HARNESSES):
