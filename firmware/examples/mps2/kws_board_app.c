@@ -51,7 +51,8 @@ int main(void)
     uint32_t samples = 0;
     int32_t file;
     if (path == NULL || (file = sh_open(path, (uint32_t)strlen(path), SH_MODE_RB)) < 0) {
-        sh_puts("kws_board_app: usage: PROGRAM AUDIO.raw (int16 LE samples), a file QEMU can open\n");
+        sh_puts("kws_board_app: usage: PROGRAM AUDIO.raw (int16 LE samples), a file QEMU "
+                "can open\n");
         return 2;
     }
     if (kws_app_init(print_detection, NULL) != KWS_OK) {
