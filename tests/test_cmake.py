@@ -1,7 +1,9 @@
 """The CMake build of firmware/ (firmware/CMakeLists.txt): the same sources as the Python builds
 (firmware/sources.txt, read by both), ctest over every host harness with golden results
-(kws.toolchain.ctest_cases), the MPS2 board check under QEMU when the Arm toolchain is present,
-and the package used through add_subdirectory and, after cmake --install, find_package(kws).
+(kws.toolchain.ctest_cases), the board programs (the board app, the check, the kernel cases,
+the benchmarks) under QEMU when the Arm toolchain is present, every harness program of
+sources.txt a ctest case, and the package used through add_subdirectory and, after cmake
+--install, find_package(kws).
 
 One configure + build + ctest per session (the `ctest_build` fixture, in a session tmp folder);
 skipped, naming the Debian package, where cmake is missing."""

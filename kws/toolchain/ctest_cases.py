@@ -163,12 +163,13 @@ def write_cases(run_dir: Path, folder: Path, n_clips: int = DEFAULT_CLIPS) -> li
     case("verify_stream", "kws_verify_tool",
          ["stream", f"{d}/stream.raw", STREAM_CHUNK, "@OUT@"], stream)
     case("invoke", "kws_invoke_tool", [f"{d}/features.raw", "@OUT@"], {"logits": logits})
-    # every layer's output for the first clip (the model built with KWS_MODEL_TRACE_HOOK)
-    per_layer_all = run_network(layers, features[..., None], keep=True)
+    # every layer's output for each clip; the trace case: the first clip's (the model built
+    # with KWS_MODEL_TRACE_HOOK)
+    per_layer = run_network(layers, features[..., None], keep=True)
     features[:1].astype(np.int8).tofile(folder / "trace_input.raw")
     case("verify_trace", "kws_verify_tool", ["trace", f"{d}/trace_input.raw", "@OUT@"],
          {f"layer.{i}": np.ascontiguousarray(y[0], np.int8).reshape(-1)
-          for i, y in enumerate(per_layer_all)})
+          for i, y in enumerate(per_layer)})
 
     if streaming:   # the streaming step (kws_model_step) and the loop on the window path
         flat = np.ascontiguousarray(features.reshape(-1, features.shape[2]), np.int8)
@@ -260,7 +261,7 @@ def write_cases(run_dir: Path, folder: Path, n_clips: int = DEFAULT_CLIPS) -> li
     cases.append(("mps2_nn_cases", "kws_case(mps2_nn_cases TOOL kws_mps2_nn_cases)"))
     # the two benchmark programs, their own checks' results against the golden numbers
     (folder / "target" / "bench").mkdir(parents=True, exist_ok=True)
-    write_model_bench_data(folder / "target" / "bench", features[..., None], per_layer_all)
+    write_model_bench_data(folder / "target" / "bench", features[..., None], per_layer)
     case("mps2_bench", "kws_mps2_bench", [],
          {"logits": logits, "mismatches": np.array(0, np.uint64),
           "inputs_checked": np.array(n, np.uint64), "input_ok": np.ones(n, np.uint8)})
