@@ -24,6 +24,13 @@ RUN: a run directory through the export stage (RUN/firmware/micropython/). For e
    instructions per second of audio < 133 M, i.e. assuming one instruction per cycle and that
    the Cortex-M0+ needs no more instructions than the M3 (it needs more: no 32x32->64 multiply,
    Thumb-1 only), so "no" is certain and "yes" an upper bound on what fits.
+   Beside them, our C on the same board (mps2-an385) and model: the firmware stage's check
+   (kws.toolchain.cortex_m.run_on_target, firmware/tests/target/check_main.c, -O2, 8 test
+   clips), its instructions per MFCC frame, per window inference (kws_model_invoke; for a
+   streaming network the window path's own build), per loop inference (the model call of the
+   loop's path: kws_model_invoke, or one kws_model_step; without the recogniser) and per second
+   of audio (the whole loop measured over the clips' stream, warm); RAM: its static data + bss
+   + stack high-water (no GC heap); "equal": every clip and stream event bit-exact.
 RAM: gc.mem_free() before and after making the loop (WakeWord) and a window network (the
 package's objects and scratch; frozen code and constants stay in flash). Size: the package's
 .py files, and each compiled by mpy-cross for armv6m (RP2040), plus kws_native.mpy for armv6m.
@@ -150,6 +157,7 @@ def bench_run(run_dir: Path, n_clips: int, stream_seconds: float, qemu: list[str
         out["size"] = sizes(package, mp.sources(), tmp / "mpy", run_dir)
         if qemu:
             out["qemu"] = bench_qemu(run_dir, package, audio, tables, tmp / "qemu", qemu)
+            out["c_m3"] = bench_c(run_dir, tmp / "c")
     return out
 
 
@@ -175,6 +183,21 @@ def bench_qemu(run_dir: Path, package: Path, audio, tables, work: Path,
         out[variant] = dict(per_unit(res, tables.frames_per_clip, loop, 1000.0),
                             equal=equal(res, want))
     return out
+
+
+C_BOARD = "mps2-an385"         # MicroPython's QEMU board: the same Cortex-M3
+
+
+def bench_c(run_dir: Path, work: Path) -> dict:
+    """Our C on the Cortex-M3: the firmware stage's check, in the table's columns."""
+    from kws.toolchain.cortex_m import run_on_target
+    r = run_on_target(run_dir, work, board=C_BOARD)
+    window = r.get("window", r)              # a streaming network's window-path build
+    return {"frame": r["insn_per_mfcc_frame"], "inference": window["insn_per_inference"],
+            "step": r["insn_one_step"] if r["streaming"] else r["insn_per_inference"],
+            "second": r["insn_per_second_of_audio"], "ram_static": r["ram_bytes"],
+            "equal": r["bitexact_clips"] == r["total_clips"] and r["stream_events_equal"]
+            and window["bitexact_clips"] == window["total_clips"]}
 
 
 def fmt(v, digits=0):
@@ -214,6 +237,14 @@ def report(results: list[dict], command: str) -> str:
                              f"{fmt(q['step'])} | {fmt(q['second'])} | {fmt(q['ram'])} B | "
                              f"{'equal' if q['equal'] else 'DIFFERENT'} | "
                              f"{'yes' if ok else 'no'} ({q['second'] / 133e6:.2f} s per s) |")
+            c = r.get("c_m3")
+            if c:
+                ok = c["second"] < 133e6
+                lines.append(f"| our C (-O2, firmware stage check) | {fmt(c['frame'])} | "
+                             f"{fmt(c['inference'])} | {fmt(c['step'])} (model call) | "
+                             f"{fmt(c['second'])} | {fmt(c['ram_static'])} B static + stack | "
+                             f"{'equal' if c['equal'] else 'DIFFERENT'} | "
+                             f"{'yes' if ok else 'no'} ({c['second'] / 133e6:.3f} s per s) |")
         s = r["size"]
         lines += ["", f"Package: {sum(s['py'].values()):,} B of .py ("
                   + ", ".join(f"{k} {v:,}" for k, v in s["py"].items())

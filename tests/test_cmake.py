@@ -1,7 +1,9 @@
 """The CMake build of firmware/ (firmware/CMakeLists.txt): the same sources as the Python builds
 (firmware/sources.txt, read by both), ctest over every host harness with golden results
-(kws.toolchain.ctest_cases), the MPS2 board check under QEMU when the Arm toolchain is present,
-and the package used through add_subdirectory and, after cmake --install, find_package(kws).
+(kws.toolchain.ctest_cases), the board programs (the board app, the check, the kernel cases,
+the benchmarks) under QEMU when the Arm toolchain is present, every harness program of
+sources.txt a ctest case, and the package used through add_subdirectory and, after cmake
+--install, find_package(kws).
 
 One configure + build + ctest per session (the `ctest_build` fixture, in a session tmp folder);
 skipped, naming the Debian package, where cmake is missing."""
@@ -17,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from kws.emit.limits import API_VERSION
-from kws.toolchain import cortex_m, sources
+from kws.toolchain import cortex_m, fuzz, sources
 from kws.toolchain.ctest_cases import write_cases
 from kws.toolchain.host import CFLAGS
 from kws.toolchain.sources import FIRMWARE
@@ -26,7 +28,7 @@ ROOT = FIRMWARE.parent
 CMAKE = shutil.which("cmake")
 pytestmark = pytest.mark.skipif(CMAKE is None, reason="cmake not found (Debian package cmake; "
                                                       "make toolchain installs it as root)")
-LIBRARY = ("mfcc", "nn", "detector", "wakeword")
+LIBRARY = ("mfcc", "nn", "detector", "wakeword", "model-info")
 CONSUMER = Path(__file__).parent / "cmake_consumer"
 
 
@@ -80,6 +82,77 @@ def ctest_build(tmp_path_factory, verified_run):
             "targets": targets, "ctest": ctest(build)}
 
 
+NO_ARM = "; ".join(cortex_m.missing_tools())
+
+
+@pytest.fixture(scope="session")
+def cross_build(ctest_build):
+    """The same model and cases cross-compiled for the Cortex-M4F (the toolchain file, KWS_CPU),
+    configured once (File API on); built by the test that runs it under QEMU."""
+    if NO_ARM:
+        pytest.skip(NO_ARM)
+    build = ctest_build["work"] / "m4f"
+    targets = configure(build, f"-DCMAKE_TOOLCHAIN_FILE={FIRMWARE / 'cmake/arm-none-eabi.cmake'}",
+                        "-DKWS_CPU=cortex-m4f",
+                        f"-DKWS_MODEL_DIR={ctest_build['run'] / 'firmware'}",
+                        f"-DKWS_TEST_CASES={ctest_build['cases']}",
+                        f"-DKWS_HOST_COMPARE={ctest_build['build'] / 'kws_results_compare'}")
+    return {"build": build, "targets": targets}
+
+
+def ctest_programs(build: Path) -> dict[str, str]:
+    """ctest test name → the program it runs (a kws_case's TOOL, else the command's own)."""
+    shown = json.loads(subprocess.run(["ctest", "--test-dir", str(build), "--show-only=json-v1"],
+                                      capture_output=True, text=True, check=True).stdout)
+    programs = {}
+    for test in shown["tests"]:
+        tool = [a.removeprefix("-DTOOL=") for a in test["command"] if a.startswith("-DTOOL=")]
+        programs[test["name"]] = Path(tool[0] if tool else test["command"][0]).name
+    return programs
+
+
+# Every harness program the Python suite builds from firmware/sources.txt (a section whose
+# sources define main, or a fuzz harness, under each of its two engines) → where its ctest cases
+# run (host, qemu: the cross build, streaming: a streaming model only, libfuzzer: when clang
+# links libFuzzer) and their names. A harness added without a ctest case fails
+# test_every_harness_the_python_suite_builds_is_a_ctest_case.
+HARNESS_CASES = {
+    "demo": ("host", {"demo"}),
+    "tests-host-results-tool": ("host", {"results_write", "results_misuse"}),
+    "tests-host-mfcc": ("host", {"mfcc_clips", "mfcc_clips_chunked"}),
+    "tests-host-nn": ("host", {"nn_layers"}),
+    "tests-host-detector": ("host", {"detector_recognizer", "detector_stream"}),
+    "tests-host-verify": ("host", {"verify_clips", "verify_stream", "verify_trace"}),
+    "tests-host-invoke": ("host", {"invoke"}),
+    "tests-host-model-check": ("host", {"model_check"}),
+    "tests-host-step": ("streaming", {"step_stream", "step_clips", "verify_stream_window_path"}),
+    "mps2-app": ("qemu", {"board_app"}),
+    "tests-target-check": ("qemu", {"mps2_check"}),
+    "tests-target-nn-cases": ("qemu", {"mps2_nn_cases"}),
+    "tests-target-bench": ("qemu", {"mps2_bench"}),
+    "tests-target-mfcc-bench": ("qemu", {"mps2_mfcc_bench"}),
+    **{f"tests-fuzz-{h}/driver": ("host", {f"fuzz_{h}_driver"}) for h in fuzz.HARNESSES},
+    **{f"tests-fuzz-{h}/libfuzzer": ("libfuzzer", {f"fuzz_{h}_libfuzzer"})
+       for h in fuzz.HARNESSES},
+}
+MAIN = re.compile(r"^int main\([^;{]*\)\s*\{", re.M)
+COMPARATOR = "tests-host-compare"   # ctest's own: every golden case runs it (and the test below)
+
+
+def harness_programs() -> set[str]:
+    """The sections of sources.txt with a main of their own (the board's start-up calls main,
+    it has none), and each fuzz harness under each engine (kws.toolchain.fuzz)."""
+    listed = sources.load()
+    found = set()
+    for name in listed.sections:
+        if name.startswith("tests-fuzz-") and name.removeprefix("tests-fuzz-") in fuzz.HARNESSES:
+            found |= {f"{name}/{engine}" for engine in fuzz.ENGINES}
+        elif name not in (COMPARATOR, *fuzz.ENGINES.values()) and any(
+                MAIN.search(p.read_text()) for p in listed.firmware_sources(name)):
+            found.add(name)
+    return found
+
+
 def test_the_cmake_library_compiles_what_sources_py_lists(ctest_build):
     """kws::kws is the library sections' firmware sources; the model library the generated ones
     from the model folder; each tool its sections' own sources: the two builds cannot drift."""
@@ -113,11 +186,42 @@ def test_ctest_runs_every_host_harness_bit_exact(ctest_build):
             "nn_layers", "detector_recognizer", "results_write", "results_misuse", "demo",
             "verify_trace",
             "model_check", "verify_clips_planted_difference", "fuzz_nn_driver",
-            "fuzz_detector_driver", "fuzz_wav_driver", "fuzz_mfcc_driver"} <= ran, proc.stdout
+            "fuzz_detector_driver", "fuzz_wav_driver", "fuzz_mfcc_driver",
+            "detector_stream"} <= ran, proc.stdout
+    if not fuzz.libfuzzer_missing():
+        assert {f"fuzz_{h}_libfuzzer" for h in fuzz.HARNESSES} <= ran, proc.stdout
     # the planted difference passes only because the comparison failed, naming the value
     log = subprocess.run(["ctest", "--test-dir", str(ctest_build["build"]), "-R", "planted",
                           "-V"], capture_output=True, text=True).stdout
     assert re.search(r"ERROR at pos 0 of logits: got -?\d+ want -?\d+", log), log[-2000:]
+
+
+def test_every_harness_the_python_suite_builds_is_a_ctest_case(ctest_build, request):
+    """HARNESS_CASES names every harness program (a new one fails here until it has cases),
+    and each case it names is in ctest -N of the build it runs in, running a program compiled
+    from that section's sources (the File API's targets; libFuzzer's custom command by name)."""
+    assert harness_programs() == set(HARNESS_CASES), "a harness without ctest cases (or gone)"
+    builds = {"host": ctest_build, "libfuzzer": ctest_build}
+    if not NO_ARM:
+        builds["qemu"] = request.getfixturevalue("cross_build")
+    if fuzz.libfuzzer_missing():
+        del builds["libfuzzer"]
+    listed, programs = sources.load(), {}
+    for where, build in builds.items():
+        programs[where] = ctest_programs(build["build"])
+    for program, (where, names) in HARNESS_CASES.items():
+        if where not in builds:
+            continue
+        section, _, engine = program.partition("/")
+        ran = programs[where]
+        assert names <= set(ran), f"{program}: no ctest case {sorted(names - set(ran))}"
+        for name in names:
+            target = ran[name].removesuffix(".elf")
+            if engine == "libfuzzer":
+                assert target == f"kws_fuzz_{section.removeprefix('tests-fuzz-')}_libfuzzer"
+                continue
+            compiled = target_sources(builds[where]["targets"][target])
+            assert set(listed.firmware_sources(section)) <= compiled, (name, target)
 
 
 def test_a_changed_golden_value_fails_its_ctest(ctest_build, tmp_path):
@@ -155,21 +259,35 @@ def test_a_model_of_another_api_version_is_refused_at_configure(ctest_build, tmp
     assert proc.returncode != 0 and f"API version {API_VERSION + 1}" in proc.stderr, proc.stderr
 
 
-@pytest.mark.skipif(bool(cortex_m.missing_tools()),
-                    reason="; ".join(cortex_m.missing_tools()) or "toolchain present")
-def test_ctest_runs_the_mps2_check_under_qemu(ctest_build):
-    """Cross-compiled for the Cortex-M4F (the toolchain file, KWS_CPU) and run on mps2-an386."""
-    build = ctest_build["work"] / "m4f"
-    cmake("-S", FIRMWARE, "-B", build,
-          f"-DCMAKE_TOOLCHAIN_FILE={FIRMWARE / 'cmake/arm-none-eabi.cmake'}",
-          "-DKWS_CPU=cortex-m4f", f"-DKWS_MODEL_DIR={ctest_build['run'] / 'firmware'}",
-          f"-DKWS_TEST_CASES={ctest_build['cases']}")
+def test_ctest_runs_the_board_programs_under_qemu(cross_build):
+    """Cross-compiled for the Cortex-M4F and run on mps2-an386: the board app (its console
+    against the golden detections), the board check, the kernel cases and the two benchmark
+    programs, each against its golden results."""
+    build = cross_build["build"]
     cmake("--build", build, "-j2")
     proc = subprocess.run(["ctest", "--test-dir", str(build), "-V"], capture_output=True,
                           text=True)
     assert proc.returncode == 0, proc.stdout[-4000:]
     assert re.search(r"clips (\d+)/\1 bit-exact", proc.stdout), proc.stdout[-3000:]
-    assert re.search(r"Test +#\d+: mps2_nn_cases \.+ +Passed", proc.stdout), proc.stdout[-3000:]
+    for name in ("board_app", "mps2_nn_cases", "mps2_bench", "mps2_mfcc_bench"):
+        assert re.search(rf"Test +#\d+: {name} \.+ +Passed", proc.stdout), proc.stdout[-3000:]
+    assert len(re.findall(r"results.kwsr: \d+ arrays compared with \S+: equal", proc.stdout)) == 2
+
+
+def test_the_board_app_is_a_target_of_a_cross_build_without_tests(ctest_build, tmp_path):
+    """The MPS2 board app (examples/mps2) for the Cortex-M3 from the toolchain file and the
+    model alone (KWS_BUILD_TESTS=OFF): an ELF for the board, linked with the model."""
+    if NO_ARM:
+        pytest.skip(NO_ARM)
+    build = tmp_path / "m3"
+    cmake("-S", FIRMWARE, "-B", build, "-DKWS_BUILD_TESTS=OFF",
+          f"-DCMAKE_TOOLCHAIN_FILE={FIRMWARE / 'cmake/arm-none-eabi.cmake'}", "-DKWS_CPU=cortex-m3",
+          f"-DKWS_MODEL_DIR={ctest_build['run'] / 'firmware'}")
+    cmake("--build", build, "-j2", "--target", "kws_mps2_board_app")
+    elf = build / "kws_mps2_board_app.elf"
+    assert elf.read_bytes()[:4] == b"\x7fELF"
+    symbols = (build / "kws_mps2_board_app.map").read_text()
+    assert "kws_model_invoke" in symbols and "kws_app_feed" in symbols
 
 
 def test_the_package_through_add_subdirectory_and_find_package(ctest_build, tmp_path):

@@ -15,7 +15,7 @@ from kws.errors import KwsError
 from kws.toolchain import cortex_m, host, sources
 from kws.toolchain.sources import FIRMWARE, SourceList
 
-LIBRARY = {"mfcc", "nn", "detector", "wakeword"}
+LIBRARY = {"mfcc", "nn", "detector", "wakeword", "model-info"}
 # the front end's source, as the list names it (this file lists no firmware source either)
 MFCC_C = sources.load().firmware_sources("mfcc")[0].relative_to(FIRMWARE).as_posix()
 
@@ -33,8 +33,9 @@ def test_every_firmware_source_is_listed_exactly_once():
 
 
 def test_each_folder_holds_one_role():
-    """src/: the library; app/: the application; examples/: the demo; ports/<board>/: the board
-    only; tests/: every test and benchmark harness; include/: public headers only."""
+    """src/: the library; app/: the application; examples/: the demo and the board app;
+    ports/<board>/: the board only; tests/: every test and benchmark harness; include/: public
+    headers only."""
     listing = sources.load()
     role = {}
     for name, section in listing.sections.items():
@@ -43,7 +44,7 @@ def test_each_folder_holds_one_role():
                 role[e.path] = name
     for path, name in role.items():
         top = path.split("/")[0]
-        expected = {"src": LIBRARY, "app": {"app"}, "examples": {"demo", "demo-wav"},
+        expected = {"src": LIBRARY, "app": {"app"}, "examples": {"demo", "demo-wav", "mps2-app"},
                     "ports": {"mps2", "micropython"}}.get(top)
         if top == "tests":
             assert name.startswith("tests-"), (path, name)

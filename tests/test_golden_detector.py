@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from conftest import compose_cfg
-from kws.toolchain.detector_harness import build_detector_tool, run_recognizer, run_stream
+from kws.toolchain.detector_harness import (STANDIN_LABELS, build_detector_tool, run_recognizer,
+                                            run_stream, standin_logits)
 from kws.errors import KwsError
 from kws.golden.mfcc import mfcc_clips
 from kws.emit.mfcc_c import write_c_tables
@@ -12,7 +13,7 @@ from kws.golden.mfcc_tables import make_tables
 from kws.golden.detector import (Detection, DetectorSettings, Recognizer, detect_stream, inference_frames,
                         make_exp_lut, make_settings, recognize, softmax_u8)
 
-LABELS = ["_silence_", "_unknown_", "low", "high"]      # the stand-in model's classes
+LABELS = STANDIN_LABELS      # the stand-in model's classes
 SR = 16000
 
 
@@ -23,15 +24,6 @@ def tool(tmp_path_factory):
     out = tmp_path_factory.mktemp("detector_c")
     write_c_tables(t, out)
     return t, build_detector_tool(out, out, sanitize=True)
-
-
-def standin_logits(x: np.ndarray, zero_point: int) -> np.ndarray:
-    """numpy twin of firmware/tests/host/kws_standin_model.c: int8 [M, F, n_out, 1] → [M, 4]."""
-    a = x[..., 0].astype(np.int64) - zero_point
-    m0 = a[:, :, 0].sum(axis=1) // x.shape[1]
-    m1 = a[:, :, 1].sum(axis=1) // x.shape[1]
-    logits = np.stack([-m0 - 120, m0 + 20, 2 * m1 - 30, -3 * m1 - 50], axis=1)
-    return np.clip(logits, -128, 127).astype(np.int8)
 
 
 def _settings(n_classes=4, keywords=(2, 3), **kw):

@@ -97,7 +97,7 @@ def _residual_model(seed: int = 6, relu: bool = False) -> bytes:
 
 def _sanitized_c(tmp_path, firmware, x: np.ndarray, shape: tuple) -> np.ndarray:
     """The generated C in `firmware` (ASan/UBSan build of kws_invoke_tool) on inputs x."""
-    tool = build_sections(tmp_path / "invoke_san", ("nn", "model", "model-data",
+    tool = build_sections(tmp_path / "invoke_san", ("nn", "model-info", "model", "model-data",
                                                     "tests-host-invoke"), sanitize=True,
                           model=firmware)
     x.tofile(tmp_path / "x.raw")
@@ -372,6 +372,7 @@ def test_kws_import_writes_the_firmware_and_proves_it(tmp_path):
     assert files == ["kws_model.c", "kws_model.h", "kws_model_data.c", "kws_model_data.h",
                      "kws_model_settings.h"]
     report = __import__("json").loads((out / "report.json").read_text())
+    assert re.fullmatch(r"sha256:[0-9a-f]{64}", report["model_hash"])
     v = report["verify"]
     assert v["inputs"] == 15 and v["golden_vs_tflm"] == 1.0 and v["host_c_vs_tflm"] == 1.0
     assert report["arena_bytes"] > 0 and v["tflm_smallest_arena_bytes"] > 0
@@ -384,6 +385,36 @@ def test_kws_import_writes_the_firmware_and_proves_it(tmp_path):
     # the same C under ASan/UBSan
     x = _inputs(6, seed=2)
     assert np.array_equal(_sanitized_c(tmp_path, out / "firmware", x, (6, 5)), run_tflm(data, x))
+
+
+def test_the_import_carries_the_versioned_api_and_is_checked_at_init(tmp_path):
+    """kws_model.h: the API version, generator and the hash of the other generated files, as
+    our own export's (kws.emit.model_info); kws_model_info without a front end; the harness's
+    kws_model_check at init refuses a model of another API version, naming the status."""
+    from kws import __version__
+    from kws.emit.limits import API_VERSION
+    from kws.emit.model_info import IMPORT_HASHED, model_hash
+    _, data = _model("same", seed=4)
+    out = tmp_path / "fw"
+    report = command.write_firmware(read_tflite(_write(tmp_path, data)), tmp_path / "model.tflite",
+                                    out)
+    header = (out / "kws_model.h").read_text()
+    digest = model_hash({n: (out / n).read_text() for n in IMPORT_HASHED}, IMPORT_HASHED)
+    assert f"#define KWS_MODEL_API_VERSION {API_VERSION}\n" in header
+    assert f'#define KWS_MODEL_GENERATOR "kws {__version__}"\n' in header
+    assert f'#define KWS_MODEL_HASH "{digest}"\n' in header
+    assert report["model_hash"] == digest and report["api_version"] == API_VERSION
+    info = (out / "kws_model.c").read_text().split("const kws_model_info_t kws_model_info")[1]
+    assert ".window_len = 0," in info and ".n_out = 0," in info      # names no front end
+    assert ".frames = 49," in info and ".n_classes = 5," in info
+    x = _inputs(4)
+    assert np.array_equal(_sanitized_c(tmp_path, out, x, (4, 5)), run_tflm(data, x))
+    header_path = out / "kws_model.h"
+    header_path.write_text(header.replace(f"KWS_MODEL_API_VERSION {API_VERSION}\n",
+                                          f"KWS_MODEL_API_VERSION {API_VERSION + 1}\n"))
+    with pytest.raises(KwsError, match=rf"kws_model_check: status -3 \(model {digest}, "
+                                       rf"API {API_VERSION + 1}, library {API_VERSION}\)"):
+        _sanitized_c(tmp_path, out, x, (4, 5))
 
 
 def test_a_mismatch_is_reported_with_where(tmp_path):

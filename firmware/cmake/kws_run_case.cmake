@@ -1,8 +1,10 @@
 # One ctest case (cmake -P; kws_tests.cmake passes the arguments): runs TOOL with ARGS ("|"
 # separated, @OUT@ = WORK/out.kwsr), on the host or, with QEMU = "qemu-system-arm|MACHINE",
-# under QEMU's semihosting in WORK (the program writes results.kwsr there); fails on a non-zero
+# under QEMU's semihosting in WORK (the program writes results.kwsr there; ARGS, if any, follow
+# the program's name on its semihosting command line); fails on a non-zero
 # exit, then, with EXPECT, unless COMPARE (kws_results_compare) finds the result file equal,
-# or, with MATCH, unless the standard output matches the regular expression MATCH. DIFFERS:
+# or, with MATCH, unless the standard output (QEMU: the semihosting console) matches the
+# regular expression MATCH. DIFFERS:
 # the comparison must find a difference (exit 1) instead.
 string(REPLACE "|" ";" args "${ARGS}")
 file(REMOVE "${WORK}/out.kwsr" "${WORK}/results.kwsr")
@@ -13,10 +15,17 @@ if(QEMU)
   get_filename_component(elf_name "${TOOL}" NAME)
   file(COPY "${TOOL}" DESTINATION "${WORK}")
   # kws/toolchain/cortex_m.py qemu_command: -icount shift=0, semihosting command line
-  # "PROGRAM RESULTS_FILE"
+  # "PROGRAM RESULTS_FILE", or "PROGRAM ARGS..." when ARGS are given (@OUT@: the results file)
+  set(semihosting "enable=on,target=native,arg=${elf_name}")
+  if(args STREQUAL "")
+    set(args results.kwsr)
+  endif()
+  foreach(a IN LISTS args)
+    string(REPLACE "@OUT@" "results.kwsr" a "${a}")
+    string(APPEND semihosting ",arg=${a}")
+  endforeach()
   set(cmd "${qemu_exe}" -M ${machine} -nographic -monitor none -semihosting-config
-      "enable=on,target=native,arg=${elf_name},arg=results.kwsr" -icount shift=0
-      -kernel "${WORK}/${elf_name}")
+      "${semihosting}" -icount shift=0 -kernel "${WORK}/${elf_name}")
   set(out "${WORK}/results.kwsr")
 else()
   set(out "${WORK}/out.kwsr")
@@ -25,7 +34,11 @@ else()
 endif()
 execute_process(COMMAND ${cmd} WORKING_DIRECTORY "${WORK}" RESULT_VARIABLE rc
                 OUTPUT_VARIABLE stdout ERROR_VARIABLE stderr)
-if(DEFINED MATCH AND NOT MATCH STREQUAL "" AND NOT stdout MATCHES "${MATCH}")
+set(console "${stdout}")
+if(QEMU)   # QEMU writes the semihosting console to its standard error
+  set(console "${stderr}")
+endif()
+if(DEFINED MATCH AND NOT MATCH STREQUAL "" AND NOT console MATCHES "${MATCH}")
   message("${stdout}${stderr}")
   message(FATAL_ERROR "${TOOL}: the output does not match '${MATCH}'")
 endif()

@@ -18,6 +18,21 @@
 set(KWS_RUN_CASE "${CMAKE_CURRENT_LIST_DIR}/kws_run_case.cmake")
 find_program(KWS_QEMU qemu-system-arm)
 
+# _kws_qemu(<name> <out>): <out> = "qemu-system-arm|MACHINE" in a cross build ("" on the host),
+# or NOTFOUND (the case is not added) when QEMU or the machine is missing
+function(_kws_qemu name out)
+  set(qemu "")
+  if(CMAKE_CROSSCOMPILING)
+    if(NOT KWS_QEMU OR NOT KWS_QEMU_MACHINE)
+      message(STATUS "kws: ${name} not added (qemu-system-arm or KWS_QEMU_MACHINE missing)")
+      set(qemu NOTFOUND)
+    else()
+      set(qemu "${KWS_QEMU}|${KWS_QEMU_MACHINE}")
+    endif()
+  endif()
+  set(${out} "${qemu}" PARENT_SCOPE)
+endfunction()
+
 function(kws_case name)
   cmake_parse_arguments(PARSE_ARGV 1 arg "DIFFERS" "TOOL;EXPECT" "ARGS")
   if(NOT TARGET ${arg_TOOL})
@@ -26,19 +41,20 @@ function(kws_case name)
   set(work "${CMAKE_CURRENT_BINARY_DIR}/ctest/${name}")
   file(MAKE_DIRECTORY "${work}")
   set(cmd "$<TARGET_FILE:${arg_TOOL}>")
-  set(qemu "")
-  if(CMAKE_CROSSCOMPILING)
-    if(NOT KWS_QEMU OR NOT KWS_QEMU_MACHINE)
-      message(STATUS "kws: ${name} not added (qemu-system-arm or KWS_QEMU_MACHINE missing)")
-      return()
-    endif()
-    set(qemu "${KWS_QEMU}|${KWS_QEMU_MACHINE}")
+  _kws_qemu(${name} qemu)
+  if(qemu STREQUAL "NOTFOUND")
+    return()
   endif()
   string(REPLACE ";" "|" args "${arg_ARGS}")
   set(compare "")
   if(arg_EXPECT)
     set(compare "$<TARGET_FILE:kws_results_compare>")
     if(CMAKE_CROSSCOMPILING)
+      if(NOT KWS_HOST_COMPARE)
+        message(STATUS "kws: ${name} not added (set KWS_HOST_COMPARE to a host build's "
+                       "kws_results_compare)")
+        return()
+      endif()
       set(compare "${KWS_HOST_COMPARE}")
     endif()
   endif()
@@ -50,17 +66,43 @@ function(kws_case name)
 endfunction()
 
 # kws_case_output(<name> TOOL <target> [ARGS <arg>...] MATCH <regex>): passes when the program
-# exits 0 and its standard output matches (a console program: kws_demo)
+# exits 0 and its standard output matches (a console program: kws_demo; under QEMU, the board
+# app, its ARGS on the semihosting command line after its name)
 function(kws_case_output name)
   cmake_parse_arguments(PARSE_ARGV 1 arg "" "TOOL;MATCH" "ARGS")
   if(NOT TARGET ${arg_TOOL})
     return()
   endif()
+  _kws_qemu(${name} qemu)
+  if(qemu STREQUAL "NOTFOUND")
+    return()
+  endif()
+  set(work "${CMAKE_CURRENT_BINARY_DIR}/ctest/${name}")
+  file(MAKE_DIRECTORY "${work}")
   string(REPLACE ";" "|" args "${arg_ARGS}")
   add_test(NAME ${name} COMMAND ${CMAKE_COMMAND} "-DTOOL=$<TARGET_FILE:${arg_TOOL}>"
-           "-DARGS=${args}" "-DMATCH=${arg_MATCH}" "-DWORK=${CMAKE_CURRENT_BINARY_DIR}"
+           "-DARGS=${args}" "-DMATCH=${arg_MATCH}" "-DWORK=${work}" "-DQEMU=${qemu}"
            -P "${KWS_RUN_CASE}")
-  set_tests_properties(${name} PROPERTIES TIMEOUT 300 LABELS host)
+  set_tests_properties(${name} PROPERTIES TIMEOUT 300 LABELS "$<IF:$<BOOL:${qemu}>,qemu,host>")
+endfunction()
+
+# kws_fuzz_case(<harness> SEEDS <folder> MAX_LEN <bytes> RUNS <n>): a short libFuzzer campaign
+# (fixed seed, RUNS executions) of kws_fuzz_<harness>_libfuzzer from the seed inputs in <folder>
+# (kws.toolchain.fuzz.write_seeds; new inputs go to the test's own corpus folder); passes when
+# libFuzzer finds nothing. No test without that target (clang or libFuzzer missing).
+function(kws_fuzz_case harness)
+  cmake_parse_arguments(PARSE_ARGV 1 arg "" "SEEDS;MAX_LEN;RUNS" "")
+  set(tool kws_fuzz_${harness}_libfuzzer)
+  if(NOT TARGET ${tool})
+    return()
+  endif()
+  set(work "${CMAKE_CURRENT_BINARY_DIR}/ctest/fuzz_${harness}_libfuzzer")
+  file(MAKE_DIRECTORY "${work}/corpus")
+  get_target_property(exe ${tool} KWS_EXECUTABLE)
+  add_test(NAME fuzz_${harness}_libfuzzer COMMAND "${exe}" "${work}/corpus" "${arg_SEEDS}"
+           -runs=${arg_RUNS} -seed=1 -max_len=${arg_MAX_LEN} -timeout=10 -rss_limit_mb=8192
+           -malloc_limit_mb=2048 "-artifact_prefix=${work}/")
+  set_tests_properties(fuzz_${harness}_libfuzzer PROPERTIES TIMEOUT 300 LABELS host)
 endfunction()
 
 if(NOT CMAKE_CROSSCOMPILING)

@@ -20,7 +20,8 @@ typedef struct {
     const char *hash;          /* KWS_MODEL_HASH: "sha256:<hex>" over the generated weights,
                                 * settings and tables (informative; kws export-firmware's
                                 * manifest records it too) */
-    /* the front end the network was trained on (features/quant.json at export) */
+    /* the front end the network was trained on (features/quant.json at export); all 0 for a
+     * network that names none (kws-import: any tables are then a mismatch) */
     int32_t window_len;
     int32_t stride;
     int32_t fft_len;
@@ -33,11 +34,11 @@ typedef struct {
     int32_t n_classes;         /* KWS_MODEL_N_CLASSES */
 } kws_model_info_t;
 
-/* KWS_OK when `model` fits this library and `tables` (and `settings`, unless NULL); else the
- * first mismatch: KWS_ERR_MODEL_VERSION (api_version != KWS_API_VERSION),
- * KWS_ERR_MODEL_FEATURES (any front-end field differs from the tables'), KWS_ERR_MODEL_CLASSES
- * (n_classes differs from settings->n_classes or exceeds KWS_DETECTOR_MAX_CLASSES);
- * KWS_ERR_ARG for a NULL model or tables. */
+/* KWS_OK when `model` fits this library and `tables` (unless NULL: a network run on its own,
+ * without the front end) and `settings` (unless NULL); else the first mismatch:
+ * KWS_ERR_MODEL_VERSION (api_version != KWS_API_VERSION), KWS_ERR_MODEL_FEATURES (any
+ * front-end field differs from the tables'), KWS_ERR_MODEL_CLASSES (n_classes differs from
+ * settings->n_classes or exceeds KWS_DETECTOR_MAX_CLASSES); KWS_ERR_ARG for a NULL model. */
 kws_status_t kws_model_check(const kws_model_info_t *model, const kws_mfcc_tables_t *tables,
                              const kws_detector_settings_t *settings);
 

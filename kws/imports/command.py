@@ -4,7 +4,11 @@ have, proved equal to the TensorFlow Lite Micro interpreter.
 Writes DIR/firmware/ (whole, or nothing: built aside and swapped in): kws_model.{c,h} (the
 straight-line kernel calls, one planned arena), kws_model_data.{c,h} (weights, biases,
 requantisation), kws_model_settings.h (input and output shapes and quantisation, the source
-file's SHA-256). Build them with the library in firmware/ (src/, include/).
+file's SHA-256). Build them with the library in firmware/ (src/, include/). The same versioned
+API as our own export (kws.emit.model_info): kws_model.h carries KWS_MODEL_API_VERSION,
+KWS_MODEL_GENERATOR and KWS_MODEL_HASH, kws_model.c `kws_model_info` (no front end: its
+front-end fields are 0), which the application checks before the first inference with
+kws_model_check(&kws_model_info, NULL, NULL) (the harness of --verify does).
 
 --verify runs N random int8 inputs (seeded) plus the rows of --inputs FILE.npy through the golden
 model (kws.golden.network), the generated C on the host and on a Cortex-M4 under QEMU (when the
@@ -22,8 +26,10 @@ from pathlib import Path
 
 import numpy as np
 
+from kws.emit.limits import API_VERSION
 from kws.emit.model_c import (GENERATED, check_requantization, layer_shapes, model_data_sources,
                               model_sources, plan_memory)
+from kws.emit.model_info import IMPORT_HASHED, add_model_info, model_hash
 from kws.errors import KwsError
 from kws.golden.network import run_network
 from kws.imports.tflite import ImportedModel, read_tflite
@@ -63,14 +69,17 @@ def write_firmware(model: ImportedModel, source: Path, out: Path) -> dict:
     data_h, data_c, weights_bytes = model_data_sources(shapes)
     model_h, model_c = model_sources(shapes, plan)
     digest = hashlib.sha256(source.read_bytes()).hexdigest()
+    files = add_model_info({"kws_model_data.h": data_h, "kws_model_data.c": data_c,
+                            "kws_model.h": model_h, "kws_model.c": model_c,
+                            "kws_model_settings.h": settings_header(model, source, digest)},
+                           None, model.input_dims[0], model.n_outputs, IMPORT_HASHED)
     with atomic_dir(out) as tmp:
-        for name, text in (("kws_model_data.h", data_h), ("kws_model_data.c", data_c),
-                           ("kws_model.h", model_h), ("kws_model.c", model_c),
-                           ("kws_model_settings.h", settings_header(model, source, digest))):
+        for name, text in files.items():
             (tmp / name).write_text(text)
     return {"folder": str(out), "arena_bytes": plan.arena_bytes, "weights_bytes": weights_bytes,
             "layers": [s.layer.name for s in shapes], "operators": model.operators,
-            "sha256": digest}
+            "sha256": digest, "api_version": API_VERSION,
+            "model_hash": model_hash(files, IMPORT_HASHED)}
 
 
 def verification_inputs(model: ImportedModel, n: int, seed: int, extra: Path | None
@@ -121,7 +130,7 @@ def verify(model: ImportedModel, source: Path, firmware: Path, x: np.ndarray, bo
 def _host_c(firmware: Path, x: np.ndarray, tflm: np.ndarray, work: Path) -> dict:
     from kws.toolchain.host import build_sections, result_array, run_tool
     from kws.toolchain.results import read_results
-    tool = build_sections(work / "kws_invoke_tool", ("nn", "model", "model-data",
+    tool = build_sections(work / "kws_invoke_tool", ("nn", "model-info", "model", "model-data",
                                                      "tests-host-invoke"), model=firmware)
     src, out = work / "inputs.raw", work / "host.kwsr"
     np.ascontiguousarray(x).tofile(src)

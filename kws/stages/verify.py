@@ -57,7 +57,7 @@ def build_host(generated: Path, out_dir: Path, sanitize: bool = False,
     """kws_verify_tool and kws_demo, linked with the generated files in `generated` (the app's
     default model path); for a streaming network also the verify tool on the window path
     ("verify_window", -DKWS_APP_STREAMING=0) and the step harness ("step")."""
-    app = ("mfcc", "nn", "detector", "wakeword", "model", "model-data", "app")
+    app = ("mfcc", "nn", "detector", "wakeword", "model-info", "model", "model-data", "app")
     suffix = "_san" if sanitize else ""
     trace = ["KWS_MODEL_TRACE_HOOK=kws_verify_trace"]
     tools = {"verify": build_sections(out_dir / f"kws_verify_tool{suffix}",

@@ -48,7 +48,7 @@ from kws.toolchain.results import read_results, scalars
 BOARD_SECTION = "mps2"             # firmware/sources.txt: the board port every program links
 PROGRAM_SECTIONS = ("tests-results", "tests-target-results")   # and its result-file writer
 RESULTS_FILE = "results.kwsr"      # in the ELF's folder; named on the semihosting command line
-CHECK = ("mfcc", "nn", "detector", "wakeword", "model", "model-data", "app",
+CHECK = ("mfcc", "nn", "detector", "wakeword", "model-info", "model", "model-data", "app",
          "tests-target-check", "tests-target-check-data")
 DEBIAN_PACKAGES = ("gcc-arm-none-eabi", "libnewlib-arm-none-eabi", "qemu-system-arm")
 INSTALL_COMMAND = "apt-get install --no-install-recommends " + " ".join(DEBIAN_PACKAGES)
@@ -483,8 +483,8 @@ def run_on_target(run_dir: Path, out_dir: Path, board: str = "mps2-an386", n_cli
 WINDOW_KEYS = ("exit_status", "bitexact_clips", "total_clips", "stream_events_equal",
                "stream_events", "stream_inferences", "stream_inferences_warm",
                "insn_per_second_of_audio", "insn_per_second_of_audio_first_pass",
-               "share_of_80mhz_m4_lower_bound", "insn_one_inference", "insn_per_mfcc_frame",
-               "flash_bytes", "ram_bytes", "ram_static_bytes", "stack_bytes", "parts", "elf")
+               "share_of_80mhz_m4_lower_bound", "insn_one_inference", "insn_per_inference",
+               "insn_per_mfcc_frame", "flash_bytes", "ram_bytes", "ram_static_bytes", "stack_bytes", "parts", "elf")
 
 
 def _run_check(board: str, generated: Path, data_dir: Path, build_dir: Path, timeout_s: float,

@@ -23,13 +23,26 @@ The cases, by harness (each the twin of a Python test's use of it):
                        and logits; each clip step by step → its logits; and kws_verify_tool on
                        the window path (-DKWS_APP_STREAMING=0) → the window path's events
   kws_nn_tool          every layer of the network on its golden input → its golden output
-  kws_detector_tool    the golden logits at their frames through the recogniser → events
+  kws_detector_tool    the golden logits at their frames through the recogniser → events;
+                       the whole loop (stream mode) over a synthesised stream with the test
+                       stand-in network (kws_standin_model.c) → events and counters
   kws_results_tool     the writer's every dtype, byte for byte (`write`), its misuse (`misuse`)
   kws_demo             the WAV of the same stream: its summary line names the golden count
+  kws_mps2_board_app   the board app (examples/mps2) on the same stream under QEMU, when
+                       cross-compiled: every golden detection line, then the counts
+  kws_fuzz_*_libfuzzer each fuzz harness (tests/fuzz/), FUZZ_RUNS libFuzzer executions from
+                       kws.toolchain.fuzz's seeds: no finding (when clang links libFuzzer)
   kws_mps2_check       the firmware stage's board program with these vectors in flash
                        (FOLDER/target/kws_target_data.c), under QEMU, when cross-compiled
   kws_mps2_nn_cases    the network's layers through the kernels on the board
                        (tests/target/nn_cases_main.c, FOLDER/target/nn/kws_nn_cases.c)
+  kws_mps2_bench       bench/kernels.py's program (tests/target/bench_main.c) over the model:
+                       every layer of the clips' features by hash and the logits
+                       (FOLDER/target/bench/kws_bench_data.c) → logits, mismatches 0
+  kws_mps2_mfcc_bench  bench/mfcc_target.py's program (tests/target/peer/mfcc_bench_main.c)
+                       over the model's front end, frame by frame on the clips, with each
+                       frame's power spectrum (FOLDER/target/mfcc/mfcc_bench_data.c) → every
+                       frame and spectrum equal
 """
 from __future__ import annotations
 
@@ -42,17 +55,26 @@ import numpy as np
 
 from kws.artifacts import RunDir
 from kws.errors import KwsError
-from kws.golden.detector import inference_frames, n_stream_frames, recognize
+from kws.golden.detector import (detect_stream, inference_frames, make_settings,
+                                 n_stream_frames, recognize)
 from kws.golden.network import AvgPool, Conv, Dense, run_layer, run_network
 from kws.golden.streaming import can_stream, stream_logits_streaming
 from kws.io import write_text
+from kws.toolchain import fuzz
 from kws.toolchain.cortex_m import STREAM_CHUNK, expected_vectors, write_test_data
-from kws.toolchain.detector_harness import settings_text
+from kws.toolchain.detector_harness import (STANDIN_LABELS, settings_text, standin_logits,
+                                            standin_stream)
+from kws.toolchain.mfcc_bench import golden_power, power_hashes
+from kws.toolchain.mfcc_bench import write_bench_data as write_mfcc_bench_data
+from kws.toolchain.model_bench import write_bench_data as write_model_bench_data
 from kws.toolchain.nn_harness import layer_case, write_target_cases
 from kws.toolchain.results import write_results
 
 DEFAULT_CLIPS = 4
 CHUNK = 137                      # an odd chunk: frames straddle pushes
+# kws_detector_tool stream: chunk sizes from xorshift32(seed) in [1, max], the ring's capacity
+DETECTOR_SEED, DETECTOR_MAX_CHUNK, DETECTOR_RING = 7, 700, 1024
+FUZZ_RUNS = 2000                 # libFuzzer executions per harness (a few seconds each)
 
 
 def model_hash(model_dir: Path) -> str:
@@ -82,6 +104,11 @@ def results_tool_expected() -> dict[str, np.ndarray]:
 
 def _events(rows) -> np.ndarray:
     return np.asarray(rows, dtype=np.uint32).reshape(-1, 3)
+
+
+def _cmake_regex(text: str) -> str:
+    """text matched literally by a CMake regular expression, inside a quoted argument."""
+    return "".join(f"\\\\{c}" if c in "^$.[]()*+?|\\" else c for c in text)
 
 
 def _cmake_args(args) -> str:
@@ -136,8 +163,9 @@ def write_cases(run_dir: Path, folder: Path, n_clips: int = DEFAULT_CLIPS) -> li
     case("verify_stream", "kws_verify_tool",
          ["stream", f"{d}/stream.raw", STREAM_CHUNK, "@OUT@"], stream)
     case("invoke", "kws_invoke_tool", [f"{d}/features.raw", "@OUT@"], {"logits": logits})
-    # every layer's output for the first clip (the model built with KWS_MODEL_TRACE_HOOK)
-    per_layer = run_network(layers, features[:1, ..., None], keep=True)
+    # every layer's output for each clip; the trace case: the first clip's (the model built
+    # with KWS_MODEL_TRACE_HOOK)
+    per_layer = run_network(layers, features[..., None], keep=True)
     features[:1].astype(np.int8).tofile(folder / "trace_input.raw")
     case("verify_trace", "kws_verify_tool", ["trace", f"{d}/trace_input.raw", "@OUT@"],
          {f"layer.{i}": np.ascontiguousarray(y[0], np.int8).reshape(-1)
@@ -182,6 +210,24 @@ def write_cases(run_dir: Path, folder: Path, n_clips: int = DEFAULT_CLIPS) -> li
          ["recognizer", f"{d}/settings.txt", f"{d}/frames.u32", f"{d}/logits.s8", "@OUT@"],
          {"events": _events(recognised)})
 
+    # the whole loop with the stand-in network (the tool's build), in pseudo-random chunks
+    standin = make_settings(STANDIN_LABELS, 0.08, average_window=10, min_count=3, threshold=180,
+                            suppression_frames=30, infer_every=2)
+    tones = standin_stream(tables.sample_rate)
+    write_text(folder / "standin_settings.txt", settings_text(standin))
+    tones.astype("<i2").tofile(folder / "standin_stream.raw")
+    expected = detect_stream(tones, tables, lambda x: standin_logits(x, tables.out_zero_point),
+                             standin)
+    n_tone_frames = n_stream_frames(len(tones), tables)
+    case("detector_stream", "kws_detector_tool",
+         ["stream", f"{d}/standin_settings.txt", f"{d}/standin_stream.raw", "@OUT@",
+          DETECTOR_SEED, DETECTOR_MAX_CHUNK, DETECTOR_RING],
+         {"events": _events([(e.frame_index, e.label, e.score) for e in expected]),
+          "frames": np.array(n_tone_frames, np.uint64),
+          "inferences": np.array(len(inference_frames(n_tone_frames, frames,
+                                                      standin.infer_every)), np.uint64),
+          "detections": np.array(len(expected), np.uint64), "dropped": np.array(0, np.uint64)})
+
     case("results_write", "kws_results_tool", ["write", "@OUT@"], results_tool_expected())
     case("results_misuse", "kws_results_tool", ["misuse", "@OUT@"])
 
@@ -192,6 +238,20 @@ def write_cases(run_dir: Path, folder: Path, n_clips: int = DEFAULT_CLIPS) -> li
         w.writeframes(pcm.astype("<i2").tobytes())
     cases.append(("demo", f'kws_case_output(demo TOOL kws_demo ARGS "{d}/stream.wav" MATCH '
                           f'", {len(events)} detections\\n")'))
+    # the board app on the same stream: every detection line, then its counts
+    inferences = str(int(stream["inferences"])) if "inferences" in stream else "[0-9]+"
+    lines = "".join(f"detection at frame {f}: {_cmake_regex(run.labels()[c])} {s}/255\\n"
+                    for f, c, s in events)
+    cases.append(("board_app", f'kws_case_output(board_app TOOL kws_mps2_board_app ARGS '
+                               f'"{d}/stream.raw" MATCH "^{lines}{len(pcm)} samples, '
+                               f'{inferences} inferences, {len(events)} detections\\n$")'))
+
+    # a short libFuzzer campaign per harness from the generated seeds (when clang links it)
+    for harness in sorted(fuzz.HARNESSES):
+        fuzz.write_seeds(harness, folder / "fuzz" / harness)
+        cases.append((f"fuzz_{harness}_libfuzzer",
+                      f'kws_fuzz_case({harness} SEEDS "{d}/fuzz/{harness}" '
+                      f"MAX_LEN {fuzz.MAX_LENS[harness]} RUNS {FUZZ_RUNS})"))
 
     write_test_data(vectors, folder / "target")
     cases.append(("mps2_check", "kws_case(mps2_check TOOL kws_mps2_check)"))
@@ -199,6 +259,22 @@ def write_cases(run_dir: Path, folder: Path, n_clips: int = DEFAULT_CLIPS) -> li
     (folder / "target" / "nn").mkdir(parents=True, exist_ok=True)
     write_target_cases(nn_jobs, folder / "target" / "nn")
     cases.append(("mps2_nn_cases", "kws_case(mps2_nn_cases TOOL kws_mps2_nn_cases)"))
+    # the two benchmark programs, their own checks' results against the golden numbers
+    (folder / "target" / "bench").mkdir(parents=True, exist_ok=True)
+    write_model_bench_data(folder / "target" / "bench", features[..., None], per_layer)
+    case("mps2_bench", "kws_mps2_bench", [],
+         {"logits": logits, "mismatches": np.array(0, np.uint64),
+          "inputs_checked": np.array(n, np.uint64), "input_ok": np.ones(n, np.uint8)})
+    power = golden_power(clips, tables)
+    write_mfcc_bench_data(folder / "target" / "mfcc", clips, features, tables.stride,
+                          tables.window_len, "int8_t", power)
+    checked = int(np.count_nonzero(power_hashes(power)))
+    case("mps2_mfcc_bench", "kws_mps2_mfcc_bench", [],
+         {"frames": np.array(n * frames, np.uint64),
+          "frames_equal": np.array(n * frames, np.uint64),
+          "max_abs_difference": np.array(0, np.uint64),
+          "power_checked": np.array(checked, np.uint64),
+          "power_equal": np.array(checked, np.uint64)})
 
     text = ("# Written by kws.toolchain.ctest_cases: do not edit (remake: python -m "
             f"kws.toolchain.ctest_cases {run.root} {folder}).\n"

@@ -14,11 +14,36 @@ from kws.golden.mfcc_tables import MfccTables
 from kws.golden.detector import Detection, DetectorSettings, inference_frames, n_stream_frames
 
 
+# the stand-in network's classes (firmware/tests/host/kws_standin_model.c): silence, broadband
+# noise, low tones, high tones
+STANDIN_LABELS = ["_silence_", "_unknown_", "low", "high"]
+
+
+def standin_logits(x: np.ndarray, zero_point: int) -> np.ndarray:
+    """numpy twin of firmware/tests/host/kws_standin_model.c: int8 [M, F, n_out, 1] → [M, 4]."""
+    a = x[..., 0].astype(np.int64) - zero_point
+    m0 = a[:, :, 0].sum(axis=1) // x.shape[1]
+    m1 = a[:, :, 1].sum(axis=1) // x.shape[1]
+    logits = np.stack([-m0 - 120, m0 + 20, 2 * m1 - 30, -3 * m1 - 50], axis=1)
+    return np.clip(logits, -128, 127).astype(np.int8)
+
+
+def standin_stream(sample_rate: int, seconds_each: float = 1.5) -> np.ndarray:
+    """A project-synthesised int16 stream for the stand-in network: silence, a low tone (300 Hz),
+    silence, a high tone (3 kHz), silence, each `seconds_each` long (both keywords fire)."""
+    n = int(seconds_each * sample_rate)
+    t = np.arange(n) / sample_rate
+    quiet = np.zeros(n)
+    tone = lambda f: 8000 * np.sin(2 * np.pi * f * t)     # noqa: E731
+    pcm = np.concatenate([quiet, tone(300), quiet, tone(3000), quiet])
+    return np.round(pcm).astype(np.int16)
+
+
 def build_detector_tool(tables_dir: Path, out_dir: Path, sanitize: bool = False) -> Path:
     """The harness linked with the MFCC tables in `tables_dir` (kws.golden.mfcc_tables.write_c_tables)
     and the test stand-in model (kws_standin_model.c)."""
     name = "kws_detector_tool" + ("_san" if sanitize else "")
-    return build_sections(Path(out_dir) / name, ("detector", "wakeword", "mfcc",
+    return build_sections(Path(out_dir) / name, ("detector", "wakeword", "model-info", "mfcc",
                                                  "tests-host-detector"),
                           sanitize, tables=Path(tables_dir))
 

@@ -5,6 +5,7 @@
 #define SYS_CLOSE 0x02
 #define SYS_WRITE0 0x04
 #define SYS_WRITE 0x05
+#define SYS_READ 0x06
 #define SYS_GET_CMDLINE 0x15
 #define SYS_EXIT 0x18
 #define SYS_EXIT_EXTENDED 0x20
@@ -84,6 +85,12 @@ uint32_t sh_write(int32_t handle, const void *data, uint32_t n)
 {
     const uint32_t block[3] = {(uint32_t)handle, (uint32_t)(uintptr_t)data, n};
     return sh_call(SYS_WRITE, block);
+}
+
+uint32_t sh_read(int32_t handle, void *data, uint32_t n)
+{
+    const uint32_t block[3] = {(uint32_t)handle, (uint32_t)(uintptr_t)data, n};
+    return sh_call(SYS_READ, block);
 }
 
 int32_t sh_close(int32_t handle)

@@ -22,14 +22,18 @@ void sh_put_u64(uint64_t v);
 /* Hexadecimal, "0x" and 8 digits. */
 void sh_put_hex32(uint32_t v);
 
-/* Files on the host (SYS_OPEN, SYS_WRITE, SYS_CLOSE). QEMU with target=native opens them in its
+/* Files on the host (SYS_OPEN, SYS_READ, SYS_WRITE, SYS_CLOSE). QEMU with target=native opens them in its
  * own working directory. sh_open: path[0 .. len), a handle >= 0, or -1; mode as fopen's, e.g.
  * SH_MODE_WB. */
+#define SH_MODE_RB 1u /* "rb": read, binary */
 #define SH_MODE_WB 5u /* "wb": create or truncate, binary */
 int32_t sh_open(const char *path, uint32_t len, uint32_t mode);
 
 /* Writes n bytes; returns how many were NOT written (0: all). */
 uint32_t sh_write(int32_t handle, const void *data, uint32_t n);
+
+/* Reads up to n bytes; returns how many were NOT read (n: the end of the file). */
+uint32_t sh_read(int32_t handle, void *data, uint32_t n);
 
 /* Returns 0 when the file closed cleanly. */
 int32_t sh_close(int32_t handle);

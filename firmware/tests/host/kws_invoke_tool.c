@@ -4,7 +4,9 @@
  *       int8 inputs [N][KWS_MODEL_INPUT_BYTES] without a header (NHWC each); one
  *       kws_model_invoke per input. OUT (a result file, kws_results.h): "logits" int8
  *       [N][KWS_MODEL_N_CLASSES].
- * Exit 0 on success, 1 on a model error, 2 on a usage or I/O error. `kws-import --verify` and its
+ * First, as an application does at init, kws_model_check(&kws_model_info, NULL, NULL): the
+ * generated model against this library (its API version; the front end is not linked here).
+ * Exit 0 on success, 1 on a model error (a failed check too), 2 on a usage or I/O error. `kws-import --verify` and its
  * tests run it (with ASan/UBSan in the tests). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +40,13 @@ int main(int argc, char **argv)
     if (argc != 3) {
         fprintf(stderr, "usage: %s INPUTS.raw OUT.kwsr\n", argv[0]);
         return 2;
+    }
+    const kws_status_t check = kws_model_check(&kws_model_info, NULL, NULL);
+    if (check != KWS_OK) {
+        fprintf(stderr, "ERROR: kws_model_check: status %d (model %s, API %d, library %d)\n",
+                (int)check, kws_model_info.hash, (int)kws_model_info.api_version,
+                KWS_API_VERSION);
+        return 1;
     }
     inputs = read_all(argv[1], &n_bytes);
     if (inputs == NULL || n_bytes == 0 || n_bytes % KWS_MODEL_INPUT_BYTES != 0) {

@@ -68,11 +68,13 @@ int main(void)
     expect("generated model", kws_model_check(&kws_model_info, &kws_mfcc_tables, settings), KWS_OK);
     expect("init, generated model", init_with(&kws_model_info, settings), KWS_OK);
     expect("no model", kws_model_check(NULL, &kws_mfcc_tables, settings), KWS_ERR_ARG);
+    expect("the network alone (no tables)", kws_model_check(&kws_model_info, NULL, NULL), KWS_OK);
 
     bad = kws_model_info;
     bad.api_version = KWS_API_VERSION + 1;
     expect("api version", kws_model_check(&bad, &kws_mfcc_tables, settings), KWS_ERR_MODEL_VERSION);
     expect("init, api version", init_with(&bad, settings), KWS_ERR_MODEL_VERSION);
+    expect("api version, no tables", kws_model_check(&bad, NULL, NULL), KWS_ERR_MODEL_VERSION);
 
     bad = kws_model_info;
     bad.n_out += 1;

@@ -2,8 +2,8 @@
  *
  * Not a model of anything: four classes from two feature means, so that different audio gives
  * different classes (silence → 0 "_silence_", loud broadband noise → 1 "_unknown_",
- * low tones → 2, high tones → 3). tests/test_detector.py implements the same integers in numpy
- * (standin_logits); a real build links the generated kws_model_invoke instead
+ * low tones → 2, high tones → 3). kws/toolchain/detector_harness.py implements the same integers
+ * in numpy (standin_logits); a real build links the generated kws_model_invoke instead
  * (kws_detector_tool.c, KWS_TOOL_INVOKE).
  *
  *   a[f][k] = features[f][k] - KWS_MFCC_OUT_ZERO_POINT          (k = 0, 1; f < F)
