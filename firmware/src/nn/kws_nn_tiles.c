@@ -106,6 +106,41 @@ KWS_INLINE void tile_finish_usual(const acc_t acc[KWS_TILE_PX], int32_t n_px, in
     }
 }
 
+#if KWS_NN_ASM
+/* One tile of KWS_TILE_PX pixels against channels [0, n_oc) of w (k = 4 groups each) whose
+ * requantisation is finish_usual (shift <= -2; the stage full_range), each channel's five
+ * outputs requantised from registers; a channel of another shift goes through requant_run.
+ * The whole channel loop in one function keeps its constants in registers: a pointwise
+ * layer's window map is such tiles (matmul_tiled), one after another. */
+static void tile5_times_weights_usual(const uint32_t *tile, int32_t groups, const int8_t *w,
+                                      int32_t n_oc, const int32_t *bias,
+                                      const int32_t *multiplier, const int32_t *shift,
+                                      int32_t rq, out_stage_t stage, int8_t *out)
+{
+    const int32_t zero = stage.offset, k = 4 * groups;
+    int32_t o;
+    for (o = 0; o < n_oc; o++, out++) {
+        const int32_t b = bias[o], m = multiplier[o * rq], sh = shift[o * rq];
+        int32_t a0 = b, a1 = b, a2 = b, a3 = b, a4 = b;
+        const uint32_t *xt = tile;
+        const int8_t *const w_end = w + k;
+        uint32_t x02, x13, w02, w13;
+        TILE_LOOP(TILE_G5);
+        if (KWS_LIKELY(sh <= -2)) {
+            const int32_t e1 = -sh - 1, high = (int32_t)1 << (e1 - 1);
+            out[0] = finish_usual(a0, m, e1, high, zero);
+            out[n_oc] = finish_usual(a1, m, e1, high, zero);
+            out[2 * n_oc] = finish_usual(a2, m, e1, high, zero);
+            out[3 * n_oc] = finish_usual(a3, m, e1, high, zero);
+            out[4 * n_oc] = finish_usual(a4, m, e1, high, zero);
+        } else {
+            const acc_t acc[KWS_TILE_PX] = {a0, a1, a2, a3, a4};
+            requant_run(acc, KWS_TILE_PX, m, sh, stage, out, n_oc);
+        }
+    }
+}
+#endif /* KWS_NN_ASM */
+
 void kws_nn_tiles_times_weights(const uint32_t *tiles, const int8_t *tile_px, int32_t n_tiles,
                                 int32_t k, const int8_t *w, int32_t n_oc, const int32_t *bias,
                                 const int32_t *multiplier, const int32_t *shift, int32_t rq,
@@ -114,6 +149,13 @@ void kws_nn_tiles_times_weights(const uint32_t *tiles, const int8_t *tile_px, in
     const int32_t groups = k >> 2, px_words = k >> 1;
     const int usual = full_range(stage);
     int32_t o, t;
+#if KWS_NN_ASM
+    if (n_tiles == 1 && tile_px[0] == KWS_TILE_PX && usual) {
+        tile5_times_weights_usual(tiles, groups, w, n_oc, bias, multiplier, shift, rq, stage,
+                                  out);
+        return;
+    }
+#endif /* KWS_NN_ASM: one tile of five */
     for (o = 0; o < n_oc; o++, w += k) {
         const int32_t b = bias[o], m = multiplier[o * rq], sh = shift[o * rq];
         const uint32_t *xt = tiles;
