@@ -64,6 +64,11 @@ DW_SHAPES = [
     (25, 5, 12, 0, 3, 3, 1, 1),       # the DS-CNN's depthwise shape, fewer channels
     (6, 6, 14, 0, 3, 3, 1, 1),
     (5, 6, 11, 0, 2, 3, 1, 1),        # even kernel height
+    # 3x3 stride 1 (kws_dwconv2d_s8.c dw3_run): rows of 1, 2, 3, 7 and 9 outputs (chunks of
+    # 4, 2, 1), one row, bands of rows (3 bands of 7 columns), a row too wide for the planes
+    (4, 1, 4, 0, 3, 3, 1, 1), (3, 2, 8, 0, 3, 3, 1, 1), (5, 3, 5, 0, 3, 3, 1, 1),
+    (1, 7, 4, 0, 3, 3, 1, 1), (9, 9, 4, 0, 3, 3, 1, 1), (40, 7, 4, 0, 3, 3, 1, 1),
+    (3, 45, 4, 0, 3, 3, 1, 1),
 ]
 PW_SHAPES = [(5, 7, 3, 4), (4, 4, 8, 6), (1, 1, 1, 1), (3, 5, 16, 9), (2, 3, 1, 7), (1, 2, 5, 3),
              (5, 5, 64, 8), (3, 3, 13, 5), (2, 2, 12, 2), (1, 3, 7, 3), (4, 3, 33, 5),
