@@ -65,9 +65,9 @@ DW_SHAPES = [
     (6, 6, 14, 0, 3, 3, 1, 1),
     (5, 6, 11, 0, 2, 3, 1, 1),        # even kernel height
     # 3x3 stride 1 (kws_dwconv2d_s8.c dw3_run): rows of 1, 2, 3, 7 and 9 outputs (chunks of
-    # 4, 2, 1), one row, bands of rows (3 bands of 7 columns), a row too wide for the planes
+    # 4, 2, 1), the fewest rows (KWS_DW3_MIN_ROWS), bands (3 of 7 columns), rows too wide
     (4, 1, 4, 0, 3, 3, 1, 1), (3, 2, 8, 0, 3, 3, 1, 1), (5, 3, 5, 0, 3, 3, 1, 1),
-    (1, 7, 4, 0, 3, 3, 1, 1), (9, 9, 4, 0, 3, 3, 1, 1), (40, 7, 4, 0, 3, 3, 1, 1),
+    (3, 7, 4, 0, 3, 3, 1, 1), (9, 9, 4, 0, 3, 3, 1, 1), (40, 7, 4, 0, 3, 3, 1, 1),
     (3, 45, 4, 0, 3, 3, 1, 1),
 ]
 PW_SHAPES = [(5, 7, 3, 4), (4, 4, 8, 6), (1, 1, 1, 1), (3, 5, 16, 9), (2, 3, 1, 7), (1, 2, 5, 3),

@@ -407,6 +407,15 @@ void kws_nn_tiles_times_weights(const uint32_t *tiles, const int8_t *tile_px, in
                                 const int32_t *multiplier, const int32_t *shift, int32_t rq,
                                 out_stage_t stage, int8_t *out);
 
+/* kws_dwconv2d_s8's 3x3 stride-1 windows of at least KWS_DW3_MIN_ROWS output rows whose rows
+ * fit its planes (kws_dw3x3_s8.c): whether they apply, and channels [0, c & ~3) of the layer
+ * (the arguments checked by kws_dwconv2d_s8). */
+int kws_nn_dw3x3_applies(const kws_window_t *win, const kws_dims_t *out_dims);
+void kws_nn_dw3x3(const kws_window_t *win, const kws_dims_t *in_dims, const kws_dims_t *out_dims,
+                  const int8_t *input, const int8_t *weights, const int32_t *bias,
+                  const int32_t *multiplier, const int32_t *shift, int32_t offset,
+                  out_stage_t stage, int8_t *output);
+
 #else /* portable */
 
 typedef uint32_t acc_t;
