@@ -112,6 +112,30 @@ KWS_INLINE void tile_finish_usual(const acc_t acc[KWS_TILE_PX], int32_t n_px, in
  * outputs requantised from registers; a channel of another shift goes through requant_run.
  * The whole channel loop in one function keeps its constants in registers: a pointwise
  * layer's window map is such tiles (matmul_tiled), one after another. */
+/* One group of a 5-pixel tile with LDM: pixels 0 and 1, then 2 and 3, in one LDM each (their
+ * words pinned to r8-r11, ascending for LDM), pixel 4 by LDRD: 16 instructions for 20 MACs. */
+#define TILE5_LDM_GROUP                                                                         \
+    TILE_W                                                                                      \
+    "ldmia  %[xt]!, {%[p0], %[p1], %[p2], %[p3]}\n\t"                                          \
+    "smlad  %[a0], %[p0], %[w02], %[a0]\n\t"                                                   \
+    "smlad  %[a0], %[p1], %[w13], %[a0]\n\t"                                                   \
+    "smlad  %[a1], %[p2], %[w02], %[a1]\n\t"                                                   \
+    "smlad  %[a1], %[p3], %[w13], %[a1]\n\t"                                                   \
+    "ldmia  %[xt]!, {%[p0], %[p1], %[p2], %[p3]}\n\t"                                          \
+    "smlad  %[a2], %[p0], %[w02], %[a2]\n\t"                                                   \
+    "smlad  %[a2], %[p1], %[w13], %[a2]\n\t"                                                   \
+    "smlad  %[a3], %[p2], %[w02], %[a3]\n\t"                                                   \
+    "smlad  %[a3], %[p3], %[w13], %[a3]\n\t"                                                   \
+    "ldrd   %[p0], %[p1], [%[xt]], #8\n\t"                                                     \
+    "smlad  %[a4], %[p0], %[w02], %[a4]\n\t"                                                   \
+    "smlad  %[a4], %[p1], %[w13], %[a4]\n\t"
+#define TILE5_LDM_OPERANDS                                                                      \
+    : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [a4] "+r"(a4),               \
+      [xt] "+r"(xt), [w] "+r"(w), [p0] "=&r"(p0), [p1] "=&r"(p1), [p2] "=&r"(p2),              \
+      [p3] "=&r"(p3), [w02] "=&r"(w02), [w13] "=&r"(w13)                                        \
+    :                                                                                           \
+    : "memory"
+
 static void tile5_times_weights_usual(const uint32_t *tile, int32_t groups, const int8_t *w,
                                       int32_t n_oc, const int32_t *bias,
                                       const int32_t *multiplier, const int32_t *shift,
@@ -124,8 +148,14 @@ static void tile5_times_weights_usual(const uint32_t *tile, int32_t groups, cons
         int32_t a0 = b, a1 = b, a2 = b, a3 = b, a4 = b;
         const uint32_t *xt = tile;
         const int8_t *const w_end = w + k;
-        uint32_t x02, x13, w02, w13;
-        TILE_LOOP(TILE_G5);
+        register uint32_t p0 __asm__("r8");
+        register uint32_t p1 __asm__("r9");
+        register uint32_t p2 __asm__("r10");
+        register uint32_t p3 __asm__("r11");
+        uint32_t w02, w13;
+        do {
+            __asm__(TILE5_LDM_GROUP TILE5_LDM_OPERANDS);
+        } while (w != w_end);
         if (KWS_LIKELY(sh <= -2)) {
             const int32_t e1 = -sh - 1, high = (int32_t)1 << (e1 - 1);
             out[0] = finish_usual(a0, m, e1, high, zero);
