@@ -1,68 +1,86 @@
 /* kws_nn_dw3x3 (kws_nn_internal.h): the DSP path of kws_dwconv2d_s8 for 3x3 windows of stride 1
  * (bit for bit the same outputs as kws_dwconv2d_s8.c's dw_pass4; its own source, as the code
- * added to kws_dwconv2d_s8.c changed GCC's inlining there: 1.6 K more instructions for a
- * streaming step's depthwise row through the usual path).
+ * added to kws_dwconv2d_s8.c changed GCC's inlining there).
  *
  * Per 4 channels and band of output rows, the inputs the band reads are unpacked once into one
- * plane per channel: rows of PW int16 (x + offset; 0 for padding, so every window is whole),
- * PW = W_out + 2 rounded up to even, so that word i of a row holds columns (2i, 2i + 1). With a
- * kernel row's weights as the pairs W01 = (w0, w1), W12 = (w1, w2), the words A = (x0, x1),
- * B = (x2, x3) of the row give two neighbouring outputs in 4 instructions for 6 MACs:
+ * plane per channel, transposed: plane row u is input column u - pad_left down the band's
+ * rows, PW int16 (x + offset; 0 for padding, so every window is whole; PW even), so that word i
+ * of a plane row holds two vertical neighbours (2i, 2i + 1) -- the long axis of a KWS map (25 x
+ * 5) is then the contiguous one. With a kernel column's weights as the pairs W01 = (w0, w1),
+ * W12 = (w1, w2) (down the column), the words A = (x0, x1), B = (x2, x3) of a plane row give two
+ * vertically neighbouring outputs in 4 instructions for 6 MACs:
  *   out[0] += SMLAD(A, W01) + SMLABT(B, W12)   (x0 w0 + x1 w1, x2 w2)
  *   out[1] += SMLATB(A, W01) + SMLAD(B, W12)   (x1 w0, x2 w1 + x3 w2)
- * Outputs four at a time (then two, then one), their accumulators in registers from the bias
- * to the requantisation. */
+ * Outputs four at a time (then two, then one) down an output column, their accumulators then
+ * requantised as a run with the channel's constants in registers (requant_run_inline). */
 #include "kws_nn_internal.h"
 
 #if KWS_NN_DSP
 
 #define KWS_DW3_WORDS 256 /* the 4 planes of a band: 1 KB of stack */
 
-typedef struct {
-    int32_t pw_words;  /* words per plane row: PW / 2 */
-    int32_t band_rows; /* output rows per band */
-} dw3_plan_t;
-
 /* Output rows from which the planes pay off: a streaming step's one row (3 x 5 x 64 valid in
- * time) takes 24.6 K instructions through them on the M4 against 18.8 K by dw_pass4. */
+ * time) took 24.6 K instructions through them on the M4 against 18.8 K by dw_pass4. */
 #define KWS_DW3_MIN_ROWS 3
 
-/* The planes' geometry for a 3x3 stride-1 window, or band_rows 0 where it does not apply. */
+typedef struct {
+    int32_t pw;        /* int16 per plane row: band_rows + 2, even */
+    int32_t band_rows; /* output rows per band; 0: the planes do not apply */
+} dw3_plan_t;
+
+/* The planes' geometry for a 3x3 stride-1 window: the most rows whose W_out + 2 plane rows of
+ * the 4 channels fit KWS_DW3_WORDS, at least 2 per band. */
 static dw3_plan_t dw3_plan(const kws_window_t *win, const kws_dims_t *out_dims)
 {
     dw3_plan_t plan;
-    const int32_t rows = KWS_DW3_WORDS / 4 / ((out_dims->w + 3) >> 1);
-    plan.pw_words = (out_dims->w + 3) >> 1;
+    const int32_t pw = (2 * KWS_DW3_WORDS / 4 / (out_dims->w + 2)) & ~1;
+    const int32_t need = ((out_dims->h + 2) + 1) & ~1;
+    plan.pw = pw < need ? pw : need;
     plan.band_rows = 0;
     if (win->kernel_h == 3 && win->kernel_w == 3 && win->stride_h == 1 && win->stride_w == 1 &&
-        out_dims->h >= KWS_DW3_MIN_ROWS && rows >= 3) {
-        plan.band_rows = rows - 2;
+        out_dims->h >= KWS_DW3_MIN_ROWS && plan.pw >= 4) {
+        plan.band_rows = plan.pw - 2;
     }
     return plan;
 }
 
-/* Plane rows [0, n_rows) of channels [ch, ch + 4) for input rows iy0.. (outside the input:
- * zeros); plane j at planes + j * plane_len, rows pw apart. Only the input's columns are
- * written: the padding columns stay the zeros dw3_run put there. */
+/* Entry r of the input's plane rows of the 4 planes: 0 (strided stores, not a memset). */
+static void dw3_zero_entry(int16_t *first, int32_t r, int32_t in_w, int32_t pw,
+                           int32_t plane_len)
+{
+    int32_t k, ix;
+    for (k = 0; k < 4 * plane_len; k += plane_len) {
+        int16_t *p = first + k + r;
+        for (ix = 0; ix < in_w; ix++, p += pw) {
+            *p = 0;
+        }
+    }
+}
+
+/* The band's plane entries [0, n_rows) of channels [ch, ch + 4) for input rows iy0.. (outside
+ * the input: zeros), plane j at planes + j * plane_len, plane row u = pad_left + input column.
+ * The padding plane rows stay the zeros kws_nn_dw3x3 put there. */
 KWS_NN_OUTLINED void dw3_unpack(const int8_t *input, const kws_dims_t *in_dims, int32_t pad_left,
                                 int32_t iy0, int32_t n_rows, int32_t ch, int32_t pw,
                                 int32_t plane_len, int32_t off2, int16_t *planes)
 {
-    const int32_t c = in_dims->c, in_w = in_dims->w;
-    int32_t r, i;
-    for (r = 0; r < n_rows; r++) {
-        const int32_t iy = iy0 + r;
-        int16_t *p0 = planes + r * pw + pad_left, *p1 = p0 + plane_len;
-        int16_t *p2 = p1 + plane_len, *p3 = p2 + plane_len;
-        if (iy < 0 || iy >= in_dims->h) {
-            memset(p0 - pad_left, 0, 2 * (size_t)pw);
-            memset(p1 - pad_left, 0, 2 * (size_t)pw);
-            memset(p2 - pad_left, 0, 2 * (size_t)pw);
-            memset(p3 - pad_left, 0, 2 * (size_t)pw);
-            continue;
-        }
-        const int8_t *src = input + iy * in_w * c + ch;
-        for (i = 0; i < in_w; i++, src += c) {
+    const int32_t c = in_dims->c, in_w = in_dims->w, row_bytes = in_w * c;
+    const int32_t r0 = iy0 < 0 ? -iy0 : 0;
+    const int32_t r1 = in_dims->h - iy0 < n_rows ? in_dims->h - iy0 : n_rows;
+    int16_t *const first = planes + pad_left * pw;
+    int32_t ix, r;
+    for (r = 0; r < r0; r++) { /* the band's rows above the input */
+        dw3_zero_entry(first, r, in_w, pw, plane_len);
+    }
+    for (r = r1; r < n_rows; r++) { /* and below */
+        dw3_zero_entry(first, r, in_w, pw, plane_len);
+    }
+    const int8_t *col = input + (iy0 + r0) * row_bytes + ch;
+    for (ix = 0; ix < in_w; ix++, col += c) {
+        int16_t *p0 = first + ix * pw + r0;
+        int16_t *p1 = p0 + plane_len, *p2 = p1 + plane_len, *p3 = p2 + plane_len;
+        const int8_t *src = col;
+        for (r = r0; r < r1; r++, src += row_bytes) {
             const uint32_t v = load4(src);
             const int32_t a02 = __sxtab16(off2, v), a13 = sxtab16_ror8(off2, v);
             *p0++ = (int16_t)a02;
@@ -81,20 +99,20 @@ KWS_INLINE int32_t load_pair(const int16_t *p)
     return v;
 }
 
-/* Channel ch's kernel rows as (W01, W12) pairs: wq[2 r], wq[2 r + 1]. */
+/* Channel ch's kernel columns as (W01, W12) pairs down the column: wq[2 kx], wq[2 kx + 1]. */
 static void dw3_weights(const int8_t *weights, int32_t c, int32_t ch, uint32_t wq[6])
 {
-    int32_t r;
-    for (r = 0; r < 3; r++) {
-        const int8_t *w = weights + 3 * r * c + ch;
-        const uint32_t w0 = (uint16_t)w[0], w1 = (uint16_t)w[c], w2 = (uint16_t)w[2 * c];
-        wq[2 * r] = w0 | (w1 << 16);
-        wq[2 * r + 1] = w1 | (w2 << 16);
+    int32_t kx;
+    for (kx = 0; kx < 3; kx++) {
+        const int8_t *w = weights + kx * c + ch; /* [ky][kx][c] */
+        const uint32_t w0 = (uint16_t)w[0], w1 = (uint16_t)w[3 * c], w2 = (uint16_t)w[6 * c];
+        wq[2 * kx] = w0 | (w1 << 16);
+        wq[2 * kx + 1] = w1 | (w2 << 16);
     }
 }
 
 #if KWS_NN_ASM
-/* One kernel row of dw3_outputs: outputs 0..3 from the row's words A, B, C (r8, r9, r10: one
+/* One plane row of dw3_outputs: outputs 0..3 from the row's words A, B, C (r8, r9, r10: one
  * LDM) and the row's weights at w + wo. */
 #define DW3_ROW4(wo)                                                                            \
     "ldm    %[x], {%[xa], %[xb], %[xc]}\n\t"                                                    \
@@ -124,7 +142,7 @@ static void dw3_weights(const int8_t *weights, int32_t c, int32_t ch, uint32_t w
 #endif /* KWS_NN_ASM */
 
 /* acc[i] += output i's 3x3 window for n = 4, 2 or 1 (a constant) outputs from word 0 of plane
- * row x (rows pw_words apart). */
+ * row x (plane rows pw_words apart; wq: the window's (W01, W12) per plane row). */
 KWS_INLINE void dw3_outputs(const int16_t *x, int32_t pw_words, const uint32_t wq[6], int32_t n,
                             int32_t acc[4])
 {
@@ -177,75 +195,47 @@ KWS_INLINE void dw3_outputs(const int16_t *x, int32_t pw_words, const uint32_t w
     acc[3] = a3;
 }
 
-/* The requantisation of one channel: finish_usual's constants, or finish's. */
-typedef struct {
-    int32_t m, sh, e1, high;
-    out_stage_t stage;
-} dw3_rq_t;
-
-KWS_INLINE int8_t dw3_finish(int32_t acc, const dw3_rq_t *q, int usual)
-{
-    return usual ? finish_usual(acc, q->m, q->e1, q->high, q->stage.offset)
-                 : finish(acc, q->m, q->sh, q->stage);
-}
-
-/* n (a constant: 4, 2 or 1) outputs of a row at plane row word x, stored c apart from out. */
+/* n (a constant: 4, 2 or 1) accumulators down a plane row from entry x, from the bias b. */
 KWS_INLINE void dw3_chunk(const int16_t *x, int32_t pw_words, const uint32_t wq[6], int32_t n,
-                          int32_t b, const dw3_rq_t *q, int usual, int8_t *out, int32_t c)
+                          int32_t b, int32_t *acc)
 {
-    int32_t acc[4] = {b, b, b, b};
-    dw3_outputs(x, pw_words, wq, n, acc);
-    out[0] = dw3_finish(acc[0], q, usual);
+    int32_t a[4] = {b, b, b, b};
+    dw3_outputs(x, pw_words, wq, n, a);
+    acc[0] = a[0];
     if (n > 1) {
-        out[c] = dw3_finish(acc[1], q, usual);
+        acc[1] = a[1];
     }
     if (n > 2) {
-        out[2 * c] = dw3_finish(acc[2], q, usual);
-        out[3 * c] = dw3_finish(acc[3], q, usual);
+        acc[2] = a[2];
+        acc[3] = a[3];
     }
 }
 
-/* Output rows [0, n_rows) of one channel from its plane (row r's windows start at plane row
- * r); out: the band's first output of the channel. usual: a constant (two copies). */
-KWS_INLINE void dw3_rows(const int16_t *plane, int32_t pw_words, int32_t n_rows, int32_t w_out,
-                         const uint32_t wq[6], int32_t b, const dw3_rq_t *q, int usual,
-                         int8_t *out, int32_t c)
-{
-    int32_t r, ox;
-    for (r = 0; r < n_rows; r++, plane += 2 * pw_words) {
-        for (ox = 0; ox + 4 <= w_out; ox += 4, out += 4 * c) {
-            dw3_chunk(plane + ox, pw_words, wq, 4, b, q, usual, out, c);
-        }
-        if (ox + 2 <= w_out) {
-            dw3_chunk(plane + ox, pw_words, wq, 2, b, q, usual, out, c);
-            ox += 2;
-            out += 2 * c;
-        }
-        if (ox < w_out) {
-            dw3_chunk(plane + ox, pw_words, wq, 1, b, q, usual, out, c);
-            out += c;
-        }
-    }
-}
-
-static void dw3_channel(const int16_t *plane, int32_t pw_words, int32_t n_rows, int32_t w_out,
+/* Output rows [0, n_rows) of one channel from its plane: per output column ox (plane rows ox,
+ * ox + 1, ox + 2) its n_rows accumulators, requantised as one run; out: the band's first output
+ * of the channel, rows w_out * c apart. */
+static void dw3_channel(const int16_t *plane, int32_t pw, int32_t n_rows, int32_t w_out,
                         const uint32_t wq[6], int32_t b, int32_t m, int32_t sh,
                         out_stage_t stage, int8_t *out, int32_t c)
 {
-    dw3_rq_t q;
-    q.m = m;
-    q.sh = sh;
-    q.e1 = -sh - 1;
-    q.high = sh <= -2 ? (int32_t)1 << (q.e1 - 1) : 0;
-    q.stage = stage;
-    if (KWS_LIKELY(full_range(stage) && sh <= -2)) {
-        dw3_rows(plane, pw_words, n_rows, w_out, wq, b, &q, 1, out, c);
-    } else {
-        dw3_rows(plane, pw_words, n_rows, w_out, wq, b, &q, 0, out, c);
+    int32_t acc[KWS_DW3_WORDS / 4];
+    const int32_t pw_words = pw >> 1, step = w_out * c;
+    int32_t ox, oy;
+    for (ox = 0; ox < w_out; ox++, plane += pw, out += c) {
+        for (oy = 0; oy + 4 <= n_rows; oy += 4) {
+            dw3_chunk(plane + oy, pw_words, wq, 4, b, acc + oy);
+        }
+        if (oy + 2 <= n_rows) {
+            dw3_chunk(plane + oy, pw_words, wq, 2, b, acc + oy);
+            oy += 2;
+        }
+        if (oy < n_rows) {
+            dw3_chunk(plane + oy, pw_words, wq, 1, b, acc + oy);
+        }
+        requant_run_inline(acc, n_rows, m, sh, stage, out, step);
     }
 }
 
-/* The 3x3 stride-1 depthwise convolution of channels [0, c & ~3) (plan: dw3_plan). */
 int kws_nn_dw3x3_applies(const kws_window_t *win, const kws_dims_t *out_dims)
 {
     return dw3_plan(win, out_dims).band_rows > 0;
@@ -258,28 +248,26 @@ void kws_nn_dw3x3(const kws_window_t *win, const kws_dims_t *in_dims, const kws_
 {
     const dw3_plan_t plan = dw3_plan(win, out_dims);
     union {
-        uint32_t words[KWS_DW3_WORDS]; /* word-aligned rows: LDM, LDRD */
+        uint32_t words[KWS_DW3_WORDS]; /* word-aligned plane rows: LDM, LDRD */
         int16_t h[2 * KWS_DW3_WORDS];
     } buf;
-    int16_t *const planes = buf.h;
     uint32_t wq[4][6];
     const int32_t c = in_dims->c, w_out = out_dims->w, off2 = offset2(offset);
-    const int32_t band_rows = out_dims->h < plan.band_rows ? out_dims->h : plan.band_rows;
-    const int32_t pw = 2 * plan.pw_words, plane_len = (band_rows + 2) * pw;
+    const int32_t plane_len = (w_out + 2) * plan.pw;
     int32_t ch, oy0, j;
-    /* the padding columns, for every band (a streaming step's one row: 192 B of 1 KB) */
-    memset(buf.h, 0, 4 * sizeof(int16_t) * (size_t)plane_len);
+    memset(buf.h, 0, 4 * sizeof(int16_t) * (size_t)plane_len); /* the padding plane rows */
     for (ch = 0; ch + 4 <= c; ch += 4) {
         for (j = 0; j < 4; j++) {
             dw3_weights(weights, c, ch + j, wq[j]);
         }
-        for (oy0 = 0; oy0 < out_dims->h; oy0 += band_rows) {
-            const int32_t n_rows = out_dims->h - oy0 < band_rows ? out_dims->h - oy0 : band_rows;
-            dw3_unpack(input, in_dims, win->pad_left, oy0 - win->pad_top, n_rows + 2, ch, pw,
-                       plane_len, off2, planes);
+        for (oy0 = 0; oy0 < out_dims->h; oy0 += plan.band_rows) {
+            const int32_t n_rows =
+                out_dims->h - oy0 < plan.band_rows ? out_dims->h - oy0 : plan.band_rows;
+            dw3_unpack(input, in_dims, win->pad_left, oy0 - win->pad_top, n_rows + 2, ch,
+                       plan.pw, plane_len, off2, buf.h);
             for (j = 0; j < 4; j++) {
-                dw3_channel(planes + j * plane_len, plan.pw_words, n_rows, w_out, wq[j],
-                            bias[ch + j], multiplier[ch + j], shift[ch + j], stage,
+                dw3_channel(buf.h + j * plane_len, plan.pw, n_rows, w_out, wq[j], bias[ch + j],
+                            multiplier[ch + j], shift[ch + j], stage,
                             output + oy0 * w_out * c + ch + j, c);
             }
         }
