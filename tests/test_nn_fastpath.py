@@ -45,7 +45,7 @@ CONV_SHAPES = [
     (6, 5, 16, 5, 3, 3, 1, 1),        # 144 taps: the direct loop
     (5, 4, 5, 3, 5, 6, 2, 1),         # 150 taps, stride: the direct loop
     (4, 5, 33, 2, 2, 2, 2, 2),        # 132 taps, odd run lengths: the direct loop
-    # short maps (kws_conv2d_s8.c conv_short: n_px * taps <= 512, taps % 4 == 0): padding on
+    # tiled maps (kws_conv2d_s8.c conv_tiled: chunks of <= 512 taps, taps % 4 == 0): padding on
     # every side, tiles of 4, 4, 3 pixels, one pixel per tile, the largest map it takes
     (3, 4, 4, 5, 3, 3, 1, 1), (1, 11, 4, 3, 1, 4, 1, 1), (2, 2, 2, 3, 2, 4, 2, 2),
     (4, 4, 2, 3, 4, 4, 1, 1), (2, 11, 1, 4, 2, 2, 1, 1),
@@ -76,7 +76,7 @@ PW_SHAPES = [(5, 7, 3, 4), (4, 4, 8, 6), (1, 1, 1, 1), (3, 5, 16, 9), (2, 3, 1, 
              (3, 2, 150, 5), (2, 3, 130, 3),  # more than one 64-tap weight chunk
              (3, 11, 5, 3), (5, 13, 6, 2),    # 33 and 65 pixels: a last run of one pixel
              (1, 5, 64, 64),                  # a streaming step's row: one tile of 5 pixels
-             # short rows (kws_pwconv2d_s8.c matmul_short): tiles of 1..5 pixels, one group of
+             # tiled rows (kws_pwconv2d_s8.c matmul_tiled): tiles of 1..5 pixels, one group of
              # 4 taps and odd group counts, the largest row it takes, and rows just past it
              (1, 2, 4, 3), (1, 3, 8, 5), (1, 4, 12, 2), (1, 6, 20, 3), (1, 7, 28, 4),
              (2, 4, 16, 3), (1, 10, 48, 5), (1, 8, 64, 3), (1, 11, 48, 2), (1, 5, 6, 3)]
