@@ -136,6 +136,87 @@ KWS_INLINE void tile_finish_usual(const acc_t acc[KWS_TILE_PX], int32_t n_px, in
     :                                                                                           \
     : "memory"
 
+/* finish_usual of accumulator a into the byte at out, out += step: with m (p0), e1 (p1), high
+ * (p2), the zero point (p3), out (xt), step (w02) in registers, lo and hi temporaries. */
+#define TILE5_FINISH(a, hi)                                                                     \
+    "and    %[w13], %[" a "], #0x80000000\n\t"                                                  \
+    "orr    %[w13], %[w13], #0x40000000\n\t"                                                    \
+    "add    %[" hi "], %[p2], %[" a "], asr #31\n\t"                                            \
+    "smlal  %[w13], %[" hi "], %[" a "], %[p0]\n\t"                                             \
+    "asr    %[" hi "], %[" hi "], %[p1]\n\t"                                                    \
+    "qadd   %[" hi "], %[" hi "], %[p3]\n\t"                                                    \
+    "ssat   %[" hi "], #8, %[" hi "]\n\t"                                                       \
+    "strb   %[" hi "], [%[xt]]\n\t"                                                             \
+    "add    %[xt], %[xt], %[w02]\n\t"
+
+/* One output channel of a 5-pixel tile whose requantisation is finish_usual, bias to bytes in
+ * one asm block (so that no value of the channel loop waits in a spilled register around it):
+ * the accumulators from the bias, the groups two at a time (an even count: TILE5_LDM_GROUP),
+ * then the five outputs, n_oc apart. The loop end, the bias, the requantisation constants and
+ * the output address come from memory; a4 waits in memory while its register is a temporary. */
+#define TILE5_CHANNEL                                                                           \
+    "ldr    %[a0], %[b]\n\t"                                                                    \
+    "mov    %[a1], %[a0]\n\t"                                                                   \
+    "mov    %[a2], %[a0]\n\t"                                                                   \
+    "mov    %[a3], %[a0]\n\t"                                                                   \
+    "mov    %[a4], %[a0]\n\t"                                                                   \
+    "1:\n\t" TILE5_LDM_GROUP TILE5_LDM_GROUP                                                    \
+    "ldr    %[w02], %[wend]\n\t"                                                                \
+    "cmp    %[w], %[w02]\n\t"                                                                   \
+    "bne    1b\n\t"                                                                             \
+    "ldr    %[p0], %[m]\n\t"                                                                    \
+    "ldr    %[p1], %[sh]\n\t"                                                                   \
+    "mvn    %[p1], %[p1]\n\t"                   /* e1 = -shift - 1 */                          \
+    "sub    %[p2], %[p1], #1\n\t"                                                               \
+    "mov    %[w13], #1\n\t"                                                                     \
+    "lsl    %[p2], %[w13], %[p2]\n\t"           /* high = 2^(e1 - 1) */                        \
+    "ldr    %[p3], %[zero]\n\t"                                                                 \
+    "ldr    %[xt], %[out]\n\t"                                                                  \
+    "ldr    %[w02], %[step]\n\t"                                                                \
+    "str    %[a4], %[spill]\n\t"                                                                \
+    TILE5_FINISH("a0", "a4") TILE5_FINISH("a1", "a4") TILE5_FINISH("a2", "a4")                  \
+    TILE5_FINISH("a3", "a4")                                                                    \
+    "ldr    %[a0], %[spill]\n\t"                                                                \
+    TILE5_FINISH("a0", "a4")
+
+/* tile5_times_weights_usual for an even group count, each usual channel in TILE5_CHANNEL. */
+static void tile5_times_weights_even(const uint32_t *tile, int32_t groups, const int8_t *w,
+                                     int32_t n_oc, const int32_t *bias,
+                                     const int32_t *multiplier, const int32_t *shift,
+                                     int32_t rq, out_stage_t stage, int8_t *out)
+{
+    const int32_t zero = stage.offset, k = 4 * groups;
+    int32_t o;
+    for (o = 0; o < n_oc; o++, out++) {
+        const int32_t b = bias[o], m = multiplier[o * rq], sh = shift[o * rq];
+        const uint32_t *xt = tile;
+        const int8_t *const w_end = w + k;
+        register uint32_t p0 __asm__("r8");
+        register uint32_t p1 __asm__("r9");
+        register uint32_t p2 __asm__("r10");
+        register uint32_t p3 __asm__("r11");
+        uint32_t w02, w13;
+        int32_t a0, a1, a2, a3, a4, spill;
+        if (KWS_LIKELY(sh <= -2)) {
+            __asm__ volatile(TILE5_CHANNEL
+                             : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3),
+                               [a4] "=&r"(a4), [xt] "+r"(xt), [w] "+r"(w), [p0] "=&r"(p0),
+                               [p1] "=&r"(p1), [p2] "=&r"(p2), [p3] "=&r"(p3),
+                               [w02] "=&r"(w02), [w13] "=&r"(w13), [spill] "=m"(spill)
+                             : [b] "m"(b), [wend] "m"(w_end), [m] "m"(m), [sh] "m"(sh),
+                               [zero] "m"(zero), [out] "m"(out), [step] "m"(n_oc)
+                             : "cc", "memory");
+        } else {
+            a0 = a1 = a2 = a3 = a4 = b;
+            do {
+                __asm__(TILE5_LDM_GROUP TILE5_LDM_OPERANDS);
+            } while (w != w_end);
+            const acc_t acc[KWS_TILE_PX] = {a0, a1, a2, a3, a4};
+            requant_run(acc, KWS_TILE_PX, m, sh, stage, out, n_oc);
+        }
+    }
+}
+
 static void tile5_times_weights_usual(const uint32_t *tile, int32_t groups, const int8_t *w,
                                       int32_t n_oc, const int32_t *bias,
                                       const int32_t *multiplier, const int32_t *shift,
@@ -181,8 +262,13 @@ void kws_nn_tiles_times_weights(const uint32_t *tiles, const int8_t *tile_px, in
     int32_t o, t;
 #if KWS_NN_ASM
     if (n_tiles == 1 && tile_px[0] == KWS_TILE_PX && usual) {
-        tile5_times_weights_usual(tiles, groups, w, n_oc, bias, multiplier, shift, rq, stage,
-                                  out);
+        if ((groups & 1) == 0) {
+            tile5_times_weights_even(tiles, groups, w, n_oc, bias, multiplier, shift, rq, stage,
+                                     out);
+        } else {
+            tile5_times_weights_usual(tiles, groups, w, n_oc, bias, multiplier, shift, rq,
+                                      stage, out);
+        }
         return;
     }
 #endif /* KWS_NN_ASM: one tile of five */
