@@ -261,17 +261,23 @@ void kws_nn_tiles_times_weights(const uint32_t *tiles, const int8_t *tile_px, in
     const int usual = full_range(stage);
     int32_t o, t;
 #if KWS_NN_ASM
-    if (n_tiles == 1 && tile_px[0] == KWS_TILE_PX && usual) {
-        if ((groups & 1) == 0) {
-            tile5_times_weights_even(tiles, groups, w, n_oc, bias, multiplier, shift, rq, stage,
-                                     out);
-        } else {
-            tile5_times_weights_usual(tiles, groups, w, n_oc, bias, multiplier, shift, rq,
-                                      stage, out);
+    for (t = 0; t < n_tiles && tile_px[t] == KWS_TILE_PX; t++) {
+    }
+    if (t == n_tiles && usual) { /* tiles of five, one after another */
+        for (t = 0; t < n_tiles; t++) {
+            const uint32_t *const tile = tiles + t * KWS_TILE_PX * px_words;
+            int8_t *const dst = out + t * KWS_TILE_PX * n_oc;
+            if ((groups & 1) == 0) {
+                tile5_times_weights_even(tile, groups, w, n_oc, bias, multiplier, shift, rq,
+                                         stage, dst);
+            } else {
+                tile5_times_weights_usual(tile, groups, w, n_oc, bias, multiplier, shift, rq,
+                                          stage, dst);
+            }
         }
         return;
     }
-#endif /* KWS_NN_ASM: one tile of five */
+#endif /* KWS_NN_ASM: tiles of five */
     for (o = 0; o < n_oc; o++, w += k) {
         const int32_t b = bias[o], m = multiplier[o * rq], sh = shift[o * rq];
         const uint32_t *xt = tiles;
