@@ -96,6 +96,27 @@ kws_status_t kws_pwconv2d_s8(const kws_quant_t *quant, const int32_t *multiplier
                              const int8_t *input, const int8_t *weights, const int32_t *bias,
                              int32_t out_c, int8_t *output);
 
+/* On cores with the Arm DSP extension (and without KWS_NN_PORTABLE) KWS_NN_PACKED_WEIGHTS is 1
+ * and kws_pwconv2d_s8_packed exists: the same layer with its weights arranged ahead of time
+ * (by the code generator) as the int16 pairs SMLAD takes, which kws_pwconv2d_s8 otherwise
+ * unpacks (SXTB16) for every 5 pixels: int32 [out_c][in.c / 4][2], for each group g of 4 input
+ * channels the words (w[o][4g] & 0xFFFF) | w[o][4g + 2] << 16 and (w[o][4g + 1] & 0xFFFF) |
+ * w[o][4g + 3] << 16. Twice the weights' flash, one LDRD instead of LDR + 2 SXTB16 per 4
+ * weights. in.c % 4 == 0 and in.c <= KWS_NN_PACKED_MAX_IN, else KWS_ERR_ARG; the outputs equal
+ * kws_pwconv2d_s8's. */
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && !defined(KWS_NN_PORTABLE)
+#define KWS_NN_PACKED_WEIGHTS 1
+kws_status_t kws_pwconv2d_s8_packed(const kws_quant_t *quant, const int32_t *multiplier,
+                                    const int32_t *shift, const kws_dims_t *in_dims,
+                                    const int8_t *input, const int32_t *weights,
+                                    const int32_t *bias, int32_t out_c, int8_t *output);
+#else
+#define KWS_NN_PACKED_WEIGHTS 0
+#endif
+
+/* The largest in.c kws_pwconv2d_s8_packed takes. */
+#define KWS_NN_PACKED_MAX_IN 128
+
 /* Global average pool [h][w][c] → [c] (golden: run_avgpool): sum of the raw int8 values,
  * divided by h*w rounding half away from zero, clamped to [-128, 127]. Quantisation unchanged.
  * h*w <= 2^23 (keeps the int32 sum exact), else KWS_ERR_ARG. */

@@ -407,6 +407,12 @@ void kws_nn_tiles_times_weights(const uint32_t *tiles, const int8_t *tile_px, in
                                 const int32_t *multiplier, const int32_t *shift, int32_t rq,
                                 out_stage_t stage, int8_t *out);
 
+/* The same product with the weights as kws_pwconv2d_s8_packed's int16 pairs (kws_nn.h). */
+void kws_nn_tiles_times_packed(const uint32_t *tiles, const int8_t *tile_px, int32_t n_tiles,
+                               int32_t k, const int32_t *w, int32_t n_oc, const int32_t *bias,
+                               const int32_t *multiplier, const int32_t *shift, int32_t rq,
+                               out_stage_t stage, int8_t *out);
+
 /* kws_dwconv2d_s8's 3x3 stride-1 windows of at least KWS_DW3_MIN_ROWS output rows whose rows
  * fit its planes (kws_dw3x3_s8.c): whether they apply, and channels [0, c & ~3) of the layer
  * (the arguments checked by kws_dwconv2d_s8). */

@@ -114,8 +114,11 @@ KWS_INLINE void tile_finish_usual(const acc_t acc[KWS_TILE_PX], int32_t n_px, in
  * layer's window map is such tiles (matmul_tiled), one after another. */
 /* One group of a 5-pixel tile with LDM: pixels 0 and 1, then 2 and 3, in one LDM each (their
  * words pinned to r8-r11, ascending for LDM), pixel 4 by LDRD: 16 instructions for 20 MACs. */
-#define TILE5_LDM_GROUP                                                                         \
-    TILE_W                                                                                      \
+#define TILE5_LDM_GROUP TILE5_LDM_GROUP_W(TILE_W)
+/* The weights of a group as kws_pwconv2d_s8_packed's two int16 pairs: one LDRD. */
+#define TILE_W16 "ldrd   %[w02], %[w13], [%[w]], #8\n\t"
+#define TILE5_LDM_GROUP_W(WLOAD)                                                                \
+    WLOAD                                                                                       \
     "ldmia  %[xt]!, {%[p0], %[p1], %[p2], %[p3]}\n\t"                                          \
     "smlad  %[a0], %[p0], %[w02], %[a0]\n\t"                                                   \
     "smlad  %[a0], %[p1], %[w13], %[a0]\n\t"                                                   \
@@ -154,13 +157,14 @@ KWS_INLINE void tile_finish_usual(const acc_t acc[KWS_TILE_PX], int32_t n_px, in
  * the accumulators from the bias, the groups two at a time (an even count: TILE5_LDM_GROUP),
  * then the five outputs, n_oc apart. The loop end, the bias, the requantisation constants and
  * the output address come from memory; a4 waits in memory while its register is a temporary. */
-#define TILE5_CHANNEL                                                                           \
+#define TILE5_CHANNEL TILE5_CHANNEL_W(TILE5_LDM_GROUP)
+#define TILE5_CHANNEL_W(GROUP)                                                                  \
     "ldr    %[a0], %[b]\n\t"                                                                    \
     "mov    %[a1], %[a0]\n\t"                                                                   \
     "mov    %[a2], %[a0]\n\t"                                                                   \
     "mov    %[a3], %[a0]\n\t"                                                                   \
     "mov    %[a4], %[a0]\n\t"                                                                   \
-    "1:\n\t" TILE5_LDM_GROUP TILE5_LDM_GROUP                                                    \
+    "1:\n\t" GROUP GROUP                                                                        \
     "ldr    %[w02], %[wend]\n\t"                                                                \
     "cmp    %[w], %[w02]\n\t"                                                                   \
     "bne    1b\n\t"                                                                             \
@@ -179,13 +183,14 @@ KWS_INLINE void tile_finish_usual(const acc_t acc[KWS_TILE_PX], int32_t n_px, in
     "ldr    %[a0], %[spill]\n\t"                                                                \
     TILE5_FINISH("a0", "a4")
 
-/* tile5_times_weights_usual for an even group count, each usual channel in TILE5_CHANNEL. */
+/* tile5_times_weights_usual for an even group count, each usual channel in TILE5_CHANNEL; packed:
+ * the weights are kws_pwconv2d_s8_packed's int16 pairs (w: their bytes). */
 static void tile5_times_weights_even(const uint32_t *tile, int32_t groups, const int8_t *w,
-                                     int32_t n_oc, const int32_t *bias,
+                                     int packed, int32_t n_oc, const int32_t *bias,
                                      const int32_t *multiplier, const int32_t *shift,
                                      int32_t rq, out_stage_t stage, int8_t *out)
 {
-    const int32_t zero = stage.offset, k = 4 * groups;
+    const int32_t zero = stage.offset, k = (packed ? 8 : 4) * groups; /* bytes per channel */
     int32_t o;
     for (o = 0; o < n_oc; o++, out++) {
         const int32_t b = bias[o], m = multiplier[o * rq], sh = shift[o * rq];
@@ -197,19 +202,25 @@ static void tile5_times_weights_even(const uint32_t *tile, int32_t groups, const
         register uint32_t p3 __asm__("r11");
         uint32_t w02, w13;
         int32_t a0, a1, a2, a3, a4, spill;
-        if (KWS_LIKELY(sh <= -2)) {
-            __asm__ volatile(TILE5_CHANNEL
-                             : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3),
-                               [a4] "=&r"(a4), [xt] "+r"(xt), [w] "+r"(w), [p0] "=&r"(p0),
-                               [p1] "=&r"(p1), [p2] "=&r"(p2), [p3] "=&r"(p3),
-                               [w02] "=&r"(w02), [w13] "=&r"(w13), [spill] "=m"(spill)
-                             : [b] "m"(b), [wend] "m"(w_end), [m] "m"(m), [sh] "m"(sh),
-                               [zero] "m"(zero), [out] "m"(out), [step] "m"(n_oc)
-                             : "cc", "memory");
+#define TILE5_CHANNEL_OPERANDS                                                                  \
+    : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [a4] "=&r"(a4),          \
+      [xt] "+r"(xt), [w] "+r"(w), [p0] "=&r"(p0), [p1] "=&r"(p1), [p2] "=&r"(p2),              \
+      [p3] "=&r"(p3), [w02] "=&r"(w02), [w13] "=&r"(w13), [spill] "=m"(spill)                  \
+    : [b] "m"(b), [wend] "m"(w_end), [m] "m"(m), [sh] "m"(sh), [zero] "m"(zero),                \
+      [out] "m"(out), [step] "m"(n_oc)                                                          \
+    : "cc", "memory"
+        if (KWS_LIKELY(sh <= -2) && packed) {
+            __asm__ volatile(TILE5_CHANNEL_W(TILE5_LDM_GROUP_W(TILE_W16)) TILE5_CHANNEL_OPERANDS);
+        } else if (KWS_LIKELY(sh <= -2)) {
+            __asm__ volatile(TILE5_CHANNEL TILE5_CHANNEL_OPERANDS);
         } else {
             a0 = a1 = a2 = a3 = a4 = b;
             do {
-                __asm__(TILE5_LDM_GROUP TILE5_LDM_OPERANDS);
+                if (packed) {
+                    __asm__(TILE5_LDM_GROUP_W(TILE_W16) TILE5_LDM_OPERANDS);
+                } else {
+                    __asm__(TILE5_LDM_GROUP TILE5_LDM_OPERANDS);
+                }
             } while (w != w_end);
             const acc_t acc[KWS_TILE_PX] = {a0, a1, a2, a3, a4};
             requant_run(acc, KWS_TILE_PX, m, sh, stage, out, n_oc);
@@ -268,8 +279,8 @@ void kws_nn_tiles_times_weights(const uint32_t *tiles, const int8_t *tile_px, in
             const uint32_t *const tile = tiles + t * KWS_TILE_PX * px_words;
             int8_t *const dst = out + t * KWS_TILE_PX * n_oc;
             if ((groups & 1) == 0) {
-                tile5_times_weights_even(tile, groups, w, n_oc, bias, multiplier, shift, rq,
-                                         stage, dst);
+                tile5_times_weights_even(tile, groups, w, 0, n_oc, bias, multiplier, shift,
+                                         rq, stage, dst);
             } else {
                 tile5_times_weights_usual(tile, groups, w, n_oc, bias, multiplier, shift, rq,
                                           stage, dst);
@@ -292,6 +303,55 @@ void kws_nn_tiles_times_weights(const uint32_t *tiles, const int8_t *tile_px, in
             } else {
                 requant_run(acc, n, m, sh, stage, dst, n_oc);
             }
+            xt += n * px_words;
+            dst += n * n_oc;
+        }
+    }
+}
+
+/* acc[p] += tile pixel p's inputs times a channel's packed weights w (2 words per group). */
+static void tile_dot_packed(const uint32_t *xt, const int32_t *w, int32_t groups, int32_t n_px,
+                            acc_t acc[KWS_TILE_PX])
+{
+    int32_t g, p;
+    for (g = 0; g < groups; g++, w += 2, xt += 2 * n_px) {
+        const int32_t w02 = w[0], w13 = w[1];
+        for (p = 0; p < n_px; p++) {
+            acc[p] = __smlad((int32_t)xt[2 * p], w02, acc[p]);
+            acc[p] = __smlad((int32_t)xt[2 * p + 1], w13, acc[p]);
+        }
+    }
+}
+
+void kws_nn_tiles_times_packed(const uint32_t *tiles, const int8_t *tile_px, int32_t n_tiles,
+                               int32_t k, const int32_t *w, int32_t n_oc, const int32_t *bias,
+                               const int32_t *multiplier, const int32_t *shift, int32_t rq,
+                               out_stage_t stage, int8_t *out)
+{
+    const int32_t groups = k >> 2, px_words = k >> 1;
+    int32_t o, t;
+#if KWS_NN_ASM
+    for (t = 0; t < n_tiles && tile_px[t] == KWS_TILE_PX; t++) {
+    }
+    if (t == n_tiles && full_range(stage) && (groups & 1) == 0) { /* as the int8 weights' */
+        for (t = 0; t < n_tiles; t++) {
+            tile5_times_weights_even(tiles + t * KWS_TILE_PX * px_words, groups,
+                                     (const int8_t *)(const void *)w, 1, n_oc, bias,
+                                     multiplier, shift, rq, stage,
+                                     out + t * KWS_TILE_PX * n_oc);
+        }
+        return;
+    }
+#endif /* KWS_NN_ASM: tiles of five */
+    for (o = 0; o < n_oc; o++, w += k >> 1) {
+        const int32_t b = bias[o], m = multiplier[o * rq], sh = shift[o * rq];
+        const uint32_t *xt = tiles;
+        int8_t *dst = out + o;
+        for (t = 0; t < n_tiles; t++) {
+            const int32_t n = tile_px[t];
+            acc_t acc[KWS_TILE_PX] = {b, b, b, b, b};
+            tile_dot_packed(xt, w, groups, n, acc);
+            requant_run(acc, n, m, sh, stage, dst, n_oc);
             xt += n * px_words;
             dst += n * n_oc;
         }

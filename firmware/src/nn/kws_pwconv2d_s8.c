@@ -164,7 +164,7 @@ KWS_INLINE void dot_2x2_packed(const int8_t *x, int32_t k, const uint32_t *wp, i
  * most KWS_PW_SHORT_INPUTS inputs, unpacked on the stack (4 * 160 B) -- a streaming step's 1 x 5
  * rows of 64 channels (320 inputs) in one chunk, a window's 25 x 5 map in 25 chunks of 5 pixels,
  * a fully connected layer's one pixel. */
-#define KWS_PW_SHORT_INPUTS 512
+#define KWS_PW_SHORT_INPUTS (4 * KWS_NN_PACKED_MAX_IN) /* 512 */
 
 KWS_INLINE int tiled_rows(int32_t k)
 {
@@ -186,9 +186,9 @@ KWS_INLINE int32_t chunk_pixels(int32_t n_px, int32_t k)
  * (tile_unpack_px, x + offset), then per output channel its weights against each tile of up to
  * KWS_TILE_PX pixels (tile_dot, 3 + 3P instructions per 4P MACs), requantised as they come. */
 static void matmul_tiled(const int8_t *x, int32_t n_px, int32_t k, const int8_t *w,
-                         int32_t n_oc, const int32_t *bias, const int32_t *multiplier,
-                         const int32_t *shift, int32_t rq, int32_t offset, out_stage_t stage,
-                         int8_t *out)
+                         const int32_t *packed, int32_t n_oc, const int32_t *bias,
+                         const int32_t *multiplier, const int32_t *shift, int32_t rq,
+                         int32_t offset, out_stage_t stage, int8_t *out)
 {
     uint32_t tiles[KWS_PW_SHORT_INPUTS / 2];
     int8_t tile_px[KWS_PW_SHORT_INPUTS / 4];      /* each tile's pixel count (k >= 4) */
@@ -206,8 +206,13 @@ static void matmul_tiled(const int8_t *x, int32_t n_px, int32_t k, const int8_t 
                                tiles + p0 * px_words);
             }
         }
-        kws_nn_tiles_times_weights(tiles, tile_px, n_tiles, k, w, n_oc, bias, multiplier, shift,
-                                   rq, stage, out + c0 * n_oc);
+        if (packed != 0) { /* kws_pwconv2d_s8_packed's weights */
+            kws_nn_tiles_times_packed(tiles, tile_px, n_tiles, k, packed, n_oc, bias, multiplier,
+                                      shift, rq, stage, out + c0 * n_oc);
+        } else {
+            kws_nn_tiles_times_weights(tiles, tile_px, n_tiles, k, w, n_oc, bias, multiplier,
+                                       shift, rq, stage, out + c0 * n_oc);
+        }
     }
 }
 
@@ -402,8 +407,8 @@ kws_status_t kws_pwconv2d_s8(const kws_quant_t *quant, const int32_t *multiplier
     }
 #if KWS_NN_DSP
     if (tiled_rows(in_dims->c)) {
-        matmul_tiled(input, in_dims->h * in_dims->w, in_dims->c, weights, out_c, bias, multiplier,
-                     shift, 1, quant->input_offset, out_stage(quant), output);
+        matmul_tiled(input, in_dims->h * in_dims->w, in_dims->c, weights, 0, out_c, bias,
+                     multiplier, shift, 1, quant->input_offset, out_stage(quant), output);
         return KWS_OK;
     }
 #endif /* KWS_NN_DSP: short rows */
@@ -411,6 +416,24 @@ kws_status_t kws_pwconv2d_s8(const kws_quant_t *quant, const int32_t *multiplier
               1, quant->input_offset, out_stage(quant), output);
     return KWS_OK;
 }
+
+#if KWS_NN_DSP
+kws_status_t kws_pwconv2d_s8_packed(const kws_quant_t *quant, const int32_t *multiplier,
+                                    const int32_t *shift, const kws_dims_t *in_dims,
+                                    const int8_t *input, const int32_t *weights,
+                                    const int32_t *bias, int32_t out_c, int8_t *output)
+{
+    if (!dims_ok(in_dims) || !quant_ok(quant) || input == 0 || weights == 0 || output == 0 ||
+        !positive_product_fits(in_dims->h, in_dims->w, out_c) ||
+        !tiled_rows(in_dims->c) ||
+        !channels_ok(multiplier, shift, bias, out_c)) {
+        return KWS_ERR_ARG;
+    }
+    matmul_tiled(input, in_dims->h * in_dims->w, in_dims->c, 0, weights, out_c, bias,
+                 multiplier, shift, 1, quant->input_offset, out_stage(quant), output);
+    return KWS_OK;
+}
+#endif /* KWS_NN_DSP: packed weights */
 
 /* ---- fully connected: the same product for one pixel ------------------------------------- */
 
@@ -425,7 +448,7 @@ kws_status_t kws_fc_s8(const kws_quant_t *quant, int32_t multiplier, int32_t shi
     /* one pixel of in_n values times [out_n][in_n]; one multiplier and shift for all */
 #if KWS_NN_DSP
     if (tiled_rows(in_n)) {
-        matmul_tiled(input, 1, in_n, weights, out_n, bias, &multiplier, &shift, 0,
+        matmul_tiled(input, 1, in_n, weights, 0, out_n, bias, &multiplier, &shift, 0,
                      quant->input_offset, out_stage(quant), output);
         return KWS_OK;
     }
