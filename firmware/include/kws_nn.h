@@ -117,6 +117,19 @@ kws_status_t kws_pwconv2d_s8_packed(const kws_quant_t *quant, const int32_t *mul
 /* The largest in.c kws_pwconv2d_s8_packed takes. */
 #define KWS_NN_PACKED_MAX_IN 128
 
+/* Likewise kws_conv2d_s8_packed (KWS_NN_PACKED_WEIGHTS): the convolution with its weights as
+ * int32 [out.c][taps / 4][2], taps = kernel_h * kernel_w * in.c in the weights' order (ky, kx,
+ * ci), paired as kws_pwconv2d_s8_packed's. taps % 4 == 0 and taps <= KWS_NN_PACKED_MAX_TAPS,
+ * else KWS_ERR_ARG; the outputs equal kws_conv2d_s8's. */
+#define KWS_NN_PACKED_MAX_TAPS 64
+#if KWS_NN_PACKED_WEIGHTS
+kws_status_t kws_conv2d_s8_packed(const kws_window_t *window, const kws_quant_t *quant,
+                                  const int32_t *multiplier, const int32_t *shift,
+                                  const kws_dims_t *in_dims, const int8_t *input,
+                                  const int32_t *weights, const int32_t *bias,
+                                  const kws_dims_t *out_dims, int8_t *output);
+#endif /* KWS_NN_PACKED_WEIGHTS */
+
 /* Global average pool [h][w][c] → [c] (golden: run_avgpool): sum of the raw int8 values,
  * divided by h*w rounding half away from zero, clamped to [-128, 127]. Quantisation unchanged.
  * h*w <= 2^23 (keeps the int32 sum exact), else KWS_ERR_ARG. */

@@ -16,7 +16,7 @@
  * packed as x0 + x1 * 2^22), and every output channel pair is then a 2 x 2 tile of one contiguous
  * dot product, padding or not. Larger windows run the direct loop (conv_direct). */
 
-#define KWS_CONV_COL_TAPS 64
+#define KWS_CONV_COL_TAPS KWS_NN_PACKED_MAX_TAPS /* 64 */
 
 #if KWS_NN_DSP
 /* im2col layout for SMLAD: per 4 taps t..t+3, pixel 0's (t, t+2) and (t+1, t+3) halfword pairs,
@@ -221,7 +221,8 @@ KWS_INLINE int32_t conv_chunk_pixels(int32_t n_px, int32_t taps)
 static void conv_tiled(const kws_window_t *window, const kws_quant_t *quant,
                        const int32_t *multiplier, const int32_t *shift,
                        const kws_dims_t *in_dims, const int8_t *input, const int8_t *weights,
-                       const int32_t *bias, const kws_dims_t *out_dims, int8_t *output)
+                       const int32_t *packed, const int32_t *bias, const kws_dims_t *out_dims,
+                       int8_t *output)
 {
     uint32_t tiles[KWS_CONV_SHORT_INPUTS / 2];
     int8_t tile_px[KWS_CONV_SHORT_INPUTS / 4];     /* each tile's pixel count (taps >= 4) */
@@ -246,8 +247,13 @@ static void conv_tiled(const kws_window_t *window, const kws_quant_t *quant,
                 tile_unpack_px(fill, groups, p, n, off2, tiles + p0 * px_words);
             }
         }
-        kws_nn_tiles_times_weights(tiles, tile_px, n_tiles, taps, weights, out_c, bias,
-                                   multiplier, shift, 1, stage, output + c0 * out_c);
+        if (packed != 0) { /* kws_conv2d_s8_packed's weights */
+            kws_nn_tiles_times_packed(tiles, tile_px, n_tiles, taps, packed, out_c, bias,
+                                      multiplier, shift, 1, stage, output + c0 * out_c);
+        } else {
+            kws_nn_tiles_times_weights(tiles, tile_px, n_tiles, taps, weights, out_c, bias,
+                                       multiplier, shift, 1, stage, output + c0 * out_c);
+        }
     }
 }
 
@@ -430,7 +436,7 @@ kws_status_t kws_conv2d_s8(const kws_window_t *window, const kws_quant_t *quant,
     const int32_t taps = window->kernel_h * window->kernel_w * in_dims->c;
 #if KWS_NN_DSP
     if (tiled_map(out_dims->h * out_dims->w, taps)) {
-        conv_tiled(window, quant, multiplier, shift, in_dims, input, weights, bias, out_dims,
+        conv_tiled(window, quant, multiplier, shift, in_dims, input, weights, 0, bias, out_dims,
                    output);
         return KWS_OK;
     }
@@ -444,3 +450,26 @@ kws_status_t kws_conv2d_s8(const kws_window_t *window, const kws_quant_t *quant,
     }
     return KWS_OK;
 }
+
+#if KWS_NN_DSP
+kws_status_t kws_conv2d_s8_packed(const kws_window_t *window, const kws_quant_t *quant,
+                                  const int32_t *multiplier, const int32_t *shift,
+                                  const kws_dims_t *in_dims, const int8_t *input,
+                                  const int32_t *weights, const int32_t *bias,
+                                  const kws_dims_t *out_dims, int8_t *output)
+{
+    if (!dims_ok(in_dims) || !dims_ok(out_dims) || !window_ok(window, in_dims, out_dims) ||
+        !quant_ok(quant) || input == 0 || weights == 0 || output == 0 ||
+        !positive_product_fits(window->kernel_h, window->kernel_w, in_dims->c) ||
+        !channels_ok(multiplier, shift, bias, out_dims->c)) {
+        return KWS_ERR_ARG;
+    }
+    const int32_t taps = window->kernel_h * window->kernel_w * in_dims->c;
+    if ((taps & 3) != 0 || taps > KWS_NN_PACKED_MAX_TAPS) {
+        return KWS_ERR_ARG;
+    }
+    conv_tiled(window, quant, multiplier, shift, in_dims, input, 0, weights, bias, out_dims,
+               output);
+    return KWS_OK;
+}
+#endif /* KWS_NN_DSP: packed weights */

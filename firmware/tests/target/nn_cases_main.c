@@ -32,17 +32,20 @@ static uint8_t case_ok[KWS_NN_N_CASES];
 #if KWS_NN_PACKED_WEIGHTS
 static int32_t packed_buf[KWS_NN_MAX_WEIGHTS / 2];
 
-/* A pointwise case kws_pwconv2d_s8_packed takes too (kws_nn.h). */
+/* A pointwise or convolution case kws_pwconv2d_s8_packed / kws_conv2d_s8_packed takes too. */
 static int packed_case(const kws_nn_case_t *c)
 {
-    return c->kind == 3 && (c->in_c & 3) == 0 && c->in_c <= KWS_NN_PACKED_MAX_IN;
+    const int32_t taps = c->kernel_h * c->kernel_w * c->in_c;
+    return (c->kind == 3 && (c->in_c & 3) == 0 && c->in_c <= KWS_NN_PACKED_MAX_IN) ||
+           (c->kind == 1 && (taps & 3) == 0 && taps <= KWS_NN_PACKED_MAX_TAPS);
 }
 
-/* The int8 weights [out_c][in_c] as kws_pwconv2d_s8_packed's pairs (kws_nn.h), in packed_buf. */
+/* The int8 weights [out_c][taps] as the packed kernels' pairs (kws_nn.h), in packed_buf. */
 static const int32_t *pack_weights(const kws_nn_case_t *c, const int8_t *w)
 {
+    const int32_t taps = c->kind == 3 ? c->in_c : c->kernel_h * c->kernel_w * c->in_c;
     int32_t i;
-    for (i = 0; i < c->out_c * c->in_c; i += 4) {
+    for (i = 0; i < c->out_c * taps; i += 4) {
         const uint32_t w0 = (uint16_t)w[i], w1 = (uint16_t)w[i + 1];
         const uint32_t w2 = (uint16_t)w[i + 2], w3 = (uint16_t)w[i + 3];
         packed_buf[i / 2] = (int32_t)(w0 | (w2 << 16));
@@ -68,6 +71,12 @@ static kws_status_t call_kernel(const kws_nn_case_t *c, const int8_t *w, const i
     const kws_quant_t quant = {c->input_offset, c->output_offset, c->act_min, c->act_max};
     switch (c->kind) {
     case 1:
+#if KWS_NN_PACKED_WEIGHTS
+        if (packed) {
+            return kws_conv2d_s8_packed(&window, &quant, c->multiplier, c->shift, &in_dims, x,
+                                        pack_weights(c, w), c->bias, &out_dims, out);
+        }
+#endif /* KWS_NN_PACKED_WEIGHTS */
         return kws_conv2d_s8(&window, &quant, c->multiplier, c->shift, &in_dims, x, w, c->bias,
                              &out_dims, out);
     case 2:
@@ -92,8 +101,8 @@ static kws_status_t call_kernel(const kws_nn_case_t *c, const int8_t *w, const i
     }
 }
 
-/* Returns 1 when every sample of the case matched through the kernel (pass 1: a pointwise
- * case's packed weights). */
+/* Returns 1 when every sample of the case matched through the kernel (pass 1: a pointwise or
+ * convolution case's packed weights). */
 static int run_pass(uint32_t index, const kws_nn_case_t *c, const int8_t *w, int8_t *x, int pass)
 {
     const int32_t in_size = c->n_input / c->batch;
