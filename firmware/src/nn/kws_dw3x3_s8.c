@@ -99,8 +99,11 @@ KWS_INLINE int32_t load_pair(const int16_t *p)
     return v;
 }
 
-/* Channel ch's kernel columns as (W01, W12) pairs down the column: wq[2 kx], wq[2 kx + 1]. */
-static void dw3_weights(const int8_t *weights, int32_t c, int32_t ch, uint32_t wq[6])
+/* Channel ch's kernel columns as (W01, W12) pairs down the column: wq[2 kx], wq[2 kx + 1]; then
+ * its bias 4 times (wq[6..9]: the accumulators' first values, one LDRD for two). */
+#define DW3_WQ 10
+static void dw3_weights(const int8_t *weights, const int32_t *bias, int32_t c, int32_t ch,
+                        uint32_t wq[DW3_WQ])
 {
     int32_t kx;
     for (kx = 0; kx < 3; kx++) {
@@ -109,6 +112,7 @@ static void dw3_weights(const int8_t *weights, int32_t c, int32_t ch, uint32_t w
         wq[2 * kx] = w0 | (w1 << 16);
         wq[2 * kx + 1] = w1 | (w2 << 16);
     }
+    wq[6] = wq[7] = wq[8] = wq[9] = (uint32_t)bias[ch];
 }
 
 #if KWS_NN_ASM
@@ -139,42 +143,51 @@ static void dw3_weights(const int8_t *weights, int32_t c, int32_t ch, uint32_t w
     "smlabt %[a0], %[xb], %[w12], %[a0]\n\t"
 #define DW3_NEXT "add    %[x], %[x], %[stride]\n\t"
 #define DW3_WINDOW(ROW) ROW("0") DW3_NEXT ROW("8") DW3_NEXT ROW("16")
+/* the accumulators from the bias copies after the weights (wq[6..9]) */
+#define DW3_INIT4                                                                               \
+    "ldrd   %[a0], %[a1], [%[w], #24]\n\t"                                                     \
+    "ldrd   %[a2], %[a3], [%[w], #32]\n\t"
+#define DW3_INIT2 "ldrd   %[a0], %[a1], [%[w], #24]\n\t"
+#define DW3_INIT1 "ldr    %[a0], [%[w], #24]\n\t"
 #endif /* KWS_NN_ASM */
 
-/* acc[i] += output i's 3x3 window for n = 4, 2 or 1 (a constant) outputs from word 0 of plane
- * row x (plane rows pw_words apart; wq: the window's (W01, W12) per plane row). */
-KWS_INLINE void dw3_outputs(const int16_t *x, int32_t pw_words, const uint32_t wq[6], int32_t n,
-                            int32_t acc[4])
+/* acc[i] = the bias + output i's 3x3 window for n = 4, 2 or 1 (a constant) outputs from word 0
+ * of plane row x (plane rows pw_words apart; wq: the window's (W01, W12) per plane row, then
+ * the bias 4 times: DW3_WQ words). */
+KWS_INLINE void dw3_outputs(const int16_t *x, int32_t pw_words, const uint32_t wq[DW3_WQ],
+                            int32_t n, int32_t acc[4])
 {
-    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+    int32_t a0, a1, a2, a3;
 #if KWS_NN_ASM
     register uint32_t xa __asm__("r8");
     register uint32_t xb __asm__("r9");
     register uint32_t xc __asm__("r10");
     uint32_t w01, w12;
     const int32_t stride = 4 * pw_words;
+    a1 = a2 = a3 = 0; /* unused below n */
     if (n == 4) {
-        __asm__(DW3_WINDOW(DW3_ROW4)
-                : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [x] "+r"(x),
+        __asm__(DW3_INIT4 DW3_WINDOW(DW3_ROW4)
+                : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [x] "+r"(x),
                   [xa] "=&r"(xa), [xb] "=&r"(xb), [xc] "=&r"(xc), [w01] "=&r"(w01),
                   [w12] "=&r"(w12)
                 : [w] "r"(wq), [stride] "r"(stride)
                 : "memory");
     } else if (n == 2) {
-        __asm__(DW3_WINDOW(DW3_ROW2)
-                : [a0] "+r"(a0), [a1] "+r"(a1), [x] "+r"(x), [xa] "=&r"(xa), [xb] "=&r"(xb),
+        __asm__(DW3_INIT2 DW3_WINDOW(DW3_ROW2)
+                : [a0] "=&r"(a0), [a1] "=&r"(a1), [x] "+r"(x), [xa] "=&r"(xa), [xb] "=&r"(xb),
                   [w01] "=&r"(w01), [w12] "=&r"(w12)
                 : [w] "r"(wq), [stride] "r"(stride)
                 : "memory");
     } else {
-        __asm__(DW3_WINDOW(DW3_ROW1)
-                : [a0] "+r"(a0), [x] "+r"(x), [xa] "=&r"(xa), [xb] "=&r"(xb), [w01] "=&r"(w01),
+        __asm__(DW3_INIT1 DW3_WINDOW(DW3_ROW1)
+                : [a0] "=&r"(a0), [x] "+r"(x), [xa] "=&r"(xa), [xb] "=&r"(xb), [w01] "=&r"(w01),
                   [w12] "=&r"(w12)
                 : [w] "r"(wq), [stride] "r"(stride)
                 : "memory");
     }
 #else /* KWS_NN_ASM */
     int32_t r;
+    a0 = a1 = a2 = a3 = (int32_t)wq[6];
     for (r = 0; r < 3; r++, x += 2 * pw_words) {
         const int32_t w01 = (int32_t)wq[2 * r], w12 = (int32_t)wq[2 * r + 1];
         const int32_t xa = load_pair(x), xb = load_pair(x + 2);
@@ -190,32 +203,40 @@ KWS_INLINE void dw3_outputs(const int16_t *x, int32_t pw_words, const uint32_t w
     }
 #endif /* KWS_NN_ASM */
     acc[0] = a0;
-    acc[1] = a1;
-    acc[2] = a2;
-    acc[3] = a3;
-}
-
-/* n (a constant: 4, 2 or 1) accumulators down a plane row from entry x, from the bias b. */
-KWS_INLINE void dw3_chunk(const int16_t *x, int32_t pw_words, const uint32_t wq[6], int32_t n,
-                          int32_t b, int32_t *acc)
-{
-    int32_t a[4] = {b, b, b, b};
-    dw3_outputs(x, pw_words, wq, n, a);
-    acc[0] = a[0];
     if (n > 1) {
-        acc[1] = a[1];
+        acc[1] = a1;
     }
     if (n > 2) {
-        acc[2] = a[2];
-        acc[3] = a[3];
+        acc[2] = a2;
+        acc[3] = a3;
     }
+}
+
+/* dst[i * step] = the requantised acc[i], i < n: finish_usual two per loop turn where it
+ * applies, else requant_run. */
+static void dw3_requant(const int32_t *acc, int32_t n, int32_t m, int32_t sh, out_stage_t stage,
+                        int8_t *dst, int32_t step)
+{
+    if (KWS_LIKELY(sh <= -2) && full_range(stage)) {
+        const int32_t e1 = -sh - 1, high = (int32_t)1 << (e1 - 1), zero = stage.offset;
+        int32_t i;
+        for (i = 0; i + 2 <= n; i += 2, dst += 2 * step) {
+            dst[0] = finish_usual(acc[i], m, e1, high, zero);
+            dst[step] = finish_usual(acc[i + 1], m, e1, high, zero);
+        }
+        if (i < n) {
+            *dst = finish_usual(acc[i], m, e1, high, zero);
+        }
+        return;
+    }
+    requant_run(acc, n, m, sh, stage, dst, step);
 }
 
 /* Output rows [0, n_rows) of one channel from its plane: per output column ox (plane rows ox,
  * ox + 1, ox + 2) its n_rows accumulators, requantised as one run; out: the band's first output
  * of the channel, rows w_out * c apart. */
 static void dw3_channel(const int16_t *plane, int32_t pw, int32_t n_rows, int32_t w_out,
-                        const uint32_t wq[6], int32_t b, int32_t m, int32_t sh,
+                        const uint32_t wq[DW3_WQ], int32_t m, int32_t sh,
                         out_stage_t stage, int8_t *out, int32_t c)
 {
     int32_t acc[KWS_DW3_WORDS / 4];
@@ -223,16 +244,16 @@ static void dw3_channel(const int16_t *plane, int32_t pw, int32_t n_rows, int32_
     int32_t ox, oy;
     for (ox = 0; ox < w_out; ox++, plane += pw, out += c) {
         for (oy = 0; oy + 4 <= n_rows; oy += 4) {
-            dw3_chunk(plane + oy, pw_words, wq, 4, b, acc + oy);
+            dw3_outputs(plane + oy, pw_words, wq, 4, acc + oy);
         }
         if (oy + 2 <= n_rows) {
-            dw3_chunk(plane + oy, pw_words, wq, 2, b, acc + oy);
+            dw3_outputs(plane + oy, pw_words, wq, 2, acc + oy);
             oy += 2;
         }
         if (oy < n_rows) {
-            dw3_chunk(plane + oy, pw_words, wq, 1, b, acc + oy);
+            dw3_outputs(plane + oy, pw_words, wq, 1, acc + oy);
         }
-        requant_run_inline(acc, n_rows, m, sh, stage, out, step);
+        dw3_requant(acc, n_rows, m, sh, stage, out, step);
     }
 }
 
@@ -251,14 +272,14 @@ void kws_nn_dw3x3(const kws_window_t *win, const kws_dims_t *in_dims, const kws_
         uint32_t words[KWS_DW3_WORDS]; /* word-aligned plane rows: LDM, LDRD */
         int16_t h[2 * KWS_DW3_WORDS];
     } buf;
-    uint32_t wq[4][6];
+    uint32_t wq[4][DW3_WQ];
     const int32_t c = in_dims->c, w_out = out_dims->w, off2 = offset2(offset);
     const int32_t plane_len = (w_out + 2) * plan.pw;
     int32_t ch, oy0, j;
     memset(buf.h, 0, 4 * sizeof(int16_t) * (size_t)plane_len); /* the padding plane rows */
     for (ch = 0; ch + 4 <= c; ch += 4) {
         for (j = 0; j < 4; j++) {
-            dw3_weights(weights, c, ch + j, wq[j]);
+            dw3_weights(weights, bias, c, ch + j, wq[j]);
         }
         for (oy0 = 0; oy0 < out_dims->h; oy0 += plan.band_rows) {
             const int32_t n_rows =
@@ -266,7 +287,7 @@ void kws_nn_dw3x3(const kws_window_t *win, const kws_dims_t *in_dims, const kws_
             dw3_unpack(input, in_dims, win->pad_left, oy0 - win->pad_top, n_rows + 2, ch,
                        plan.pw, plane_len, off2, buf.h);
             for (j = 0; j < 4; j++) {
-                dw3_channel(buf.h + j * plane_len, plan.pw, n_rows, w_out, wq[j], bias[ch + j],
+                dw3_channel(buf.h + j * plane_len, plan.pw, n_rows, w_out, wq[j],
                             multiplier[ch + j], shift[ch + j], stage,
                             output + oy0 * w_out * c + ch + j, c);
             }
