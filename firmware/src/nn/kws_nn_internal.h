@@ -381,8 +381,16 @@ KWS_INLINE void tile_unpack_px(const int8_t *x, int32_t groups, int32_t slot, in
                                int32_t off2, uint32_t *tile)
 {
     uint32_t *dst = tile + 2 * slot;
+    const int32_t step = 2 * n_px;
     int32_t g;
-    for (g = 0; g < groups; g++, x += 4, dst += 2 * n_px) {
+    for (g = 0; g + 2 <= groups; g += 2, x += 8, dst += 2 * step) { /* two groups per turn */
+        const uint32_t u = load4(x), v = load4(x + 4);
+        dst[0] = (uint32_t)__sxtab16(off2, u);
+        dst[1] = (uint32_t)sxtab16_ror8(off2, u);
+        dst[step] = (uint32_t)__sxtab16(off2, v);
+        dst[step + 1] = (uint32_t)sxtab16_ror8(off2, v);
+    }
+    if (g < groups) {
         const uint32_t v = load4(x);
         dst[0] = (uint32_t)__sxtab16(off2, v);
         dst[1] = (uint32_t)sxtab16_ror8(off2, v);
