@@ -6,9 +6,9 @@
  * Layout: NHWC with a batch of one, so a tensor is [h][w][c], c fastest. No heap, no scratch:
  * the caller owns every buffer; input and output must not overlap. The kernels keep small
  * fixed-size working buffers on the stack (im2col windows, runs of accumulators, unpacked
- * weights, int16 planes): at most about 2.7 KB per call (arm-none-eabi-gcc 12 -O2,
- * -fstack-usage: the 3x3 depthwise planes 1.7 KB below kws_dwconv2d_s8's 1 KB, the tiles 1.4 KB
- * on a Cortex-M4; 1.0 KB on a Cortex-M3), whatever the layer's size.
+ * weights, int16 planes): at most about 1.8 KB per call (arm-none-eabi-gcc 12 -O2,
+ * -fstack-usage: the 3x3 depthwise planes 1.7 KB, the tiles 1.4 KB on a Cortex-M4; 1.0 KB on a
+ * Cortex-M3), whatever the layer's size.
  *
  * Implementations (src/nn/, one source per kernel family): portable C99, and on cores with the Arm DSP extension
  * (__ARM_FEATURE_DSP: Cortex-M4, M7, M33...) SIMD inner loops (SXTB16/SXTAB16, SMLAD,
