@@ -308,7 +308,8 @@ def test_the_package_through_add_subdirectory_and_find_package(ctest_build, tmp_
         cmake("--build", build, "-j2")
         out = subprocess.run([build / "consumer"], capture_output=True, text=True)
         assert out.returncode == 0, out.stdout + out.stderr
-        assert re.search(r"kws_app_init: 0 \(model sha256:[0-9a-f]{64}, API 1\)", out.stdout), \
+        assert re.search(rf"kws_app_init: 0 \(model sha256:[0-9a-f]{{64}}, API {API_VERSION}\)",
+                         out.stdout), \
             out.stdout
 
 

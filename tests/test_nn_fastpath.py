@@ -45,7 +45,7 @@ CONV_SHAPES = [
     (6, 5, 16, 5, 3, 3, 1, 1),        # 144 taps: the direct loop
     (5, 4, 5, 3, 5, 6, 2, 1),         # 150 taps, stride: the direct loop
     (4, 5, 33, 2, 2, 2, 2, 2),        # 132 taps, odd run lengths: the direct loop
-    # short maps (kws_conv2d_s8.c conv_short: n_px * taps <= 512, taps % 4 == 0): padding on
+    # tiled maps (kws_conv2d_s8.c conv_tiled: chunks of <= 512 taps, taps % 4 == 0): padding on
     # every side, tiles of 4, 4, 3 pixels, one pixel per tile, the largest map it takes
     (3, 4, 4, 5, 3, 3, 1, 1), (1, 11, 4, 3, 1, 4, 1, 1), (2, 2, 2, 3, 2, 4, 2, 2),
     (4, 4, 2, 3, 4, 4, 1, 1), (2, 11, 1, 4, 2, 2, 1, 1),
@@ -64,6 +64,11 @@ DW_SHAPES = [
     (25, 5, 12, 0, 3, 3, 1, 1),       # the DS-CNN's depthwise shape, fewer channels
     (6, 6, 14, 0, 3, 3, 1, 1),
     (5, 6, 11, 0, 2, 3, 1, 1),        # even kernel height
+    # 3x3 stride 1 (kws_dwconv2d_s8.c dw3_run): rows of 1, 2, 3, 7 and 9 outputs (chunks of
+    # 4, 2, 1), the fewest rows (KWS_DW3_MIN_ROWS), bands (3 of 7 columns), rows too wide
+    (4, 1, 4, 0, 3, 3, 1, 1), (3, 2, 8, 0, 3, 3, 1, 1), (5, 3, 5, 0, 3, 3, 1, 1),
+    (3, 7, 4, 0, 3, 3, 1, 1), (9, 9, 4, 0, 3, 3, 1, 1), (40, 7, 4, 0, 3, 3, 1, 1),
+    (3, 45, 4, 0, 3, 3, 1, 1),
 ]
 PW_SHAPES = [(5, 7, 3, 4), (4, 4, 8, 6), (1, 1, 1, 1), (3, 5, 16, 9), (2, 3, 1, 7), (1, 2, 5, 3),
              (5, 5, 64, 8), (3, 3, 13, 5), (2, 2, 12, 2), (1, 3, 7, 3), (4, 3, 33, 5),
@@ -71,7 +76,7 @@ PW_SHAPES = [(5, 7, 3, 4), (4, 4, 8, 6), (1, 1, 1, 1), (3, 5, 16, 9), (2, 3, 1, 
              (3, 2, 150, 5), (2, 3, 130, 3),  # more than one 64-tap weight chunk
              (3, 11, 5, 3), (5, 13, 6, 2),    # 33 and 65 pixels: a last run of one pixel
              (1, 5, 64, 64),                  # a streaming step's row: one tile of 5 pixels
-             # short rows (kws_pwconv2d_s8.c matmul_short): tiles of 1..5 pixels, one group of
+             # tiled rows (kws_pwconv2d_s8.c matmul_tiled): tiles of 1..5 pixels, one group of
              # 4 taps and odd group counts, the largest row it takes, and rows just past it
              (1, 2, 4, 3), (1, 3, 8, 5), (1, 4, 12, 2), (1, 6, 20, 3), (1, 7, 28, 4),
              (2, 4, 16, 3), (1, 10, 48, 5), (1, 8, 64, 3), (1, 11, 48, 2), (1, 5, 6, 3)]
@@ -128,7 +133,7 @@ def _limit_jobs() -> list:
 
 def _pool_jobs(rng) -> list:
     jobs = []
-    for h, w, c in [(1, 1, 3), (2, 2, 8), (3, 5, 5), (25, 5, 9)]:
+    for h, w, c in [(1, 1, 3), (2, 2, 8), (3, 5, 5), (25, 5, 9), (17, 16, 8)]:  # 272: 2 runs
         x = np.stack([rng.integers(-128, 128, (h, w, c)), np.full((h, w, c), -128),
                       np.full((h, w, c), 127)]).astype(np.int8)
         jobs.append((AvgPool("p", QuantParams(0.1, 3)), x))

@@ -3,7 +3,7 @@
 #ifndef KWS_LIMITS_H
 #define KWS_LIMITS_H
 
-#define KWS_API_VERSION          1      /* the generated API's version (kws.emit.limits.API_VERSION): kws_model.h must match */
+#define KWS_API_VERSION          2      /* the generated API's version (kws.emit.limits.API_VERSION): kws_model.h must match */
 #define KWS_DETECTOR_MAX_CLASSES 32     /* classes a recogniser holds (kws.golden.detector.MAX_CLASSES) */
 #define KWS_DETECTOR_MAX_WINDOW  64     /* inferences averaged at most (kws.golden.detector.MAX_AVERAGE_WINDOW) */
 #define KWS_DETECTOR_EXP_LUT_LEN 256    /* entries of the integer softmax's exp table: logit gaps 0..255 LSB */

@@ -6,8 +6,9 @@
  * Layout: NHWC with a batch of one, so a tensor is [h][w][c], c fastest. No heap, no scratch:
  * the caller owns every buffer; input and output must not overlap. The kernels keep small
  * fixed-size working buffers on the stack (im2col windows, runs of accumulators, unpacked
- * weights): at most about 1 KB per call (arm-none-eabi-gcc 12 -O2, -fstack-usage: 0.9 KB on a
- * Cortex-M4, 1.0 KB on a Cortex-M3), whatever the layer's size.
+ * weights, int16 planes): at most about 1.8 KB per call (arm-none-eabi-gcc 12 -O2,
+ * -fstack-usage: the 3x3 depthwise planes 1.7 KB, the tiles 1.4 KB on a Cortex-M4; 1.0 KB on a
+ * Cortex-M3), whatever the layer's size.
  *
  * Implementations (src/nn/, one source per kernel family): portable C99, and on cores with the Arm DSP extension
  * (__ARM_FEATURE_DSP: Cortex-M4, M7, M33...) SIMD inner loops (SXTB16/SXTAB16, SMLAD,
@@ -94,6 +95,40 @@ kws_status_t kws_pwconv2d_s8(const kws_quant_t *quant, const int32_t *multiplier
                              const int32_t *shift, const kws_dims_t *in_dims,
                              const int8_t *input, const int8_t *weights, const int32_t *bias,
                              int32_t out_c, int8_t *output);
+
+/* On cores with the Arm DSP extension (and without KWS_NN_PORTABLE) KWS_NN_PACKED_WEIGHTS is 1
+ * and kws_pwconv2d_s8_packed exists: the same layer with its weights arranged ahead of time
+ * (by the code generator) as the int16 pairs SMLAD takes, which kws_pwconv2d_s8 otherwise
+ * unpacks (SXTB16) for every 5 pixels: int32 [out_c][in.c / 4][2], for each group g of 4 input
+ * channels the words (w[o][4g] & 0xFFFF) | w[o][4g + 2] << 16 and (w[o][4g + 1] & 0xFFFF) |
+ * w[o][4g + 3] << 16. Twice the weights' flash, one LDRD instead of LDR + 2 SXTB16 per 4
+ * weights. in.c % 4 == 0 and in.c <= KWS_NN_PACKED_MAX_IN, else KWS_ERR_ARG; the outputs equal
+ * kws_pwconv2d_s8's. */
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && !defined(KWS_NN_PORTABLE)
+#define KWS_NN_PACKED_WEIGHTS 1
+kws_status_t kws_pwconv2d_s8_packed(const kws_quant_t *quant, const int32_t *multiplier,
+                                    const int32_t *shift, const kws_dims_t *in_dims,
+                                    const int8_t *input, const int32_t *weights,
+                                    const int32_t *bias, int32_t out_c, int8_t *output);
+#else
+#define KWS_NN_PACKED_WEIGHTS 0
+#endif
+
+/* The largest in.c kws_pwconv2d_s8_packed takes. */
+#define KWS_NN_PACKED_MAX_IN 128
+
+/* Likewise kws_conv2d_s8_packed (KWS_NN_PACKED_WEIGHTS): the convolution with its weights as
+ * int32 [out.c][taps / 4][2], taps = kernel_h * kernel_w * in.c in the weights' order (ky, kx,
+ * ci), paired as kws_pwconv2d_s8_packed's. taps % 4 == 0 and taps <= KWS_NN_PACKED_MAX_TAPS,
+ * else KWS_ERR_ARG; the outputs equal kws_conv2d_s8's. */
+#define KWS_NN_PACKED_MAX_TAPS 64
+#if KWS_NN_PACKED_WEIGHTS
+kws_status_t kws_conv2d_s8_packed(const kws_window_t *window, const kws_quant_t *quant,
+                                  const int32_t *multiplier, const int32_t *shift,
+                                  const kws_dims_t *in_dims, const int8_t *input,
+                                  const int32_t *weights, const int32_t *bias,
+                                  const kws_dims_t *out_dims, int8_t *output);
+#endif /* KWS_NN_PACKED_WEIGHTS */
 
 /* Global average pool [h][w][c] → [c] (golden: run_avgpool): sum of the raw int8 values,
  * divided by h*w rounding half away from zero, clamped to [-128, 127]. Quantisation unchanged.

@@ -13,7 +13,7 @@ from kws.golden import detector
 # refuses a model generated for another one (KWS_ERR_MODEL_VERSION). Raise it whenever the
 # generated files and the library stop fitting each other (a new field in kws_model_info_t, a
 # kernel signature the generated calls use, ...).
-API_VERSION = 1
+API_VERSION = 2
 
 LIMITS = (
     ("KWS_API_VERSION", API_VERSION,

@@ -66,6 +66,32 @@ def is_pointwise(layer) -> bool:
             and layer.weights.shape[1:3] == (1, 1) and tuple(layer.stride) == (1, 1))
 
 
+# kws_nn.h's KWS_NN_PACKED_MAX_IN and KWS_NN_PACKED_MAX_TAPS: the widest input of
+# kws_pwconv2d_s8_packed, the largest window of kws_conv2d_s8_packed
+PACKED_MAX_IN = 128
+PACKED_MAX_TAPS = 64
+
+
+def is_packable(s: LayerShape) -> bool:
+    """A pointwise layer or convolution that DSP builds run with packed weights
+    (kws_pwconv2d_s8_packed, kws_conv2d_s8_packed)."""
+    layer = s.layer
+    if not isinstance(layer, Conv) or layer.depthwise:
+        return False
+    if is_pointwise(layer):
+        return s.in_dims[-1] % 4 == 0 and s.in_dims[-1] <= PACKED_MAX_IN
+    taps = int(np.prod(layer.weights.shape[1:]))
+    return taps % 4 == 0 and taps <= PACKED_MAX_TAPS
+
+
+def packed_weights(weights: np.ndarray) -> np.ndarray:
+    """int8 [out_c][in_c] (any trailing 1x1) as kws_pwconv2d_s8_packed's int32 [out_c][in_c/4][2]:
+    per 4 inputs the int16 pairs (w0, w2), (w1, w3), the first in the low halfword."""
+    w = weights.reshape(weights.shape[0], -1, 4).astype(np.int64) & 0xFFFF
+    pairs = np.stack([w[..., 0] | (w[..., 2] << 16), w[..., 1] | (w[..., 3] << 16)], axis=-1)
+    return pairs.astype(np.uint32).view(np.int32)
+
+
 def plan_memory(shapes: list[LayerShape]) -> MemoryPlan:
     """A chain's alternating ends (kws.emit.memplan.plan_chain); with residual Adds, tensors
     placed by lifetime (plan_lifetimes: a skip stays alive until its Add)."""
@@ -162,6 +188,26 @@ def plan_streaming(shapes: list[LayerShape], frames: int) -> StepModel | None:
     return StepModel(geo, convs, pool, dense, plan_step(state, rows))
 
 
+def _pointwise_call(s: LayerShape, args: str, out_c: int, dst: str) -> str:
+    """The kws_pwconv2d_s8 call of pointwise layer s; a packable one's DSP builds call
+    kws_pwconv2d_s8_packed with the same arguments (its weights are then the packed pairs)."""
+    n = s.cname
+    call = f"({args}, {n}_weights, {n}_bias, {out_c}, {dst}));\n"
+    if not is_packable(s):
+        return "    CHECK(kws_pwconv2d_s8" + call
+    return ("#if KWS_NN_PACKED_WEIGHTS\n    CHECK(kws_pwconv2d_s8_packed" + call
+            + "#else\n    CHECK(kws_pwconv2d_s8" + call + "#endif\n")
+
+
+def _window_call(s: LayerShape, kernel: str, call: str) -> str:
+    """CHECK(kernel call) for a windowed layer s; a packable convolution's DSP builds call
+    kws_conv2d_s8_packed with the same arguments (its weights are then the packed pairs)."""
+    if not is_packable(s):
+        return f"    CHECK({kernel}" + call
+    return ("#if KWS_NN_PACKED_WEIGHTS\n    CHECK(kws_conv2d_s8_packed" + call
+            + f"#else\n    CHECK({kernel}" + call + "#endif\n")
+
+
 def _step_call(c: StepLayer, src: str, dst: str) -> str:
     """One output row of a convolution from its window (kernel_h rows at src, valid in time)."""
     layer, n = c.shape.layer, c.shape.cname
@@ -172,8 +218,7 @@ def _step_call(c: StepLayer, src: str, dst: str) -> str:
              f"    static const kws_dims_t {n}_win_in = {_dims(in_dims)};\n")
     args = f"&{n}_q, {n}_multiplier, {n}_shift, &{n}_win_in, {src}"
     if is_pointwise(layer):
-        return quant + (f"    CHECK(kws_pwconv2d_s8({args}, {n}_weights, {n}_bias, "
-                        f"{out_dims[2]}, {dst}));\n")
+        return quant + _pointwise_call(c.shape, args, out_dims[2], dst)
     kh, kw = layer.weights.shape[1:3]
     left = same_padding(c.shape.in_dims[1], kw, layer.stride[1])[1]
     kernel = "kws_dwconv2d_s8" if layer.depthwise else "kws_conv2d_s8"
@@ -182,7 +227,8 @@ def _step_call(c: StepLayer, src: str, dst: str) -> str:
         f".stride_h = {layer.stride[0]}, .stride_w = {layer.stride[1]}, "
         f".pad_top = 0, .pad_left = {left} }};\n"
         f"    static const kws_dims_t {n}_row_out = {_dims(out_dims)};\n"
-        f"    CHECK({kernel}(&{n}_w, {args}, {n}_weights, {n}_bias, &{n}_row_out, {dst}));\n")
+        + _window_call(c.shape, kernel, f"(&{n}_w, {args}, {n}_weights, {n}_bias, "
+                                        f"&{n}_row_out, {dst}));\n"))
 
 
 def step_header_lines(step: StepModel | None) -> str:
@@ -386,10 +432,20 @@ def model_data_sources(shapes: list[LayerShape], detector: DetectorSettings | No
     decls, defs, total = [], [], 0
     for s in shapes:
         for ctype, name, values in _data_arrays(s):
-            decls.append(f"extern const {ctype} {name}[{np.asarray(values).size}];")
-            defs.append(c_array(ctype, name, values))
+            decl = f"extern const {ctype} {name}[{np.asarray(values).size}];"
+            define = c_array(ctype, name, values)
+            if name.endswith("_weights") and is_packable(s):   # DSP builds: the packed pairs
+                packed = packed_weights(np.asarray(values))
+                decl = (f"#if KWS_NN_PACKED_WEIGHTS\nextern const int32_t {name}[{packed.size}];"
+                        f"\n#else\n{decl}\n#endif")
+                define = (f"#if KWS_NN_PACKED_WEIGHTS\n{c_array('int32_t', name, packed)}"
+                          f"#else\n{define}#endif\n")
+            decls.append(decl)
+            defs.append(define)
             total += np.asarray(values).size * (1 if ctype == "int8_t" else 4)
     includes = "#include <stdint.h>\n"
+    if any(is_packable(s) for s in shapes):
+        includes += '\n#include "kws_nn.h" /* KWS_NN_PACKED_WEIGHTS */\n'
     tail = ""
     if detector is not None:
         includes += '\n#include "kws_detector.h"\n'
@@ -530,8 +586,7 @@ def _call(s: LayerShape, src: str, dst: str, skip: str = "") -> str:
              f"    static const kws_dims_t {n}_in = {_dims(s.in_dims)};\n")
     args = f"&{n}_quant, {n}_multiplier, {n}_shift, &{n}_in, {src}"
     if is_pointwise(layer):
-        return quant + (f"    CHECK(kws_pwconv2d_s8({args}, {n}_weights, {n}_bias, "
-                        f"{s.out_dims[2]}, {dst}));\n")
+        return quant + _pointwise_call(s, args, s.out_dims[2], dst)
     kh, kw = layer.weights.shape[1:3]
     top = conv_padding(s.in_dims[0], kh, layer.stride[0], layer.time_padding)[1]
     left = conv_padding(s.in_dims[1], kw, layer.stride[1], layer.freq_padding)[1]
@@ -541,7 +596,8 @@ def _call(s: LayerShape, src: str, dst: str, skip: str = "") -> str:
         f".stride_h = {layer.stride[0]}, .stride_w = {layer.stride[1]}, "
         f".pad_top = {top}, .pad_left = {left} }};\n"
         f"    static const kws_dims_t {n}_out = {_dims(s.out_dims)};\n"
-        f"    CHECK({kernel}(&{n}_window, {args}, {n}_weights, {n}_bias, &{n}_out, {dst}));\n")
+        + _window_call(s, kernel, f"(&{n}_window, {args}, {n}_weights, {n}_bias, &{n}_out, "
+                                  f"{dst}));\n"))
 
 
 def model_sources(shapes: list[LayerShape], plan: MemoryPlan, step: StepModel | None = None

@@ -4,7 +4,9 @@
  * offset, 0 for padding) and run as a 2 x 2 tile of one contiguous dot product per channel pair
  * (DSP: int16 in SMLAD order, 15 instructions per 16 MACs; portable: the two pixels packed as
  * x0 + x1 * 2^22 for SMLAL). Larger windows: conv_direct, the same tiles (kws_nn_internal.h)
- * over each kernel row's valid run of input. */
+ * over each kernel row's valid run of input. On the DSP path, windows of a multiple of 4 taps
+ * (the DS-CNN's 10x4x1: 40) go through the tile product instead (conv_tiled: chunks of 5 pixels'
+ * windows unpacked once, then every output channel against them, 16 instructions per 20 MACs). */
 #include "kws_nn_internal.h"
 
 /* ---- im2col ------------------------------------------------------------------------------ *
@@ -14,7 +16,7 @@
  * packed as x0 + x1 * 2^22), and every output channel pair is then a 2 x 2 tile of one contiguous
  * dot product, padding or not. Larger windows run the direct loop (conv_direct). */
 
-#define KWS_CONV_COL_TAPS 64
+#define KWS_CONV_COL_TAPS KWS_NN_PACKED_MAX_TAPS /* 64 */
 
 #if KWS_NN_DSP
 /* im2col layout for SMLAD: per 4 taps t..t+3, pixel 0's (t, t+2) and (t+1, t+3) halfword pairs,
@@ -68,6 +70,14 @@ static void im2col_fill(const kws_window_t *win, const kws_dims_t *in_dims, cons
             continue;
         }
         const int8_t *src = input + (iy * in_dims->w + ix0 + kx0) * in_c;
+#if KWS_NN_DSP
+        if (kx0 == 0 && kx1 == kw && ((kw * in_c) & 3) == 0) { /* a whole row: words */
+            for (i = kw * in_c; i > 0; i -= 4, src += 4, dst += 4) {
+                memcpy(dst, src, 4); /* unaligned LDR / STR */
+            }
+            continue;
+        }
+#endif /* KWS_NN_DSP: whole rows */
         for (i = kx0 * in_c; i > 0; i--) {
             *dst++ = pad;
         }
@@ -183,24 +193,36 @@ KWS_INLINE void dot_2x2_col(const col_t *col, const int8_t *w, int32_t wk, int32
     acc[3] = a11;
 }
 
-/* Maps of at most KWS_CONV_SHORT_INPUTS window taps in all (n_px * taps; windows of at most
- * KWS_CONV_COL_TAPS taps, a multiple of 4) take conv_short: a streaming step's one output row,
- * e.g. 10 pixels of a 9x4 window, 360 taps, unpacked on the stack (4 * 128 B). */
+/* Windows of at most KWS_CONV_COL_TAPS taps, a multiple of 4, take conv_tiled: the pixels in
+ * chunks of at most KWS_CONV_SHORT_INPUTS window taps in all, unpacked on the stack (4 * 128 B)
+ * -- a streaming step's one output row (e.g. 10 pixels of a 9x4 window, 360 taps) in one chunk,
+ * a window's 25 x 5 map of 10x4 windows (40 taps) in 25 chunks of 5 pixels. */
 #define KWS_CONV_SHORT_INPUTS 512
 
-KWS_INLINE int short_map(int32_t n_px, int32_t taps)
+KWS_INLINE int tiled_map(int32_t n_px, int32_t taps)
 {
-    return n_px >= 2 && (taps & 3) == 0 && taps <= KWS_CONV_COL_TAPS &&
-           n_px * taps <= KWS_CONV_SHORT_INPUTS;
+    return n_px >= 2 && (taps & 3) == 0 && taps <= KWS_CONV_COL_TAPS;
 }
 
-/* conv_im2col for short maps: every pixel's window unpacked once into tiles of up to KWS_TILE_PX
- * pixels (kws_nn_internal.h: x + offset, the padding 0), then per output channel its weights
- * against each tile (tile_dot), requantised as they come. */
-static void conv_short(const kws_window_t *window, const kws_quant_t *quant,
+/* Pixels per chunk of conv_tiled: all of them if they fit, else the most whole tiles of
+ * KWS_TILE_PX pixels that fit, else the most that fit. */
+KWS_INLINE int32_t conv_chunk_pixels(int32_t n_px, int32_t taps)
+{
+    const int32_t fit = KWS_CONV_SHORT_INPUTS / taps;
+    if (n_px <= fit) {
+        return n_px;
+    }
+    return fit >= KWS_TILE_PX ? fit - fit % KWS_TILE_PX : fit;
+}
+
+/* conv_im2col through the tile product: per chunk of pixels every pixel's window unpacked once
+ * into tiles of up to KWS_TILE_PX pixels (kws_nn_internal.h: x + offset, the padding 0), then
+ * per output channel its weights against each tile (tile_dot), requantised as they come. */
+static void conv_tiled(const kws_window_t *window, const kws_quant_t *quant,
                        const int32_t *multiplier, const int32_t *shift,
                        const kws_dims_t *in_dims, const int8_t *input, const int8_t *weights,
-                       const int32_t *bias, const kws_dims_t *out_dims, int8_t *output)
+                       const int32_t *packed, const int32_t *bias, const kws_dims_t *out_dims,
+                       int8_t *output)
 {
     uint32_t tiles[KWS_CONV_SHORT_INPUTS / 2];
     int8_t tile_px[KWS_CONV_SHORT_INPUTS / 4];     /* each tile's pixel count (taps >= 4) */
@@ -210,19 +232,29 @@ static void conv_short(const kws_window_t *window, const kws_quant_t *quant,
     const int32_t taps = window->kernel_h * window->kernel_w * in_dims->c;
     const int32_t groups = taps >> 2, px_words = taps >> 1;
     const int32_t offset = quant->input_offset, off2 = offset2(offset);
+    const int32_t chunk = conv_chunk_pixels(n_px, taps);
     const out_stage_t stage = out_stage(quant);
-    int32_t n_tiles = 0, p0, p;
-    for (p0 = 0; p0 < n_px; p0 += tile_px[n_tiles++]) {
-        const int32_t n = tile_size(n_px, p0);
-        tile_px[n_tiles] = (int8_t)n;
-        for (p = 0; p < n; p++) {
-            const int32_t q = p0 + p;
-            im2col_fill(window, in_dims, input, q / out_w, q % out_w, offset, fill);
-            tile_unpack_px(fill, groups, p, n, off2, tiles + p0 * px_words);
+    int32_t c0;
+    for (c0 = 0; c0 < n_px; c0 += chunk) {
+        const int32_t m = n_px - c0 < chunk ? n_px - c0 : chunk;
+        int32_t n_tiles = 0, p0, p;
+        for (p0 = 0; p0 < m; p0 += tile_px[n_tiles++]) {
+            const int32_t n = tile_size(m, p0);
+            tile_px[n_tiles] = (int8_t)n;
+            for (p = 0; p < n; p++) {
+                const int32_t q = c0 + p0 + p;
+                im2col_fill(window, in_dims, input, q / out_w, q % out_w, offset, fill);
+                tile_unpack_px(fill, groups, p, n, off2, tiles + p0 * px_words);
+            }
+        }
+        if (packed != 0) { /* kws_conv2d_s8_packed's weights */
+            kws_nn_tiles_times_packed(tiles, tile_px, n_tiles, taps, packed, out_c, bias,
+                                      multiplier, shift, 1, stage, output + c0 * out_c);
+        } else {
+            kws_nn_tiles_times_weights(tiles, tile_px, n_tiles, taps, weights, out_c, bias,
+                                       multiplier, shift, 1, stage, output + c0 * out_c);
         }
     }
-    kws_nn_tiles_times_weights(tiles, tile_px, n_tiles, taps, weights, out_c, bias, multiplier,
-                               shift, 1, stage, output);
 }
 
 #else /* KWS_NN_DSP */
@@ -403,8 +435,8 @@ kws_status_t kws_conv2d_s8(const kws_window_t *window, const kws_quant_t *quant,
     }
     const int32_t taps = window->kernel_h * window->kernel_w * in_dims->c;
 #if KWS_NN_DSP
-    if (short_map(out_dims->h * out_dims->w, taps)) {
-        conv_short(window, quant, multiplier, shift, in_dims, input, weights, bias, out_dims,
+    if (tiled_map(out_dims->h * out_dims->w, taps)) {
+        conv_tiled(window, quant, multiplier, shift, in_dims, input, weights, 0, bias, out_dims,
                    output);
         return KWS_OK;
     }
@@ -418,3 +450,26 @@ kws_status_t kws_conv2d_s8(const kws_window_t *window, const kws_quant_t *quant,
     }
     return KWS_OK;
 }
+
+#if KWS_NN_DSP
+kws_status_t kws_conv2d_s8_packed(const kws_window_t *window, const kws_quant_t *quant,
+                                  const int32_t *multiplier, const int32_t *shift,
+                                  const kws_dims_t *in_dims, const int8_t *input,
+                                  const int32_t *weights, const int32_t *bias,
+                                  const kws_dims_t *out_dims, int8_t *output)
+{
+    if (!dims_ok(in_dims) || !dims_ok(out_dims) || !window_ok(window, in_dims, out_dims) ||
+        !quant_ok(quant) || input == 0 || weights == 0 || output == 0 ||
+        !positive_product_fits(window->kernel_h, window->kernel_w, in_dims->c) ||
+        !channels_ok(multiplier, shift, bias, out_dims->c)) {
+        return KWS_ERR_ARG;
+    }
+    const int32_t taps = window->kernel_h * window->kernel_w * in_dims->c;
+    if ((taps & 3) != 0 || taps > KWS_NN_PACKED_MAX_TAPS) {
+        return KWS_ERR_ARG;
+    }
+    conv_tiled(window, quant, multiplier, shift, in_dims, input, 0, weights, bias, out_dims,
+               output);
+    return KWS_OK;
+}
+#endif /* KWS_NN_DSP: packed weights */

@@ -376,19 +376,20 @@ static void dw_channel(const kws_window_t *win, const kws_dims_t *in_dims,
     }
 }
 
-kws_status_t kws_dwconv2d_s8(const kws_window_t *window, const kws_quant_t *quant,
+/* kws_dwconv2d_s8 once its arguments are checked, but for the 3x3 planes: passes of 4 channels
+ * over runs of pixels, then the last c % 4 channels (on DSP cores a function of its own, so that
+ * the planes' path does not carry this one's buffers on the stack; inline elsewhere). */
+#if KWS_NN_DSP
+#define DW_RUNS_FUNCTION KWS_NN_OUTLINED
+#else
+#define DW_RUNS_FUNCTION KWS_INLINE
+#endif
+DW_RUNS_FUNCTION void dw_runs(const kws_window_t *window, const kws_quant_t *quant,
                              const int32_t *multiplier, const int32_t *shift,
                              const kws_dims_t *in_dims, const int8_t *input,
                              const int8_t *weights, const int32_t *bias,
                              const kws_dims_t *out_dims, int8_t *output)
 {
-    if (!dims_ok(in_dims) || !dims_ok(out_dims) || out_dims->c != in_dims->c ||
-        !window_ok(window, in_dims, out_dims) || !quant_ok(quant) || input == 0 ||
-        weights == 0 || output == 0 ||
-        !positive_product_fits(window->kernel_h, window->kernel_w, in_dims->c) ||
-        !channels_ok(multiplier, shift, bias, in_dims->c)) {
-        return KWS_ERR_ARG;
-    }
     const int32_t c = in_dims->c, taps = window->kernel_h * window->kernel_w;
     const int32_t offset = quant->input_offset;
     const out_stage_t stage = out_stage(quant);
@@ -414,5 +415,34 @@ kws_status_t kws_dwconv2d_s8(const kws_window_t *window, const kws_quant_t *quan
         dw_channel(window, in_dims, out_dims, input, weights, ch, offset, bias, multiplier, shift,
                    stage, output);
     }
+}
+
+kws_status_t kws_dwconv2d_s8(const kws_window_t *window, const kws_quant_t *quant,
+                             const int32_t *multiplier, const int32_t *shift,
+                             const kws_dims_t *in_dims, const int8_t *input,
+                             const int8_t *weights, const int32_t *bias,
+                             const kws_dims_t *out_dims, int8_t *output)
+{
+    if (!dims_ok(in_dims) || !dims_ok(out_dims) || out_dims->c != in_dims->c ||
+        !window_ok(window, in_dims, out_dims) || !quant_ok(quant) || input == 0 ||
+        weights == 0 || output == 0 ||
+        !positive_product_fits(window->kernel_h, window->kernel_w, in_dims->c) ||
+        !channels_ok(multiplier, shift, bias, in_dims->c)) {
+        return KWS_ERR_ARG;
+    }
+#if KWS_NN_DSP
+    if (kws_nn_dw3x3_applies(window, out_dims)) { /* kws_dw3x3_s8.c, then the last c % 4 */
+        const int32_t c = in_dims->c;
+        int32_t ch;
+        kws_nn_dw3x3(window, in_dims, out_dims, input, weights, bias, multiplier, shift,
+                     quant->input_offset, out_stage(quant), output);
+        for (ch = c & ~3; ch < c; ch++) {
+            dw_channel(window, in_dims, out_dims, input, weights, ch, quant->input_offset, bias,
+                       multiplier, shift, out_stage(quant), output);
+        }
+        return KWS_OK;
+    }
+#endif /* KWS_NN_DSP: 3x3 planes */
+    dw_runs(window, quant, multiplier, shift, in_dims, input, weights, bias, out_dims, output);
     return KWS_OK;
 }

@@ -381,8 +381,16 @@ KWS_INLINE void tile_unpack_px(const int8_t *x, int32_t groups, int32_t slot, in
                                int32_t off2, uint32_t *tile)
 {
     uint32_t *dst = tile + 2 * slot;
+    const int32_t step = 2 * n_px;
     int32_t g;
-    for (g = 0; g < groups; g++, x += 4, dst += 2 * n_px) {
+    for (g = 0; g + 2 <= groups; g += 2, x += 8, dst += 2 * step) { /* two groups per turn */
+        const uint32_t u = load4(x), v = load4(x + 4);
+        dst[0] = (uint32_t)__sxtab16(off2, u);
+        dst[1] = (uint32_t)sxtab16_ror8(off2, u);
+        dst[step] = (uint32_t)__sxtab16(off2, v);
+        dst[step + 1] = (uint32_t)sxtab16_ror8(off2, v);
+    }
+    if (g < groups) {
         const uint32_t v = load4(x);
         dst[0] = (uint32_t)__sxtab16(off2, v);
         dst[1] = (uint32_t)sxtab16_ror8(off2, v);
@@ -406,6 +414,21 @@ void kws_nn_tiles_times_weights(const uint32_t *tiles, const int8_t *tile_px, in
                                 int32_t k, const int8_t *w, int32_t n_oc, const int32_t *bias,
                                 const int32_t *multiplier, const int32_t *shift, int32_t rq,
                                 out_stage_t stage, int8_t *out);
+
+/* The same product with the weights as kws_pwconv2d_s8_packed's int16 pairs (kws_nn.h). */
+void kws_nn_tiles_times_packed(const uint32_t *tiles, const int8_t *tile_px, int32_t n_tiles,
+                               int32_t k, const int32_t *w, int32_t n_oc, const int32_t *bias,
+                               const int32_t *multiplier, const int32_t *shift, int32_t rq,
+                               out_stage_t stage, int8_t *out);
+
+/* kws_dwconv2d_s8's 3x3 stride-1 windows of at least KWS_DW3_MIN_ROWS output rows whose rows
+ * fit its planes (kws_dw3x3_s8.c): whether they apply, and channels [0, c & ~3) of the layer
+ * (the arguments checked by kws_dwconv2d_s8). */
+int kws_nn_dw3x3_applies(const kws_window_t *win, const kws_dims_t *out_dims);
+void kws_nn_dw3x3(const kws_window_t *win, const kws_dims_t *in_dims, const kws_dims_t *out_dims,
+                  const int8_t *input, const int8_t *weights, const int32_t *bias,
+                  const int32_t *multiplier, const int32_t *shift, int32_t offset,
+                  out_stage_t stage, int8_t *output);
 
 #else /* portable */
 

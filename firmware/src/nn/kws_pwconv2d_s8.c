@@ -160,36 +160,60 @@ KWS_INLINE void dot_2x2_packed(const int8_t *x, int32_t k, const uint32_t *wp, i
 }
 #endif /* !KWS_NN_ASM */
 
-/* Rows of at most KWS_PW_SHORT_INPUTS inputs (n_px * k, k % 4 == 0) take matmul_short: a
- * streaming step's 1 x 5 rows of 64 channels, 320 inputs, unpacked on the stack (4 * 160 B), and
+/* Rows of 4k channels, k*4 <= KWS_PW_SHORT_INPUTS, take matmul_tiled: the pixels in chunks of at
+ * most KWS_PW_SHORT_INPUTS inputs, unpacked on the stack (4 * 160 B) -- a streaming step's 1 x 5
+ * rows of 64 channels (320 inputs) in one chunk, a window's 25 x 5 map in 25 chunks of 5 pixels,
  * a fully connected layer's one pixel. */
-#define KWS_PW_SHORT_INPUTS 512
+#define KWS_PW_SHORT_INPUTS (4 * KWS_NN_PACKED_MAX_IN) /* 512 */
 
-KWS_INLINE int short_rows(int32_t n_px, int32_t k)
+KWS_INLINE int tiled_rows(int32_t k)
 {
-    return (k & 3) == 0 && n_px * k <= KWS_PW_SHORT_INPUTS;
+    return (k & 3) == 0 && 4 * k <= KWS_PW_SHORT_INPUTS;
 }
 
-/* matmul_s8 for short rows (short_rows): the inputs unpacked once (tile_unpack_px, x + offset),
- * then per output channel its weights against each tile of up to KWS_TILE_PX pixels (tile_dot,
- * 3 + 3P instructions per 4P MACs), requantised as they come. */
-static void matmul_short(const int8_t *x, int32_t n_px, int32_t k, const int8_t *w, int32_t n_oc,
-                         const int32_t *bias, const int32_t *multiplier, const int32_t *shift,
-                         int32_t rq, int32_t offset, out_stage_t stage, int8_t *out)
+/* Pixels per chunk of matmul_tiled: all of them if they fit, else the most whole tiles of
+ * KWS_TILE_PX pixels that fit (tile_size then cuts none smaller), else the most that fit. */
+KWS_INLINE int32_t chunk_pixels(int32_t n_px, int32_t k)
+{
+    const int32_t fit = KWS_PW_SHORT_INPUTS / k;
+    if (n_px <= fit) {
+        return n_px;
+    }
+    return fit >= KWS_TILE_PX ? fit - fit % KWS_TILE_PX : fit;
+}
+
+/* matmul_s8 for rows of tiled_rows: per chunk of pixels the inputs unpacked once
+ * (tile_unpack_px, x + offset), then per output channel its weights against each tile of up to
+ * KWS_TILE_PX pixels (tile_dot, 3 + 3P instructions per 4P MACs), requantised as they come. */
+static void matmul_tiled(const int8_t *x, int32_t n_px, int32_t k, const int8_t *w,
+                         const int32_t *packed, int32_t n_oc, const int32_t *bias,
+                         const int32_t *multiplier, const int32_t *shift, int32_t rq,
+                         int32_t offset, out_stage_t stage, int8_t *out)
 {
     uint32_t tiles[KWS_PW_SHORT_INPUTS / 2];
     int8_t tile_px[KWS_PW_SHORT_INPUTS / 4];      /* each tile's pixel count (k >= 4) */
     const int32_t groups = k >> 2, off2 = offset2(offset), px_words = k >> 1;
-    int32_t n_tiles = 0, p0, p;
-    for (p0 = 0; p0 < n_px; p0 += tile_px[n_tiles++]) {
-        const int32_t n = tile_size(n_px, p0);
-        tile_px[n_tiles] = (int8_t)n;
-        for (p = 0; p < n; p++) {
-            tile_unpack_px(x + (p0 + p) * k, groups, p, n, off2, tiles + p0 * px_words);
+    const int32_t chunk = chunk_pixels(n_px, k);
+    int32_t c0;
+    for (c0 = 0; c0 < n_px; c0 += chunk) {
+        const int32_t m = n_px - c0 < chunk ? n_px - c0 : chunk;
+        int32_t n_tiles = 0, p0, p;
+        for (p0 = 0; p0 < m; p0 += tile_px[n_tiles++]) {
+            const int32_t n = tile_size(m, p0);
+            tile_px[n_tiles] = (int8_t)n;
+            for (p = 0; p < n; p++) {
+                tile_unpack_px(x + (c0 + p0 + p) * k, groups, p, n, off2,
+                               tiles + p0 * px_words);
+            }
+        }
+        if (packed != 0) { /* kws_pwconv2d_s8_packed's weights */
+            kws_nn_tiles_times_packed(tiles, tile_px, n_tiles, k, packed, n_oc, bias, multiplier,
+                                      shift, rq, stage, out + c0 * n_oc);
+        } else {
+            kws_nn_tiles_times_weights(tiles, tile_px, n_tiles, k, w, n_oc, bias, multiplier,
+                                       shift, rq, stage, out + c0 * n_oc);
         }
     }
-    kws_nn_tiles_times_weights(tiles, tile_px, n_tiles, k, w, n_oc, bias, multiplier, shift, rq,
-                               stage, out);
 }
 
 #else /* KWS_NN_DSP */
@@ -382,9 +406,9 @@ kws_status_t kws_pwconv2d_s8(const kws_quant_t *quant, const int32_t *multiplier
         return KWS_ERR_ARG;
     }
 #if KWS_NN_DSP
-    if (short_rows(in_dims->h * in_dims->w, in_dims->c)) {
-        matmul_short(input, in_dims->h * in_dims->w, in_dims->c, weights, out_c, bias, multiplier,
-                     shift, 1, quant->input_offset, out_stage(quant), output);
+    if (tiled_rows(in_dims->c)) {
+        matmul_tiled(input, in_dims->h * in_dims->w, in_dims->c, weights, 0, out_c, bias,
+                     multiplier, shift, 1, quant->input_offset, out_stage(quant), output);
         return KWS_OK;
     }
 #endif /* KWS_NN_DSP: short rows */
@@ -392,6 +416,24 @@ kws_status_t kws_pwconv2d_s8(const kws_quant_t *quant, const int32_t *multiplier
               1, quant->input_offset, out_stage(quant), output);
     return KWS_OK;
 }
+
+#if KWS_NN_DSP
+kws_status_t kws_pwconv2d_s8_packed(const kws_quant_t *quant, const int32_t *multiplier,
+                                    const int32_t *shift, const kws_dims_t *in_dims,
+                                    const int8_t *input, const int32_t *weights,
+                                    const int32_t *bias, int32_t out_c, int8_t *output)
+{
+    if (!dims_ok(in_dims) || !quant_ok(quant) || input == 0 || weights == 0 || output == 0 ||
+        !positive_product_fits(in_dims->h, in_dims->w, out_c) ||
+        !tiled_rows(in_dims->c) ||
+        !channels_ok(multiplier, shift, bias, out_c)) {
+        return KWS_ERR_ARG;
+    }
+    matmul_tiled(input, in_dims->h * in_dims->w, in_dims->c, 0, weights, out_c, bias,
+                 multiplier, shift, 1, quant->input_offset, out_stage(quant), output);
+    return KWS_OK;
+}
+#endif /* KWS_NN_DSP: packed weights */
 
 /* ---- fully connected: the same product for one pixel ------------------------------------- */
 
@@ -405,8 +447,8 @@ kws_status_t kws_fc_s8(const kws_quant_t *quant, int32_t multiplier, int32_t shi
     }
     /* one pixel of in_n values times [out_n][in_n]; one multiplier and shift for all */
 #if KWS_NN_DSP
-    if (short_rows(1, in_n)) {
-        matmul_short(input, 1, in_n, weights, out_n, bias, &multiplier, &shift, 0,
+    if (tiled_rows(in_n)) {
+        matmul_tiled(input, 1, in_n, weights, 0, out_n, bias, &multiplier, &shift, 0,
                      quant->input_offset, out_stage(quant), output);
         return KWS_OK;
     }

@@ -121,6 +121,9 @@ static int32_t count_leading_zeros(uint32_t x)
     return n;
 }
 
+/* classes whose exp the second pass reuses instead of computing it again (128 B of stack) */
+#define KWS_SOFTMAX_KEPT 32
+
 /* exp of a difference d >= diff_min to the row's maximum, Q0.31 (d 2^left_shift fits int32:
  * diff_min is -floor(31 * 2^26 / 2^left_shift)). */
 static int32_t entry_exp(int32_t d, int32_t multiplier, int32_t left_shift)
@@ -132,6 +135,7 @@ static int32_t entry_exp(int32_t d, int32_t multiplier, int32_t left_shift)
 kws_status_t kws_softmax_s8(int32_t n, const int8_t *input, int32_t input_multiplier,
                             int32_t input_left_shift, int32_t diff_min, int8_t *output)
 {
+    int32_t kept[KWS_SOFTMAX_KEPT]; /* the first classes' exps, for the second pass */
     int32_t i, max = INT8_LO, total = 0;
     if (n < 1 || input == 0 || output == 0 || input_multiplier < 0 || input_left_shift < 0 ||
         input_left_shift > 31 || diff_min > 0) {
@@ -143,9 +147,11 @@ kws_status_t kws_softmax_s8(int32_t n, const int8_t *input, int32_t input_multip
     for (i = 0; i < n; i++) {
         const int32_t d = input[i] - max;
         if (d >= diff_min) {
-            total = wrap_add(total, rounding_divide_by_pot(
-                                        entry_exp(d, input_multiplier, input_left_shift),
-                                        ACCUMULATION_INTEGER_BITS));
+            const int32_t e = entry_exp(d, input_multiplier, input_left_shift);
+            if (i < KWS_SOFTMAX_KEPT) {
+                kept[i] = e;
+            }
+            total = wrap_add(total, rounding_divide_by_pot(e, ACCUMULATION_INTEGER_BITS));
         }
     }
     /* the max's own term makes total >= 2^19: headroom <= 12, exponent in [23, 35] */
@@ -157,9 +163,10 @@ kws_status_t kws_softmax_s8(int32_t n, const int8_t *input, int32_t input_multip
         const int32_t d = input[i] - max;
         int32_t q = INT8_LO;
         if (d >= diff_min) {
-            q = rounding_divide_by_pot_wide(srdhm(recip, entry_exp(d, input_multiplier,
-                                                                   input_left_shift)),
-                                            exponent) + INT8_LO;
+            const int32_t e = i < KWS_SOFTMAX_KEPT
+                                  ? kept[i]
+                                  : entry_exp(d, input_multiplier, input_left_shift);
+            q = rounding_divide_by_pot_wide(srdhm(recip, e), exponent) + INT8_LO;
             q = q > INT8_HI ? INT8_HI : q;
         }
         output[i] = (int8_t)q;
