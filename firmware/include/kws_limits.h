@@ -9,5 +9,7 @@
 #define KWS_DETECTOR_EXP_LUT_LEN 256    /* entries of the integer softmax's exp table: logit gaps 0..255 LSB */
 #define KWS_DETECTOR_EXP_ONE     32767  /* exp_lut[0], the top class's mass before normalising */
 #define KWS_DETECTOR_P_ONE       255    /* a probability of 1 in the recogniser's uint8 scores */
+#define KWS_NN_PACKED_MAX_IN     128    /* the widest in.c of kws_pwconv2d_s8_packed */
+#define KWS_NN_PACKED_MAX_TAPS   64     /* the largest window of kws_conv2d_s8_packed */
 
 #endif /* KWS_LIMITS_H */

@@ -40,6 +40,7 @@
 
 #include <stdint.h>
 
+#include "kws_limits.h" /* KWS_NN_PACKED_MAX_IN, KWS_NN_PACKED_MAX_TAPS */
 #include "kws_status.h"
 
 /* A feature map [h][w][c]. */
@@ -114,14 +115,10 @@ kws_status_t kws_pwconv2d_s8_packed(const kws_quant_t *quant, const int32_t *mul
 #define KWS_NN_PACKED_WEIGHTS 0
 #endif
 
-/* The largest in.c kws_pwconv2d_s8_packed takes. */
-#define KWS_NN_PACKED_MAX_IN 128
-
 /* Likewise kws_conv2d_s8_packed (KWS_NN_PACKED_WEIGHTS): the convolution with its weights as
  * int32 [out.c][taps / 4][2], taps = kernel_h * kernel_w * in.c in the weights' order (ky, kx,
  * ci), paired as kws_pwconv2d_s8_packed's. taps % 4 == 0 and taps <= KWS_NN_PACKED_MAX_TAPS,
  * else KWS_ERR_ARG; the outputs equal kws_conv2d_s8's. */
-#define KWS_NN_PACKED_MAX_TAPS 64
 #if KWS_NN_PACKED_WEIGHTS
 kws_status_t kws_conv2d_s8_packed(const kws_window_t *window, const kws_quant_t *quant,
                                   const int32_t *multiplier, const int32_t *shift,

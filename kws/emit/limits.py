@@ -15,6 +15,12 @@ from kws.golden import detector
 # kernel signature the generated calls use, ...).
 API_VERSION = 2
 
+# The packed kernels' reach (kws_nn.h, DSP builds): the widest input of kws_pwconv2d_s8_packed
+# and the largest window (taps) of kws_conv2d_s8_packed; the generator packs only layers within
+# them (kws.emit.model_c.is_packable).
+NN_PACKED_MAX_IN = 128
+NN_PACKED_MAX_TAPS = 64
+
 LIMITS = (
     ("KWS_API_VERSION", API_VERSION,
      "the generated API's version (kws.emit.limits.API_VERSION): kws_model.h must match"),
@@ -26,6 +32,8 @@ LIMITS = (
      "entries of the integer softmax's exp table: logit gaps 0..255 LSB"),
     ("KWS_DETECTOR_EXP_ONE", detector.EXP_ONE, "exp_lut[0], the top class's mass before normalising"),
     ("KWS_DETECTOR_P_ONE", detector.P_ONE, "a probability of 1 in the recogniser's uint8 scores"),
+    ("KWS_NN_PACKED_MAX_IN", NN_PACKED_MAX_IN, "the widest in.c of kws_pwconv2d_s8_packed"),
+    ("KWS_NN_PACKED_MAX_TAPS", NN_PACKED_MAX_TAPS, "the largest window of kws_conv2d_s8_packed"),
 )
 
 

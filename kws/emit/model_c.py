@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from kws.emit.c_arrays import c_array
+from kws.emit.limits import NN_PACKED_MAX_IN, NN_PACKED_MAX_TAPS
 from kws.errors import KwsError
 from kws.golden.detector import DetectorSettings
 from kws.golden.network import (ADD_LEFT_SHIFT, Add, AvgPool, Conv, Dense, MaxPool, Mean,
@@ -66,12 +67,6 @@ def is_pointwise(layer) -> bool:
             and layer.weights.shape[1:3] == (1, 1) and tuple(layer.stride) == (1, 1))
 
 
-# kws_nn.h's KWS_NN_PACKED_MAX_IN and KWS_NN_PACKED_MAX_TAPS: the widest input of
-# kws_pwconv2d_s8_packed, the largest window of kws_conv2d_s8_packed
-PACKED_MAX_IN = 128
-PACKED_MAX_TAPS = 64
-
-
 def is_packable(s: LayerShape) -> bool:
     """A pointwise layer or convolution that DSP builds run with packed weights
     (kws_pwconv2d_s8_packed, kws_conv2d_s8_packed)."""
@@ -79,9 +74,9 @@ def is_packable(s: LayerShape) -> bool:
     if not isinstance(layer, Conv) or layer.depthwise:
         return False
     if is_pointwise(layer):
-        return s.in_dims[-1] % 4 == 0 and s.in_dims[-1] <= PACKED_MAX_IN
+        return s.in_dims[-1] % 4 == 0 and s.in_dims[-1] <= NN_PACKED_MAX_IN
     taps = int(np.prod(layer.weights.shape[1:]))
-    return taps % 4 == 0 and taps <= PACKED_MAX_TAPS
+    return taps % 4 == 0 and taps <= NN_PACKED_MAX_TAPS
 
 
 def packed_weights(weights: np.ndarray) -> np.ndarray:
