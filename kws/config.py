@@ -202,6 +202,16 @@ class ModelConfig:
 
 
 @dataclass
+class SpecAugmentConfig:
+    """Time and frequency masks on each training batch (kws.training.spec_augment)."""
+    enabled: bool = False
+    time_masks: int = 2                   # bands of frames per clip
+    time_mask_frames: int = 8             # each up to this many frames (of 49)
+    freq_masks: int = 1                   # bands of coefficients per clip
+    freq_mask_coeffs: int = 2             # each up to this many coefficients (of 10)
+
+
+@dataclass
 class TrainConfig:
     """Training of teacher and student (kws.training.loop): AdamW, linear warm-up then cosine decay."""
     epochs: int = 20
@@ -215,6 +225,7 @@ class TrainConfig:
     threads: int = 0                      # CPU threads for torch; 0 = one per core
     resume: bool = False                  # continue from the stage's last checkpoint
     tensorboard: bool = True              # also log to TensorBoard when it is installed
+    spec_augment: SpecAugmentConfig = field(default_factory=SpecAugmentConfig)
 
 
 @dataclass

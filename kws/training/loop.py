@@ -46,6 +46,7 @@ from kws.io import (TEMP_MARK, atomic_path, copy_file, read_json, save_figure, w
 from kws.pipeline import fingerprint_record
 from kws.training import distributed
 from kws.training.models import build_model, count_macs, count_params
+from kws.training.spec_augment import mask_batch
 
 log = logging.getLogger(__name__)
 
@@ -215,6 +216,8 @@ def _train(cfg, run_dir: Path, name: str, model_cfg, epochs: int, teacher, out,
             started = time.perf_counter()
             torch.manual_seed(cfg.seed * 100_003 + epoch)
             x_train = epoch_inputs(ds, draws, epoch)
+            mask = cfg.train.spec_augment
+            fill = x_train.mean(dim=(0, 1, 2)) if mask.enabled else None
             order = np.random.default_rng([cfg.seed, epoch, 2]).permutation(len(y_train))
             mine = torch.from_numpy(order[positions])
             model.train()
@@ -224,6 +227,8 @@ def _train(cfg, run_dir: Path, name: str, model_cfg, epochs: int, teacher, out,
             for start in bar:
                 idx = mine[start:start + batch_size]
                 x, y = x_train[idx].to(device), y_train[idx].to(device)
+                if mask.enabled:
+                    x = mask_batch(x, fill, mask)
                 logits = model(x)
                 with torch.no_grad():
                     t_logits = teacher(x) if teacher is not None else None
