@@ -76,7 +76,7 @@ def is_packable(s: LayerShape) -> bool:
     if is_pointwise(layer):
         return s.in_dims[-1] % 4 == 0 and s.in_dims[-1] <= NN_PACKED_MAX_IN
     taps = int(np.prod(layer.weights.shape[1:]))
-    return taps % 4 == 0 and taps <= NN_PACKED_MAX_TAPS
+    return taps % 8 == 0 and taps <= NN_PACKED_MAX_TAPS
 
 
 def packed_weights(weights: np.ndarray) -> np.ndarray:

@@ -201,7 +201,7 @@ KWS_INLINE void dot_2x2_col(const col_t *col, const int8_t *w, int32_t wk, int32
 
 KWS_INLINE int tiled_map(int32_t n_px, int32_t taps)
 {
-    return n_px >= 2 && (taps & 3) == 0 && taps <= KWS_CONV_COL_TAPS;
+    return n_px >= 2 && (taps & 7) == 0 && taps <= KWS_CONV_COL_TAPS;
 }
 
 /* Pixels per chunk of conv_tiled: all of them if they fit, else the most whole tiles of
