@@ -4,8 +4,9 @@
  * offset, 0 for padding) and run as a 2 x 2 tile of one contiguous dot product per channel pair
  * (DSP: int16 in SMLAD order, 15 instructions per 16 MACs; portable: the two pixels packed as
  * x0 + x1 * 2^22 for SMLAL). Larger windows: conv_direct, the same tiles (kws_nn_internal.h)
- * over each kernel row's valid run of input. On the DSP path, windows of a multiple of 4 taps
- * (the DS-CNN's 10x4x1: 40) go through the tile product instead (conv_tiled: chunks of 5 pixels'
+ * over each kernel row's valid run of input. On the DSP path, windows of a multiple of 8 taps
+ * (the DS-CNN's 10x4x1: 40; an odd count of 4-tap groups would take the tiles' slow path, so
+ * 20 taps stay on im2col) go through the tile product instead (conv_tiled: chunks of 5 pixels'
  * windows unpacked once, then every output channel against them, 16 instructions per 20 MACs). */
 #include "kws_nn_internal.h"
 
@@ -193,7 +194,7 @@ KWS_INLINE void dot_2x2_col(const col_t *col, const int8_t *w, int32_t wk, int32
     acc[3] = a11;
 }
 
-/* Windows of at most KWS_CONV_COL_TAPS taps, a multiple of 4, take conv_tiled: the pixels in
+/* Windows of at most KWS_CONV_COL_TAPS taps, a multiple of 8, take conv_tiled: the pixels in
  * chunks of at most KWS_CONV_SHORT_INPUTS window taps in all, unpacked on the stack (4 * 128 B)
  * -- a streaming step's one output row (e.g. 10 pixels of a 9x4 window, 360 taps) in one chunk,
  * a window's 25 x 5 map of 10x4 windows (40 taps) in 25 chunks of 5 pixels. */
