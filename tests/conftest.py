@@ -138,8 +138,10 @@ def copy_run(run_dir: Path, target: Path) -> Path:
     return target
 
 
-# The tiny student valid in time (a streaming network: kws_model_step): stride 2 x 2 in time.
-TINY_VALID = ["student_model.time_padding=valid", "student_model.first_kernel=[9,4]"]
+# The tiny student valid in time (a streaming network: kws_model_step): stride 2 x 2 in time,
+# on 1.2 s windows (60 frames) so the streaming tests also cover a window other than 1 s.
+TINY_VALID = ["student_model.time_padding=valid", "student_model.first_kernel=[9,4]",
+              "data.clip_ms=1200"]
 
 
 @pytest.fixture(scope="session")

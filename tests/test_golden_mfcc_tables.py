@@ -45,3 +45,13 @@ def test_tables_accept_a_config_a_dataclass_or_the_recorded_dict():
     from_dict = mt.make_tables(vars(settings), 16000)
     assert repr(from_dataclass) == repr(from_dict)
     assert from_dataclass.frames_per_clip == 49 and from_dataclass.n_out == 10
+
+
+def test_the_network_window_follows_the_clip_length():
+    """data.clip_ms sets the window the network sees: frames_per_clip follows the clip, the
+    front end's constants do not change."""
+    one_second = mt.make_tables(FeaturesConfig(), 16000)
+    longer = mt.make_tables(FeaturesConfig(), 16000, clip_samples=24000)
+    assert (one_second.clip_samples, one_second.frames_per_clip) == (16000, 49)
+    assert (longer.clip_samples, longer.frames_per_clip) == (24000, 74)
+    assert np.array_equal(one_second.mel_weights, longer.mel_weights)

@@ -29,23 +29,24 @@ def random_network(rng, first_kernel=(9, 4), strides=((2, 1), (2, 2), (1, 1)), c
                                                int(rng.integers(-128, 128))))
 
 
-@pytest.mark.parametrize("first_kernel, strides", [
-    ((9, 4), ((2, 1), (2, 2), (1, 1))),           # the default student's shape: lag 0
-    ((10, 4), ((2, 1), (2, 2), (1, 1))),          # lag 3: the last 3 frames are never read
-    ((5, 3), ((1, 1), (3, 1), (2, 1))),           # odd strides, stride 6 in time
+@pytest.mark.parametrize("first_kernel, strides, window", [
+    ((9, 4), ((2, 1), (2, 2), (1, 1)), 49),       # the default student's shape: lag 0
+    ((10, 4), ((2, 1), (2, 2), (1, 1)), 49),      # lag 3: the last 3 frames are never read
+    ((5, 3), ((1, 1), (3, 1), (2, 1)), 49),       # odd strides, stride 6 in time
+    ((5, 4), ((2, 1), (2, 2), (1, 1)), 74),       # a 1.5 s window (data.clip_ms=1500)
 ])
-def test_every_streaming_window_equals_the_window_model(first_kernel, strides):
+def test_every_streaming_window_equals_the_window_model(first_kernel, strides, window):
     rng = np.random.default_rng(sum(first_kernel))
     layers = random_network(rng, first_kernel, strides)
     features = rng.integers(-128, 128, size=(300, 10)).astype(np.int8)
-    frames, logits = stream_logits_streaming(features, layers, 49)
-    g = geometry(layers, 49)
-    assert len(frames) > 40 and frames[0] == 48
+    frames, logits = stream_logits_streaming(features, layers, window)
+    g = geometry(layers, window)
+    assert len(frames) > 30 and frames[0] == window - 1
     assert np.all(np.diff(frames) == g.time_stride)
     for t, streamed in zip(frames, logits):
         # with lag > 0 the last window may end past the stream: its last frames are not read
-        window = np.pad(features, ((0, g.lag), (0, 0)))[t - 48:t + 1]
-        assert np.array_equal(run_network(layers, window[None, ..., None])[0], streamed), t
+        window_in = np.pad(features, ((0, g.lag), (0, 0)))[t - window + 1:t + 1]
+        assert np.array_equal(run_network(layers, window_in[None, ..., None])[0], streamed), t
 
 
 def test_a_reset_mid_stream_equals_a_fresh_start():

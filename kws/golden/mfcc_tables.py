@@ -62,10 +62,11 @@ class MfccTables:
     mel_weights: np.ndarray = field(repr=False)       # packed
     log2_lut: np.ndarray = field(repr=False)
     dct: np.ndarray | None = field(repr=False)
+    clip_samples: int                      # one network window's audio (data.clip_ms)
 
     @property
     def frames_per_clip(self) -> int:
-        return 1 + (self.sample_rate - self.window_len) // self.stride
+        return 1 + (self.clip_samples - self.window_len) // self.stride
 
 
 # ---------------------------------------------------------------- the float designs, in numpy
@@ -169,8 +170,9 @@ def feature_settings(settings) -> SimpleNamespace:
     return SimpleNamespace(**dict(settings))
 
 
-def make_tables(settings, sample_rate: int) -> MfccTables:
-    """All constants for the features settings (feature_settings) at `sample_rate`."""
+def make_tables(settings, sample_rate: int, clip_samples: int | None = None) -> MfccTables:
+    """All constants for the features settings (feature_settings) at `sample_rate`, for network
+    windows of `clip_samples` samples (None: one second)."""
     f = feature_settings(settings)
     window_len, stride = check_settings(f, sample_rate)
     n, m = f.fft_len, f.fft_len // 2
@@ -217,4 +219,5 @@ def make_tables(settings, sample_rate: int) -> MfccTables:
         out_scale=float(f.out_scale), window=window, fft_twiddle=fft_twiddle,
         split_twiddle=split_twiddle, bitrev=bitrev,
         mel_first_bin=np.array(first, dtype=np.int16), mel_n_bins=np.array(count, dtype=np.int16),
-        mel_weights=np.concatenate(packed).astype(np.int16), log2_lut=lut, dct=dct)
+        mel_weights=np.concatenate(packed).astype(np.int16), log2_lut=lut, dct=dct,
+        clip_samples=int(clip_samples or sample_rate))

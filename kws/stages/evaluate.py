@@ -47,7 +47,7 @@ def run(cfg, run_dir: Path, out: Path | None = None) -> dict:
     for ref in refs:
         try:
             audio.append(read_clip(ref.path, sample_rate=tables.sample_rate,
-                                   n_samples=tables.sample_rate))
+                                   n_samples=tables.clip_samples))
             truth.append(labels.index(ref.label))
         except UnreadableClip as exc:
             skipped.append(str(exc))

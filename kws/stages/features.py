@@ -65,7 +65,8 @@ def run(cfg, run_dir: Path, out: Path | None = None) -> dict:
     run = RunDir(run_dir)
     out = Path(out) if out else run.features_dir
     f = cfg.features
-    t = make_tables(f, run.labels_meta()["sample_rate"])
+    meta = run.labels_meta()
+    t = make_tables(f, meta["sample_rate"], meta["clip_samples"])
     cache_dir = Path(cfg.paths.cache_dir).expanduser()
     c_files = write_c_tables(t, out)
     splits = {split: run.split(split) for split in SPLITS}
@@ -76,6 +77,7 @@ def run(cfg, run_dir: Path, out: Path | None = None) -> dict:
     write_json(out / "quant.json", {"scale": t.out_scale, "zero_point": t.out_zero_point,
                                     "frames": t.frames_per_clip, "n_out": t.n_out,
                                     "kind": t.kind, "sample_rate": t.sample_rate,
+                                    "clip_samples": t.clip_samples,
                                     "settings": OmegaConf.to_container(f, resolve=True)})
     all_clips = np.concatenate([splits[s]["audio"] for s in SPLITS])
     all_features = np.concatenate([features[s] for s in SPLITS])

@@ -420,18 +420,29 @@ static void conv_direct(const kws_window_t *window, const kws_quant_t *quant,
     }
 }
 
+/* The checks both entry points make: shapes, window, quantisation, pointers, the per-channel
+ * tables, and taps x output channels representable (every index below stays in int32). */
+static int conv_args_ok(const kws_window_t *window, const kws_quant_t *quant,
+                        const int32_t *multiplier, const int32_t *shift,
+                        const kws_dims_t *in_dims, const int8_t *input, int have_weights,
+                        const int32_t *bias, const kws_dims_t *out_dims, const int8_t *output)
+{
+    return dims_ok(in_dims) && dims_ok(out_dims) && window_ok(window, in_dims, out_dims) &&
+           quant_ok(quant) && input != 0 && have_weights && output != 0 &&
+           positive_product_fits(window->kernel_h, window->kernel_w, in_dims->c) &&
+           positive_product_fits(window->kernel_h * window->kernel_w * in_dims->c, out_dims->c,
+                                 1) &&
+           channels_ok(multiplier, shift, bias, out_dims->c);
+}
+
 kws_status_t kws_conv2d_s8(const kws_window_t *window, const kws_quant_t *quant,
                            const int32_t *multiplier, const int32_t *shift,
                            const kws_dims_t *in_dims, const int8_t *input,
                            const int8_t *weights, const int32_t *bias,
                            const kws_dims_t *out_dims, int8_t *output)
 {
-    if (!dims_ok(in_dims) || !dims_ok(out_dims) || !window_ok(window, in_dims, out_dims) ||
-        !quant_ok(quant) || input == 0 || weights == 0 || output == 0 ||
-        !positive_product_fits(window->kernel_h, window->kernel_w, in_dims->c) ||
-        !positive_product_fits(window->kernel_h * window->kernel_w * in_dims->c, out_dims->c,
-                               1) ||
-        !channels_ok(multiplier, shift, bias, out_dims->c)) {
+    if (!conv_args_ok(window, quant, multiplier, shift, in_dims, input, weights != 0, bias,
+                      out_dims, output)) {
         return KWS_ERR_ARG;
     }
     const int32_t taps = window->kernel_h * window->kernel_w * in_dims->c;
@@ -459,10 +470,8 @@ kws_status_t kws_conv2d_s8_packed(const kws_window_t *window, const kws_quant_t 
                                   const int32_t *weights, const int32_t *bias,
                                   const kws_dims_t *out_dims, int8_t *output)
 {
-    if (!dims_ok(in_dims) || !dims_ok(out_dims) || !window_ok(window, in_dims, out_dims) ||
-        !quant_ok(quant) || input == 0 || weights == 0 || output == 0 ||
-        !positive_product_fits(window->kernel_h, window->kernel_w, in_dims->c) ||
-        !channels_ok(multiplier, shift, bias, out_dims->c)) {
+    if (!conv_args_ok(window, quant, multiplier, shift, in_dims, input, weights != 0, bias,
+                      out_dims, output)) {
         return KWS_ERR_ARG;
     }
     const int32_t taps = window->kernel_h * window->kernel_w * in_dims->c;
