@@ -6,7 +6,9 @@ import re
 import numpy as np
 import pytest
 
+from kws.artifacts import RunDir
 from kws.emit.memplan import MemoryPlan, Placement, check_plan, lower_bound, plan_chain
+from kws.emit.model_c import is_packable, layer_shapes
 
 
 def test_plan_chain_meets_the_lower_bound():
@@ -38,6 +40,10 @@ def test_export_writes_the_firmware_files_and_a_minimal_arena(verified_run):
                         if not k.endswith(("/io_quant", "/stride")))
     dense_mult_shift = 8                                  # the dense layer's are immediates
     assert entry["weights_bytes"] == constants - dense_mult_shift
+    # DSP builds hold the packable layers' weights as int16 pairs: twice their int8 bytes
+    shapes = layer_shapes(RunDir(run_dir).golden_network(), (49, 10, 1))
+    packable = sum(s.layer.weights.size for s in shapes if is_packable(s))
+    assert packable > 0 and entry["weights_bytes_packed"] == entry["weights_bytes"] + packable
     settings = (run_dir / "firmware" / "kws_model_settings.h").read_text()
     assert re.search(r"#define KWS_THRESHOLD\s+0\b", settings)
     assert '"_silence_"' in settings

@@ -423,6 +423,19 @@ def _data_arrays(s: LayerShape) -> list[tuple[str, str, np.ndarray]]:
     return arrays
 
 
+def constant_bytes(shapes: list[LayerShape]) -> dict[str, int]:
+    """Flash the network's constants take: "portable" (int8 weights, the portable kernels and
+    the M3) and "packed" (DSP builds, KWS_NN_PACKED_WEIGHTS: packable layers' weights as int16
+    pairs in int32, twice the bytes)."""
+    portable = packed = 0
+    for s in shapes:
+        for ctype, name, values in _data_arrays(s):
+            size = np.asarray(values).size * (1 if ctype == "int8_t" else 4)
+            portable += size
+            packed += 2 * size if name.endswith("_weights") and is_packable(s) else size
+    return {"portable": portable, "packed": packed}
+
+
 def model_data_sources(shapes: list[LayerShape], detector: DetectorSettings | None = None
                        ) -> tuple[str, str, int]:
     """(kws_model_data.h, kws_model_data.c, bytes of constant data). With `detector`, the data

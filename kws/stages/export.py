@@ -22,8 +22,9 @@ from pathlib import Path
 
 from kws.artifacts import RunDir
 from kws.emit.micropython import write_package as write_micropython_package
-from kws.emit.model_c import (check_requantization, layer_shapes, model_data_sources,
-                              model_sources, plan_memory, plan_streaming, settings_header)
+from kws.emit.model_c import (check_requantization, constant_bytes, layer_shapes,
+                              model_data_sources, model_sources, plan_memory, plan_streaming,
+                              settings_header)
 from kws.emit.limits import API_VERSION
 from kws.emit.model_info import add_model_info, model_hash
 from kws.errors import KwsError
@@ -69,7 +70,8 @@ def run(cfg, run_dir: Path, out: Path | None = None) -> dict:
     model_h, model_c = model_sources(shapes, plan, step)
     ram_bytes = plan.arena_bytes + (0 if step is None else step.state_bytes
                                     + step.memory.scratch_bytes)
-    check_budgets(cfg.export, ram_bytes, weights_bytes)
+    flash = constant_bytes(shapes)
+    check_budgets(cfg.export, ram_bytes, max(flash.values()))
     log.info("export: writing the C (%d layers, arena %d B, constants %d B)", len(shapes),
              plan.arena_bytes, weights_bytes)
     generated = {"kws_model_data.h": data_h, "kws_model_data.c": data_c,
@@ -91,7 +93,8 @@ def run(cfg, run_dir: Path, out: Path | None = None) -> dict:
             "api_version": API_VERSION, "model_hash": model_hash(generated),
             "model_ram_bytes": ram_bytes,
             "ram_bytes": plan.arena_bytes, "ram_lower_bound_bytes": plan.lower_bound_bytes,
-            "weights_bytes": weights_bytes, "layers": len(shapes),
+            "weights_bytes": weights_bytes, "weights_bytes_packed": flash["packed"],
+            "layers": len(shapes),
             "streaming": None if step is None else {
                 "step_frames": step.geometry.time_stride, "lag_frames": step.geometry.lag,
                 "pool_rows": step.geometry.final_rows,
@@ -127,4 +130,5 @@ def summarize(entry: dict) -> str:
                                      f"{streaming['scratch_bytes']} B")
     return (f"{entry.get('folder')}: activations {entry.get('ram_bytes')} B "
             f"(lower bound {entry.get('ram_lower_bound_bytes')} B), constants "
-            f"{entry.get('weights_bytes')} B{step}")
+            f"{entry.get('weights_bytes')} B ({entry.get('weights_bytes_packed')} B with DSP "
+            f"builds' packed weights){step}")
