@@ -142,17 +142,11 @@ def _host_c(firmware: Path, x: np.ndarray, tflm: np.ndarray, work: Path) -> dict
 def _cortex_m(model: ImportedModel, firmware: Path, x: np.ndarray, tflm: np.ndarray,
               board: str, work: Path) -> dict:
     from kws.toolchain import cortex_m as target
-    from kws.toolchain import sources
-    from kws.toolchain.model_bench import run_model_bench, write_bench_data
+    from kws.toolchain.model_bench import bench_golden_network
     missing = target.missing_tools()
     if missing:
         return {"cortex_m": f"not run: {target.toolchain_hint(missing)}"}
-    gen = work / "bench_data"
-    gen.mkdir()
-    write_bench_data(gen, x, run_network(model.layers, x, keep=True))
-    kernels = sources.build("nn")
-    r = run_model_bench(board, firmware, gen, work / board, extra_sources=tuple(kernels.sources),
-                        extra_includes=tuple(kernels.includes))
+    r = bench_golden_network(board, firmware, model.layers, x, work)
     parts = target.parts_from_map(work / board / "app.map")
     flash = sum(parts.get(p, {}).get("flash", 0) for p in ("kernels", "model", "model_data"))
     return {**_agreement(np.asarray(r["logits"]), tflm, "cortex_m"), "board": board,

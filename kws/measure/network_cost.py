@@ -13,7 +13,6 @@ import numpy as np
 
 from kws.emit.model_c import layer_shapes, model_data_sources, model_sources, plan_memory
 from kws.errors import KwsError
-from kws.golden.network import run_network
 
 COSTS = ("m4_instructions", "arena_bytes", "flash_bytes")
 M4_BOARD = "mps2-an386"
@@ -30,8 +29,7 @@ def m4_instructions(layers: list, x: np.ndarray) -> int:
     """Instructions of one kws_model_invoke() on the Cortex-M4 for int8 input x [H, W, C]; the
     target's logits are checked against the golden model's on the way."""
     from kws.toolchain import cortex_m as target
-    from kws.toolchain import sources
-    from kws.toolchain.model_bench import run_model_bench, write_bench_data
+    from kws.toolchain.model_bench import bench_golden_network
     missing = target.missing_tools()
     if missing:
         raise KwsError(f"measuring Cortex-M4 instructions needs {', '.join(missing)}: "
@@ -40,17 +38,12 @@ def m4_instructions(layers: list, x: np.ndarray) -> int:
     data_h, data_c, _ = model_data_sources(shapes)
     model_h, model_c = model_sources(shapes, plan_memory(shapes))
     with tempfile.TemporaryDirectory(prefix="kws_cost_") as tmp:
-        model_dir, data_dir = Path(tmp) / "model", Path(tmp) / "data"
+        model_dir = Path(tmp) / "model"
         model_dir.mkdir()
-        data_dir.mkdir()
         for name, text in (("kws_model_data.h", data_h), ("kws_model_data.c", data_c),
                            ("kws_model.h", model_h), ("kws_model.c", model_c)):
             (model_dir / name).write_text(text)
-        write_bench_data(data_dir, x[None], run_network(layers, x[None], keep=True))
-        kernels = sources.build("nn")
-        r = run_model_bench(M4_BOARD, model_dir, data_dir, Path(tmp) / "build",
-                            extra_sources=tuple(kernels.sources),
-                            extra_includes=tuple(kernels.includes))
+        r = bench_golden_network(M4_BOARD, model_dir, layers, x[None], Path(tmp))
     if int(r["mismatches"]) != 0:
         raise KwsError("the generated network's output on the Cortex-M4 differs from the golden "
                        "model's while measuring its cost")

@@ -88,3 +88,19 @@ def run_model_bench(board: str, generated: Path, data: Path, build_dir: Path, *,
                 if k in arrays})
     out["elf"] = elf
     return out
+
+
+def bench_golden_network(board: str, generated: Path, layers: list, x: np.ndarray,
+                         work: Path) -> dict:
+    """run_model_bench with the NN kernels for the generated model of the golden network
+    `layers` on int8 inputs x [N, H, W, C]: the golden outputs are the bench data (written to
+    work/bench_data), the build goes to work/<board>."""
+    from kws.golden.network import run_network
+    from kws.toolchain import sources
+    data = Path(work) / "bench_data"
+    data.mkdir(parents=True, exist_ok=True)
+    write_bench_data(data, x, run_network(layers, x, keep=True))
+    kernels = sources.build("nn")
+    return run_model_bench(board, generated, data, Path(work) / board,
+                           extra_sources=tuple(kernels.sources),
+                           extra_includes=tuple(kernels.includes))
