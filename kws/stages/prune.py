@@ -35,7 +35,7 @@ from kws.training.models import build_model, count_macs, count_params
 from kws.training.prune import (candidate_ratios, choose_channels, group_widths, importance,
                                 keep_counts, prune_channels, pruned_config, round_schedule,
                                 search_ratio)
-from kws.training.ptq import activation_ranges, convert, fold
+from kws.training.ptq import post_training_quantize
 
 CONFIG_KEYS = ("seed", "prune", "student_model", "teacher_model", "train", "distill",
                "data.augment", "quant.calibration", "quant.percentile")
@@ -118,10 +118,9 @@ def _calibration_clips(cfg, run: RunDir) -> tuple[np.ndarray, torch.Tensor]:
 
 def _golden(model, x_cal: torch.Tensor, run: RunDir, quant_cfg) -> list:
     """The int8 network of a float model, calibrated as the quantize stage's PTQ does."""
-    layers = fold(model.eval())
     quant = run.quant()
-    ranges = activation_ranges(layers, x_cal, quant_cfg.calibration, quant_cfg.percentile)
-    return convert(layers, ranges, QuantParams(quant["scale"], quant["zero_point"]))
+    return post_training_quantize(model, x_cal, quant_cfg,
+                                  QuantParams(quant["scale"], quant["zero_point"]))[2]
 
 
 def _ratio_for_budget(cfg, run: RunDir, student, student_cfg, x_int8: np.ndarray,

@@ -25,7 +25,8 @@ from kws.emit.tflite import run_tflm, smallest_arena, to_tflite
 from kws.golden.network import AvgPool, QuantParams, run_network
 from kws.io import atomic_path
 from kws.training.loop import dequantize_tensor, load_trained
-from kws.training.ptq import activation_ranges, convert, dequantize_output, float_forward, fold
+from kws.training.ptq import (convert, dequantize_output, float_forward,
+                              post_training_quantize)
 from kws.training.qat import FakeQuantNet, finetune
 
 CONFIG_KEYS = ("quant", "student_model", "train", "data.augment", "prune.enabled", "budget.kind")
@@ -51,15 +52,13 @@ def run(cfg, run_dir: Path, out: Path | None = None) -> dict:
     source = float_source(cfg)
     model = load_trained(run_dir, source, cfg.student_model if source == "student" else None,
                          len(labels))
-    layers = fold(model)
     train, test = run.features("train"), run.features("test")
     picks = np.random.default_rng(cfg.seed).permutation(len(train["label"]))
     calibration = train["features"][np.sort(picks[:cfg.quant.calibration_clips])]
     to_float = lambda q: dequantize_tensor(q, quant["scale"], quant["zero_point"])  # noqa: E731
-    ranges = activation_ranges(layers, to_float(calibration), cfg.quant.calibration,
-                               cfg.quant.percentile)
     input_quant = QuantParams(quant["scale"], quant["zero_point"])
-    golden = convert(layers, ranges, input_quant)
+    layers, ranges, golden = post_training_quantize(model, to_float(calibration), cfg.quant,
+                                                    input_quant)
     x_int8 = test["features"][..., None]                        # NHWC [N, frames, coeffs, 1]
     truth = test["label"].astype(np.int64)
     ptq_pred = run_network(golden, x_int8).astype(np.int32).argmax(1)
