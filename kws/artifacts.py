@@ -247,7 +247,8 @@ class RunDir:
     def mfcc_tables(self) -> MfccTables:
         """The front end's tables, made from the settings the features stage recorded."""
         quant = self.quant()
-        return make_tables(quant["settings"], int(quant["sample_rate"]), quant.get("clip_samples"))
+        return make_tables(quant["settings"], int(quant["sample_rate"]),
+                           quant.get("clip_samples"))
 
     # ------------------------------------------------------------ training stages
 
