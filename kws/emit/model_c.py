@@ -69,15 +69,16 @@ def is_pointwise(layer) -> bool:
 
 def is_packable(s: LayerShape) -> bool:
     """A pointwise layer or convolution that DSP builds run with packed weights
-    (kws_pwconv2d_s8_packed, kws_conv2d_s8_packed). A convolution only with an even count of
-    4-tap groups: the tiles' odd-group path is slower than the unpacked kernel's im2col (a 5x4x1
-    window, 20 taps: a streaming step 290,600 M4 instructions through the tiles, 258,320 with
-    im2col)."""
+    (kws_pwconv2d_s8_packed, kws_conv2d_s8_packed), only with an even count of 4-tap groups:
+    the packed tiles' odd-group path is plain C, slower than the int8 kernels (a 5x4x1 window,
+    20 taps: a streaming step 290,600 M4 instructions through the tiles, 258,320 with im2col;
+    a 44 -> 44 channel pointwise layer on a 13 x 5 map 443,280 packed, 175,800 with int8
+    weights)."""
     layer = s.layer
     if not isinstance(layer, Conv) or layer.depthwise:
         return False
     if is_pointwise(layer):
-        return s.in_dims[-1] % 4 == 0 and s.in_dims[-1] <= NN_PACKED_MAX_IN
+        return s.in_dims[-1] % 8 == 0 and s.in_dims[-1] <= NN_PACKED_MAX_IN
     taps = int(np.prod(layer.weights.shape[1:]))
     return taps % 8 == 0 and taps <= NN_PACKED_MAX_TAPS
 
