@@ -37,9 +37,10 @@ def _twin(run_dir, pcm, streaming: bool = True):
     """The Python twin of the loop: on the streaming path the golden streaming network's
     windows (whole steps), on the window path the window model's (detect_stream)."""
     run = RunDir(run_dir)
-    layers = run.golden_network()
+    layers, tables = run.golden_network(), run.mfcc_tables()
     if streaming:
-        return detect_stream_streamed(pcm, run.mfcc_tables(), layers, 49, run.detector_settings())
+        return detect_stream_streamed(pcm, tables, layers, tables.frames_per_clip,
+                                      run.detector_settings())
     return detect_stream(pcm, run.mfcc_tables(), lambda x: run_network(layers, x),
                          run.detector_settings())
 
@@ -73,12 +74,15 @@ def test_the_twins_differ_only_in_the_last_incomplete_step(verified):
     run_dir, _ = verified
     pcm, _ = sf.read(run_dir / "verify" / "stream.wav", dtype="int16")
     tables = RunDir(run_dir).mfcc_tables()
-    n_frames = 48 + 4 * 200 + 2                            # frames 0 .. 849: window 848 needs 851
+    frames = tables.frames_per_clip                        # the window: 1.24 s, 61 frames
+    # 2 frames into the step after the window ending at frame frames - 1 + 4 * 200
+    n_frames = frames - 1 + 4 * 200 + 2
     pcm = pcm[:(n_frames - 1) * tables.stride + tables.window_len]
     streaming, window = _twin(run_dir, pcm, True), _twin(run_dir, pcm, False)
-    ends, _ = stream_logits_streamed(pcm, tables, RunDir(run_dir).golden_network(), 49)
-    assert ends[-1] == 844
-    assert streaming == [e for e in window if e.frame_index <= 844]
+    ends, _ = stream_logits_streamed(pcm, tables, RunDir(run_dir).golden_network(), frames)
+    last = frames - 1 + 4 * 199
+    assert ends[-1] == last
+    assert streaming == [e for e in window if e.frame_index <= last]
     build = run_dir / "verify" / "build"
     assert run_stream_c(build / "kws_verify_tool_san", pcm, 320) == streaming
     assert run_stream_c(build / "kws_verify_tool_window_san", pcm, 320) == window
@@ -102,7 +106,7 @@ def test_a_reset_mid_stream_equals_a_fresh_start(verified):
     pcm, _ = sf.read(run_dir / "verify" / "stream.wav", dtype="int16")
     pcm = pcm[:16000 * 30]
     build = run_dir / "verify" / "build"
-    g = geometry(RunDir(run_dir).golden_network(), 49)
+    g = geometry(RunDir(run_dir).golden_network(), RunDir(run_dir).mfcc_tables().frames_per_clip)
     # cut mid-frame and mid-step: samples not on a frame boundary, frames not on a step one
     reset_at = 16000 * 12 + 457
     assert (reset_at // 320) % g.time_stride != 0 and reset_at % 320 != 0
@@ -132,6 +136,8 @@ def test_demo_runs_the_streaming_path(verified, tmp_path):
     assert printed == [labels[e.label] for e in events] and events
     tables = RunDir(run_dir).mfcc_tables()
     n_frames = 1 + (len(pcm) - tables.window_len) // tables.stride
-    inferences = len(stream_logits_streamed(pcm, tables, RunDir(run_dir).golden_network(), 49)[0])
-    assert inferences == (n_frames // 4 * 4 - 49) // 4 + 1  # one per whole step once warm
+    inferences = len(stream_logits_streamed(pcm, tables, RunDir(run_dir).golden_network(),
+                                            tables.frames_per_clip)[0])
+    # one per whole step once warm
+    assert inferences == (n_frames // 4 * 4 - tables.frames_per_clip) // 4 + 1
     assert out[-1].endswith(f"{inferences} inferences, {len(events)} detections")
