@@ -41,8 +41,7 @@ def _twin(run_dir, pcm, streaming: bool = True):
     if streaming:
         return detect_stream_streamed(pcm, tables, layers, tables.frames_per_clip,
                                       run.detector_settings())
-    return detect_stream(pcm, run.mfcc_tables(), lambda x: run_network(layers, x),
-                         run.detector_settings())
+    return detect_stream(pcm, tables, lambda x: run_network(layers, x), run.detector_settings())
 
 
 def test_the_export_is_a_streaming_network(verified):

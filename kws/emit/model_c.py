@@ -424,6 +424,11 @@ def _data_arrays(s: LayerShape) -> list[tuple[str, str, np.ndarray]]:
     return arrays
 
 
+def _packed_in_dsp_builds(s: LayerShape, name: str) -> bool:
+    """Whether DSP builds hold array `name` of layer `s` as packed int16 pairs."""
+    return name.endswith("_weights") and is_packable(s)
+
+
 def constant_bytes(shapes: list[LayerShape]) -> dict[str, int]:
     """Flash the network's constants take: "portable" (int8 weights, the portable kernels and
     the M3) and "packed" (DSP builds, KWS_NN_PACKED_WEIGHTS: packable layers' weights as int16
@@ -433,7 +438,7 @@ def constant_bytes(shapes: list[LayerShape]) -> dict[str, int]:
         for ctype, name, values in _data_arrays(s):
             size = np.asarray(values).size * (1 if ctype == "int8_t" else 4)
             portable += size
-            packed += 2 * size if name.endswith("_weights") and is_packable(s) else size
+            packed += 2 * size if _packed_in_dsp_builds(s, name) else size
     return {"portable": portable, "packed": packed}
 
 
@@ -441,12 +446,12 @@ def model_data_sources(shapes: list[LayerShape], detector: DetectorSettings | No
                        ) -> tuple[str, str, int]:
     """(kws_model_data.h, kws_model_data.c, bytes of constant data). With `detector`, the data
     also holds `kws_model_detector_settings` (kws_detector.h's kws_detector_settings_t)."""
-    decls, defs, total = [], [], 0
+    decls, defs = [], []
     for s in shapes:
         for ctype, name, values in _data_arrays(s):
             decl = f"extern const {ctype} {name}[{np.asarray(values).size}];"
             define = c_array(ctype, name, values)
-            if name.endswith("_weights") and is_packable(s):   # DSP builds: the packed pairs
+            if _packed_in_dsp_builds(s, name):
                 packed = packed_weights(np.asarray(values))
                 decl = (f"#if KWS_NN_PACKED_WEIGHTS\nextern const int32_t {name}[{packed.size}];"
                         f"\n#else\n{decl}\n#endif")
@@ -454,7 +459,6 @@ def model_data_sources(shapes: list[LayerShape], detector: DetectorSettings | No
                           f"#else\n{define}#endif\n")
             decls.append(decl)
             defs.append(define)
-            total += np.asarray(values).size * (1 if ctype == "int8_t" else 4)
     includes = "#include <stdint.h>\n"
     if any(is_packable(s) for s in shapes):
         includes += '\n#include "kws_nn.h" /* KWS_NN_PACKED_WEIGHTS */\n'
@@ -468,7 +472,7 @@ def model_data_sources(shapes: list[LayerShape], detector: DetectorSettings | No
     source = GENERATED + '#include "kws_model_data.h"\n\n' + "\n".join(defs)
     if detector is not None:
         source += detector_settings_source(detector)
-    return header, source, total
+    return header, source, constant_bytes(shapes)["portable"]
 
 
 def detector_settings_source(settings: DetectorSettings) -> str:

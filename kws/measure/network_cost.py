@@ -11,7 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from kws.emit.model_c import layer_shapes, model_data_sources, model_sources, plan_memory
+from kws.emit.model_c import (constant_bytes, layer_shapes, model_data_sources, model_sources,
+                              plan_memory)
 from kws.errors import KwsError
 
 COSTS = ("m4_instructions", "arena_bytes", "flash_bytes")
@@ -21,8 +22,8 @@ M4_BOARD = "mps2-an386"
 def memory_costs(layers: list, input_dims: tuple[int, int, int]) -> dict[str, int]:
     """arena_bytes and flash_bytes (the generated model's constant data)."""
     shapes = layer_shapes(layers, input_dims)
-    _, _, constants = model_data_sources(shapes)
-    return {"arena_bytes": int(plan_memory(shapes).arena_bytes), "flash_bytes": int(constants)}
+    return {"arena_bytes": int(plan_memory(shapes).arena_bytes),
+            "flash_bytes": constant_bytes(shapes)["portable"]}
 
 
 def m4_instructions(layers: list, x: np.ndarray) -> int:

@@ -65,12 +65,13 @@ def run(cfg, run_dir: Path, out: Path | None = None) -> dict:
                                     point["threshold"] if point else None,
                                     infer_every=inference_cadence(layers, tables.frames_per_clip,
                                                                   cfg.detector.infer_every_frames))
-    data_h, data_c, weights_bytes = model_data_sources(shapes, settings)
+    data_h, data_c, _ = model_data_sources(shapes, settings)
+    flash = constant_bytes(shapes)
+    weights_bytes = flash["portable"]
     step = plan_streaming(shapes, quant["frames"])
     model_h, model_c = model_sources(shapes, plan, step)
     ram_bytes = plan.arena_bytes + (0 if step is None else step.state_bytes
                                     + step.memory.scratch_bytes)
-    flash = constant_bytes(shapes)
     check_budgets(cfg.export, ram_bytes, max(flash.values()))
     log.info("export: writing the C (%d layers, arena %d B, constants %d B)", len(shapes),
              plan.arena_bytes, weights_bytes)

@@ -139,7 +139,6 @@ def convert(layers: list[FloatLayer], ranges: list[tuple[float, float]],
     return golden
 
 
-
 def post_training_quantize(model: DSCNN, x_cal: torch.Tensor, quant_cfg, input_quant: QuantParams
                            ) -> tuple[list[FloatLayer], list[tuple[float, float]], list]:
     """PTQ as the quantize stage does it: fold BatchNorm, calibrate each layer's output range on
@@ -147,6 +146,7 @@ def post_training_quantize(model: DSCNN, x_cal: torch.Tensor, quant_cfg, input_q
     layers = fold(model.eval())
     ranges = activation_ranges(layers, x_cal, quant_cfg.calibration, quant_cfg.percentile)
     return layers, ranges, convert(layers, ranges, input_quant)
+
 
 def dequantize_output(q: np.ndarray, quant: QuantParams) -> np.ndarray:
     return (q.astype(np.float64) - quant.zero_point) * quant.scale
