@@ -144,7 +144,9 @@ class DataConfig:
     testing_percent: float = 10.0
     split_salt: str = "kws"               # "" reproduces the official hash split (see speech_commands)
     sample_rate: int = 16000
-    clip_ms: int = 1000
+    # The network's window. 1.5 s: the streamable student (no padding in time) then has context
+    # on both sides of a 1 s word; 1 s clips are centred in it (kws.audio.clips.fit_length).
+    clip_ms: int = 1500
     strict: bool = False                  # true: the first unreadable clip is an error, not a skip
     download: bool = False                # fetch the archive into `root` if it is not there
     url: str = SPEECH_COMMANDS_URL

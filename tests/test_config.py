@@ -109,9 +109,16 @@ def test_a_crash_keeps_exit_code_1(tmp_path):
     assert proc.returncode == 1 and "a bug" in proc.stderr
 
 
-def test_the_streaming_experiment_is_the_streamable_student_on_longer_windows():
-    cfg = compose_cfg(["experiment=streaming", "data=speech_commands"])
-    assert cfg.data.clip_ms == 1500 and cfg.data.source == "speech_commands"
+def test_the_default_student_streams_on_longer_windows():
+    cfg = compose_cfg([])
+    assert cfg.data.clip_ms == 1500
     assert cfg.student_model.time_padding == "valid"
     assert list(cfg.student_model.first_kernel) == [5, 4]
     assert cfg.teacher_model.name == "dscnn_l"      # the teacher sees the same 1.5 s windows
+
+
+def test_the_window_experiment_is_the_earlier_default():
+    cfg = compose_cfg(["experiment=window", "data=speech_commands"])
+    assert cfg.data.clip_ms == 1000 and cfg.data.source == "speech_commands"
+    assert cfg.student_model.time_padding == "same"
+    assert list(cfg.student_model.first_kernel) == [10, 4]

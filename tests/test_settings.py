@@ -77,7 +77,8 @@ def test_the_defaults_and_the_experiments_are_valid():
     for overrides in ([], ["data=speech_commands", "data.root=/x"], ["features=logmel"],
                       ["experiment=kd_ablation"], ["experiment=detector_sweep"],
                       ["experiment=prune_sweep", "prune.student_dir=/x"], ["prune=wanda"],
-                      ["model@teacher_model=dscnn_s"], ["model@student_model=student_streaming"],
+                      ["model@teacher_model=dscnn_s"], ["model@student_model=student_same"],
+                      ["experiment=window"],
                       ["firmware.board=mps2-an385"]):
         assert validate_settings(compose_cfg(overrides)) is None   # raises on a bad setting
 

@@ -22,15 +22,16 @@ def test_presets_have_the_published_sizes():
     assert count_params(dscnn_s) == 22_604                     # Hello Edge DS-CNN-S, BN folded
     assert count_macs(dscnn_s, (49, 10)) == 2_656_768          # 2.66 M MACs
     assert 400_000 < count_params(build_model(_preset("dscnn_l"), 12)) < 420_000
-    student = build_model(_preset("student"), 12)
-    assert count_params(student) <= 25_000
+    student = build_model(_preset("student"), 12)                   # the default: streamable
+    assert _preset("student").time_padding == "valid"
+    assert count_params(student) == 21_324                           # bench/RESULTS.md streaming
+    assert count_macs(student, (49, 10)) == 1_042_688
     assert count_macs(student, (49, 10)) < count_macs(dscnn_s, (49, 10))
-    out = student(torch.zeros(3, 1, 49, 10))
+    out = student(torch.zeros(3, 1, 74, 10))                         # a 1.5 s window
     assert out.shape == (3, 12)
-    streaming = _preset("student_streaming")
-    assert streaming.time_padding == "valid"
-    assert count_params(build_model(streaming, 12)) == 21_324        # bench/RESULTS.md streaming
-    assert count_macs(build_model(streaming, 12), (49, 10)) == 1_042_688
+    window_only = build_model(_preset("student_same"), 12)
+    assert count_params(window_only) <= 25_000
+    assert window_only(torch.zeros(3, 1, 49, 10)).shape == (3, 12)
 
 
 def _kws(args, cwd):

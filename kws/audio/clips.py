@@ -107,11 +107,17 @@ def read_clip_counted(path: str | Path, *, sample_rate: int,
 
 
 def fit_length(clip: np.ndarray, n_samples: int) -> np.ndarray:
-    """Zero-pad at the end (as Speech Commands' own loader does) or crop around the centre."""
+    """Crop around the centre, or zero-pad around it (the odd sample at the end).
+
+    Centred, not padded at the end as Speech Commands' own loader does: a 1 s clip in a 1.5 s
+    window then has its word in the middle with context on both sides, as a stream shows it,
+    and as the synthetic clips (word at any offset) teach it.
+    """
     if len(clip) >= n_samples:
         start = (len(clip) - n_samples) // 2
         return clip[start:start + n_samples]
-    return np.pad(clip, (0, n_samples - len(clip)))
+    before = (n_samples - len(clip)) // 2
+    return np.pad(clip, (before, n_samples - len(clip) - before))
 
 
 def read_long(path: str | Path, *, sample_rate: int) -> np.ndarray:

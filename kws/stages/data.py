@@ -36,8 +36,9 @@ OUTPUT = "data"
 REQUIRES = ()
 NOISE_SPLIT_FRACTIONS = {"train": (0.0, 0.8), "validation": (0.8, 0.9), "test": (0.9, 1.0)}
 # A keyword clip is reported as clipped when a float file held samples beyond full scale
-# (|x| > 1.0, clipped to int16 on reading) or when at least this share of its samples sit at
-# full scale (-32768 or 32767) after reading.
+# (|x| > 1.0, clipped to int16 on reading) or when at least this share of its non-zero samples
+# sit at full scale (-32768 or 32767) after reading (non-zero: the zeros that pad a short clip to
+# the window do not dilute it).
 CLIPPED_SHARE = 0.01
 EXAMPLES = 10                             # file names listed per kind of problem in the report
 
@@ -263,7 +264,7 @@ def _note_quality(clip: np.ndarray, beyond_full_scale: int, name: str,
     if not clip.any():
         quality["all_zero"].append(name)
     elif beyond_full_scale or np.count_nonzero((clip == 32767) | (clip == -32768)) \
-            >= CLIPPED_SHARE * len(clip):
+            >= CLIPPED_SHARE * np.count_nonzero(clip):
         quality["clipped"].append(name)
 
 
