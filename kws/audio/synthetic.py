@@ -47,7 +47,7 @@ from kws.audio.speech_commands import BACKGROUND, UNKNOWN
 from kws.io import atomic_dir, write_json
 
 log = logging.getLogger(__name__)
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3          # 3: words in the middle second of a longer clip
 _COMPLETE = ".complete"
 SPEECH_POOL = "negative_speech.npz"
 VOICES_JSON = "voices.json"
@@ -307,9 +307,13 @@ def _to_pcm(x: np.ndarray, rms_dbfs: float) -> np.ndarray:
 
 
 def _place(word: np.ndarray, n: int, rate: int, rng: np.random.Generator) -> np.ndarray:
-    """The word at a random offset and peak level (-20..-1 dBFS) over faint room noise."""
-    word = _fade(word[:n], rate // 200)
-    start = int(rng.integers(0, n - len(word) + 1))
+    """The word at a random offset in the clip's middle second (all of a clip of 1 s or less)
+    and peak level (-20..-1 dBFS), over faint room noise. The middle second: as a recorded
+    1 s clip centred in a longer window (kws.audio.clips.fit_length), so that a longer window
+    adds context around the word, not room for it to wander."""
+    span = min(n, rate)
+    word = _fade(word[:span], rate // 200)
+    start = (n - span) // 2 + int(rng.integers(0, span - len(word) + 1))
     clip = np.zeros(n)
     clip[start:start + len(word)] = word / max(np.abs(word).max(), 1e-9)
     clip *= 10 ** (rng.uniform(-20, -1) / 20)
