@@ -107,6 +107,19 @@ def test_speakers_of_a_voice_spread_over_rate_and_pitch_and_are_reproducible():
     assert rates.std() > 0.02                                         # jittered per utterance
 
 
+def test_a_word_lands_in_the_middle_second_of_a_longer_clip():
+    rate, word = 16000, np.ones(8000)                   # 0.5 s at full scale before levelling
+    starts = set()
+    for seed in range(20):
+        clip = synthetic._place(word, 24000, rate, np.random.default_rng(seed))  # 1.5 s
+        loud = np.flatnonzero(np.abs(clip) > 1000)      # the word (>= -20 dBFS), not the noise
+        assert clip.shape == (24000,) and 4000 <= loud[0] and loud[-1] < 20000
+        starts.add(int(loud[0]))
+    assert len(starts) > 10                              # anywhere in that second
+    one_second = synthetic._place(word, rate, rate, np.random.default_rng(0))
+    assert one_second.shape == (rate,) and (np.abs(one_second) > 1000).sum() > 7000
+
+
 def test_split_is_by_voice_not_by_speaker(tmp_path):
     """Speakers `voice+sK` of one voice always share a split, though their ids hash apart."""
     import soundfile as sf

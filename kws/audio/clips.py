@@ -111,7 +111,7 @@ def fit_length(clip: np.ndarray, n_samples: int) -> np.ndarray:
 
     Centred, not padded at the end as Speech Commands' own loader does: a 1 s clip in a 1.5 s
     window then has its word in the middle with context on both sides, as a stream shows it,
-    and as the synthetic clips (word at any offset) teach it.
+    and as the synthetic clips (word anywhere in the middle second) teach it.
     """
     if len(clip) >= n_samples:
         start = (len(clip) - n_samples) // 2

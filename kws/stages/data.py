@@ -164,7 +164,7 @@ def _log_problems(skipped: list[str], skipped_folders: list[str], quality: dict,
                     len(skipped), len(skipped_folders), first)
     if quality["all_zero"] or quality["clipped"]:
         log.warning("data: %d keyword clip(s) are all zeros%s; %d are clipped (float samples "
-                    "beyond full scale, or >= %g%% of samples at full scale)%s",
+                    "beyond full scale, or >= %g%% of non-zero samples at full scale)%s",
                     len(quality["all_zero"]), _first(quality["all_zero"]),
                     len(quality["clipped"]), 100 * CLIPPED_SHARE, _first(quality["clipped"]))
     if without_id:
