@@ -191,7 +191,7 @@ class ModelConfig:
     """A DS-CNN (kws.training.models): first conv, depthwise-separable blocks, pool, classifier."""
     name: str = "student"
     first_channels: int = 64
-    first_kernel: List[int] = field(default_factory=lambda: [10, 4])
+    first_kernel: List[int] = field(default_factory=lambda: [5, 4])
     first_stride: List[int] = field(default_factory=lambda: [2, 1])
     # the default student's blocks (conf/model/student.yaml); the other presets set their own
     blocks: List[BlockConfig] = field(default_factory=lambda: [
@@ -200,7 +200,7 @@ class ModelConfig:
     dropout: float = 0.2
     # along time: "same" (TF padding, window model only) or "valid" (no padding in time: the
     # network also runs streaming, one output row per step, bit-exact with the window model)
-    time_padding: str = "same"
+    time_padding: str = "valid"
 
 
 @dataclass
