@@ -42,6 +42,7 @@ from omegaconf import OmegaConf
 
 from kws.artifacts import AudioPool
 from kws.audio import tts, voices as voice_sel
+from kws.audio.clips import fit_length
 from kws.audio.sentences import load_sentences
 from kws.audio.speech_commands import BACKGROUND, UNKNOWN
 from kws.io import atomic_dir, write_json
@@ -311,12 +312,11 @@ def _place(word: np.ndarray, n: int, rate: int, rng: np.random.Generator) -> np.
     and peak level (-20..-1 dBFS), over faint room noise. The middle second: as a recorded
     1 s clip centred in a longer window (kws.audio.clips.fit_length), so that a longer window
     adds context around the word, not room for it to wander."""
-    span = min(n, rate)
-    word = _fade(word[:span], rate // 200)
-    start = (n - span) // 2 + int(rng.integers(0, span - len(word) + 1))
-    clip = np.zeros(n)
-    clip[start:start + len(word)] = word / max(np.abs(word).max(), 1e-9)
-    clip *= 10 ** (rng.uniform(-20, -1) / 20)
+    second = np.zeros(min(n, rate))
+    word = _fade(word[:len(second)], rate // 200)
+    start = int(rng.integers(0, len(second) - len(word) + 1))
+    second[start:start + len(word)] = word / max(np.abs(word).max(), 1e-9)
+    clip = fit_length(second, n) * 10 ** (rng.uniform(-20, -1) / 20)
     clip += _coloured(n, 1.0, rng) * 10 ** (rng.uniform(-70, -50) / 20)
     return np.clip(np.round(clip * 32767), -32768, 32767).astype(np.int16)
 
