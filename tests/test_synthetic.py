@@ -114,6 +114,8 @@ def test_a_word_lands_in_the_middle_second_of_a_longer_clip():
         clip = synthetic._place(word, 24000, rate, np.random.default_rng(seed))  # 1.5 s
         loud = np.flatnonzero(np.abs(clip) > 1000)      # the word (>= -20 dBFS), not the noise
         assert clip.shape == (24000,) and 4000 <= loud[0] and loud[-1] < 20000
+        assert not clip[:4000].any() and not clip[20000:].any()   # zero-padded, as real clips
+        assert np.count_nonzero(clip[4000:20000]) > 15000           # noise fills that second
         starts.add(int(loud[0]))
     assert len(starts) > 10                              # anywhere in that second
     one_second = synthetic._place(word, rate, rate, np.random.default_rng(0))

@@ -48,7 +48,7 @@ from kws.audio.speech_commands import BACKGROUND, UNKNOWN
 from kws.io import atomic_dir, write_json
 
 log = logging.getLogger(__name__)
-GENERATOR_VERSION = 3          # 3: words in the middle second of a longer clip
+GENERATOR_VERSION = 4          # 3: words in the middle second; 4: zero padding around it
 _COMPLETE = ".complete"
 SPEECH_POOL = "negative_speech.npz"
 VOICES_JSON = "voices.json"
@@ -308,17 +308,19 @@ def _to_pcm(x: np.ndarray, rms_dbfs: float) -> np.ndarray:
 
 
 def _place(word: np.ndarray, n: int, rate: int, rng: np.random.Generator) -> np.ndarray:
-    """The word at a random offset in the clip's middle second (all of a clip of 1 s or less)
-    and peak level (-20..-1 dBFS), over faint room noise. The middle second: as a recorded
-    1 s clip centred in a longer window (kws.audio.clips.fit_length), so that a longer window
-    adds context around the word, not room for it to wander."""
+    """A recorded 1 s clip as a longer window holds it: the word at a random offset and peak
+    level (-20..-1 dBFS) over faint room noise within one second (all of a clip of 1 s or
+    less), that second centred and zero-padded to `n` by kws.audio.clips.fit_length, exactly
+    as a real 1 s clip is. So a model trained on synthetic speech sees the padding real test
+    clips have (digital silence, not noise), and the word never wanders out of the middle."""
     second = np.zeros(min(n, rate))
     word = _fade(word[:len(second)], rate // 200)
     start = int(rng.integers(0, len(second) - len(word) + 1))
     second[start:start + len(word)] = word / max(np.abs(word).max(), 1e-9)
-    clip = fit_length(second, n) * 10 ** (rng.uniform(-20, -1) / 20)
-    clip += _coloured(n, 1.0, rng) * 10 ** (rng.uniform(-70, -50) / 20)
-    return np.clip(np.round(clip * 32767), -32768, 32767).astype(np.int16)
+    second *= 10 ** (rng.uniform(-20, -1) / 20)
+    second += _coloured(len(second), 1.0, rng) * 10 ** (rng.uniform(-70, -50) / 20)
+    pcm = np.clip(np.round(second * 32767), -32768, 32767).astype(np.int16)
+    return fit_length(pcm, n)
 
 
 def _write(path: Path, pcm: np.ndarray, rate: int) -> None:
