@@ -228,3 +228,20 @@ def test_firmware_stage_without_toolchain_says_what_to_install(exported, quantiz
     assert entry["ran"] is False and "qemu-system-arm" in entry["reason"]
     with pytest.raises(KwsError, match="apt-get install"):
         firmware.run(compose_cfg(overrides + ["firmware.required=true"]), exported)
+
+
+def test_the_measured_stream_has_no_digital_silence():
+    """Zero padding (>= 10 ms of exact zeros) becomes a quiet room's noise, seeded by the clip
+    index; speech, and zeros that are only a zero crossing, stay as they are."""
+    clips = np.zeros((2, 4000), np.int16)
+    clips[:, 1000:3000] = 1000
+    clips[:, 2000:2100] = 0                                 # 100 samples: below SILENCE_RUN
+    filled = target.without_digital_silence(clips, np.array([5, 9]))
+    assert np.array_equal(filled[:, 1000:3000], clips[:, 1000:3000])
+    for pad in (filled[:, :1000], filled[:, 3000:]):
+        assert np.count_nonzero(pad) > 0.9 * pad.size
+        assert 0.8 * target.FLOOR_NOISE_RMS < np.sqrt(np.mean(pad.astype(float) ** 2)) \
+            < 1.2 * target.FLOOR_NOISE_RMS
+    assert not np.array_equal(filled[0], filled[1])          # each clip its own noise
+    assert np.array_equal(filled, target.without_digital_silence(clips, np.array([5, 9])))
+    assert not clips[:, :1000].any()                          # the input is not changed
