@@ -140,6 +140,9 @@ class DataConfig:
     keywords: List[str] = field(default_factory=lambda: list(DEFAULT_KEYWORDS))
     unknown_share: float = 0.1            # share of each split that is _unknown_ (capped by supply)
     silence_share: float = 0.1            # share of each split that is _silence_
+    # Training split only: this many more _unknown_ examples, per example selected above, cut
+    # as whole windows from the training negative speech (kws.audio.negatives.negative_windows).
+    negative_windows_share: float = 0.0
     validation_percent: float = 10.0
     testing_percent: float = 10.0
     split_salt: str = "kws"               # "" reproduces the official hash split (see speech_commands)

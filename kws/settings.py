@@ -110,6 +110,7 @@ RULES: dict[str, Rule] = {
     "data.seed": SEED,
     "data.unknown_share": SHARE,
     "data.silence_share": SHARE,
+    "data.negative_windows_share": NON_NEGATIVE,
     "data.validation_percent": real(0, 100, hi_open=True),
     "data.testing_percent": real(0, 100, hi_open=True),
     "data.sample_rate": integer(8000),

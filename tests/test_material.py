@@ -264,3 +264,56 @@ def test_data_stage_without_shared_uses_what_it_synthesises(cache_dir, tmp_path)
                for s in SPLITS)
     run = RunDir(tmp_path / "run")
     assert len(run.pool("negatives", "train")) == 0 and len(run.pool("speech", "train")) > 0
+
+
+def test_negative_windows_cut_whole_windows_from_the_pools():
+    """Windows at uniform offsets inside long recordings; a short one centred and zero-padded;
+    reproducible; named by the recording and start they came from."""
+    long_rec, short = np.arange(1, 5001, dtype=np.int16), np.full(300, 7, np.int16)
+    pools = [AudioPool.from_items([long_rec], ["a/long.flac"], ["a"]),
+             AudioPool.from_items([short], ["s+s0"], ["s"])]
+    audio, names = negatives.negative_windows(pools, 40, 1000, np.random.default_rng(3))
+    assert audio.shape == (40, 1000) and audio.dtype == np.int16 and len(names) == 40
+    assert {n for n, _ in names} == {"a/long.flac", "s+s0"}
+    for row, (name, start) in zip(audio, names):
+        if name == "a/long.flac":
+            assert np.array_equal(row, long_rec[start:start + 1000])
+        else:
+            assert start == 0 and not row[:350].any() and (row[350:650] == 7).all()
+    again, _ = negatives.negative_windows(pools, 40, 1000, np.random.default_rng(3))
+    assert np.array_equal(audio, again)
+    assert negatives.negative_windows(pools, 0, 1000, np.random.default_rng(3))[0].shape == (0, 1000)
+
+
+def test_negative_windows_join_only_the_training_split_and_change_nothing_else(cache_dir,
+                                                                              tmp_path):
+    """data.negative_windows_share adds _unknown_ windows of the training split's own speech
+    to train.npz; validation and test, and the clips selected before, stay byte-identical."""
+    from conftest import TINY_SYNTHETIC
+    from kws.pipeline import run_pipeline
+    overrides = TINY_SYNTHETIC + [f"paths.cache_dir={cache_dir}", "stages=[data]"]
+    run_pipeline(compose_cfg(overrides), tmp_path / "base")
+    run_pipeline(compose_cfg(overrides + ["data.negative_windows_share=0.5"]), tmp_path / "neg")
+    base, neg = RunDir(tmp_path / "base"), RunDir(tmp_path / "neg")
+    for s in ("validation", "test"):
+        assert np.array_equal(base.split(s)["audio"], neg.split(s)["audio"])
+    old, new = base.split("train"), neg.split("train")
+    n = len(old["audio"])
+    assert len(new["audio"]) == n + round(0.5 * n)
+    assert np.array_equal(new["audio"][:n], old["audio"])
+    unknown = base.labels().index("_unknown_")
+    assert (new["label"][n:] == unknown).all() and not any(new["speaker"][n:])
+    training = [x for kind in ("speech", "negatives") for x in base.pool(kind, "train").items()]
+    for row in new["audio"][n:n + 10]:       # each window lies in a training recording
+        assert row.any()
+        piece = row[np.flatnonzero(row)[0]:][:400]
+        assert any(_contains(rec, piece) for rec in training)
+    manifest = (tmp_path / "neg" / "data" / "manifest.csv").read_text().splitlines()
+    assert sum(line.startswith("train,_unknown_,,") for line in manifest) >= round(0.5 * n)
+
+
+def _contains(haystack: np.ndarray, needle: np.ndarray) -> bool:
+    if len(needle) > len(haystack):
+        return False
+    windows = np.lib.stride_tricks.sliding_window_view(haystack, len(needle))
+    return bool((windows == needle).all(axis=1).any())

@@ -13,6 +13,10 @@ speaker-hash rule of the clips, so a split's speech comes only from that split's
 sentence is spoken by one voice only.
 
 Babble: several talkers from one split's speech pool at once, for that split's background noise.
+
+Negative windows: training `_unknown_` examples cut from the training split's negative material
+(real recordings and TTS sentences), so the network learns what a stream's non-keyword speech
+looks like in a whole window, not only as single words and as interference under keywords.
 """
 from __future__ import annotations
 
@@ -25,6 +29,7 @@ import numpy as np
 import soundfile as sf
 
 from kws.artifacts import AudioPool
+from kws.audio.clips import fit_length
 from kws.audio.speech_commands import SPLITS, hash_split, voice_of
 from kws.audio.tts.dsp import resample, trim_silence
 from kws.errors import KwsError
@@ -168,3 +173,22 @@ def babble(pool: AudioPool, n_samples: int, talkers: int, rng: np.random.Generat
         mix += t / max(np.sqrt(np.mean(t ** 2)), 1e-9)
     mix *= 10 ** (-20 / 20) * 32768 / max(np.sqrt(np.mean(mix ** 2)), 1e-9)
     return np.clip(np.round(mix), -32768, 32767).astype(np.int16)
+
+
+def negative_windows(pools: list[AudioPool], n: int, n_samples: int,
+                     rng: np.random.Generator) -> tuple[np.ndarray, list[tuple[str, int]]]:
+    """n windows of n_samples from the pools' recordings: a recording is drawn uniformly (of
+    all the pools' items together), then a window at a uniform offset in it; one shorter than
+    the window is centred and zero-padded (kws.audio.clips.fit_length) as a short clip is.
+    Returns int16 [n, n_samples] and, per window, (the item's name, the window's start sample)."""
+    items = [(pool, i) for pool in pools for i in range(len(pool)) if len(pool[i])]
+    if n <= 0 or not items:
+        return np.zeros((0, n_samples), np.int16), []
+    audio, names = np.zeros((n, n_samples), np.int16), []
+    for row, pick in zip(audio, rng.integers(0, len(items), size=n)):
+        pool, i = items[pick]
+        rec = pool[i]
+        start = int(rng.integers(0, len(rec) - n_samples + 1)) if len(rec) > n_samples else 0
+        row[:] = fit_length(rec[start:start + n_samples], n_samples)
+        names.append((str(pool.name[i]), start))
+    return audio, names

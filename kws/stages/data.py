@@ -1,4 +1,4 @@
-"""Stage `data`: a labelled, speaker-split set of 1 s int16 clips in the run directory.
+"""Stage `data`: a labelled, speaker-split set of int16 clips (data.clip_ms) in the run directory.
 
 Reads:  a Speech Commands folder (data.source=speech_commands, data.root) or the synthetic set.
 Writes: data/{train,validation,test}.npz  (audio int16 [N, S], label int16 [N], speaker str [N])
@@ -21,7 +21,7 @@ import numpy as np
 from tqdm import tqdm
 
 from kws.artifacts import RunDir
-from kws.audio import material, synthetic
+from kws.audio import material, negatives, synthetic
 from kws.audio.clips import UnreadableClip, read_clip_counted, read_long
 from kws.audio.download import download_and_extract
 from kws.config import shared_data_dir
@@ -41,6 +41,7 @@ NOISE_SPLIT_FRACTIONS = {"train": (0.0, 0.8), "validation": (0.8, 0.9), "test": 
 # the window do not dilute it).
 CLIPPED_SHARE = 0.01
 EXAMPLES = 10                             # file names listed per kind of problem in the report
+NEGATIVE_WINDOWS_STREAM = 7               # spawn key of the negative windows' generator
 
 
 @dataclass
@@ -120,6 +121,8 @@ def run(cfg, run_dir: Path, out: Path | None = None) -> dict:
         examples = _select(refs, split, labels, noise_by_split[split], data, n_samples, rng)
         audio, kept = _load(examples, noise_by_split[split], data, n_samples, skipped, split,
                             quality)
+        if split == "train":
+            audio, kept = _with_negative_windows(audio, kept, pools, labels, data, n_samples)
         label_ids = np.array([labels.index(e.label) for e in kept], dtype=np.int16)
         speakers = np.array([e.speaker or "" for e in kept])
         save_npz(out / f"{split}.npz", audio=audio, label=label_ids, speaker=speakers)
@@ -210,6 +213,24 @@ def _select(refs: list[ClipRef], split: str, labels: list[str], noise: dict[str,
     silence = _sample(silence, n_silence, rng)
     silence += _noise_slices(noise, n_silence - len(silence), n_samples, rng)
     return keyword + unknown + silence
+
+
+def _with_negative_windows(audio: np.ndarray, kept: list[Example], pools: material.Pools,
+                           labels: list[str], data, n_samples: int
+                           ) -> tuple[np.ndarray, list[Example]]:
+    """The training split plus data.negative_windows_share × its size `_unknown_` windows of the
+    training negative speech (real recordings, TTS sentences); their own generator, so the
+    selection above is the same with and without them."""
+    n = round(data.negative_windows_share * len(kept))
+    rng = np.random.default_rng([data.seed, NEGATIVE_WINDOWS_STREAM])
+    windows, names = negatives.negative_windows(
+        [pools.negatives["train"], pools.speech["train"]], n, n_samples, rng)
+    if n and not len(windows):
+        log.info("data: data.negative_windows_share=%g but the training split has no negative "
+                 "speech (no ../shared negatives, no TTS sentences): no windows added",
+                 data.negative_windows_share)
+    extra = [Example(UNKNOWN, None, noise_name=name, noise_start=start) for name, start in names]
+    return np.concatenate([audio, windows]), kept + extra
 
 
 def _sample(items: list, n: int, rng: np.random.Generator) -> list:
