@@ -244,6 +244,17 @@ class DistillConfig:
 
 
 @dataclass
+class MiningConfig:
+    """Hard-negative mining in the student's training (kws.training.mining)."""
+    enabled: bool = False
+    pool_windows: int = 4000              # windows of the training negative speech, cut once
+    start_epoch: int = 3                  # epochs before the first mining (0-based epoch index)
+    per_epoch: int = 400                  # at most this many hard negatives join an epoch
+    min_score: float = 0.5                # a window fires: top class a keyword at >= this
+    weight: float = 2.0                   # their loss weight (the clips' is 1)
+
+
+@dataclass
 class PruneBudgetConfig:
     """A cost the pruned network must not exceed (instead of prune.ratio)."""
     kind: Optional[str] = None            # null (use prune.ratio) | m4_instructions (per
@@ -387,6 +398,7 @@ class KwsConfig:
     student_model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     distill: DistillConfig = field(default_factory=DistillConfig)
+    mining: MiningConfig = field(default_factory=MiningConfig)
     prune: PruneConfig = field(default_factory=PruneConfig)
     quant: QuantConfig = field(default_factory=QuantConfig)
     detector: DetectorConfig = field(default_factory=DetectorConfig)

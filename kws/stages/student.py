@@ -1,4 +1,5 @@
-"""Stage `student`: the small DS-CNN, distilled from the teacher (distill.enabled) or not.
+"""Stage `student`: the small DS-CNN, distilled from the teacher (distill.enabled) or not, with
+hard negatives mined from the training negative speech (mining.enabled; kws.training.mining).
 
 Reads:  data/, features/, teacher/best.pt (of this run, or of distill.teacher_dir)
 Writes: student/ (checkpoints, metrics.csv, confusion_test.png)
@@ -9,7 +10,8 @@ from pathlib import Path
 
 from kws.training.loop import load_teacher, summarize_training, train_model
 
-CONFIG_KEYS = ("seed", "student_model", "teacher_model", "train", "distill", "data.augment")
+CONFIG_KEYS = ("seed", "student_model", "teacher_model", "train", "distill", "mining",
+               "data.augment")
 OUTPUT = "student"
 REQUIRES = ("data", "features")
 RESUMABLE = True                          # train.resume continues student.partial/
@@ -29,7 +31,7 @@ def run(cfg, run_dir: Path, out: Path | None = None) -> dict:
         teacher, entry["teacher"] = load_teacher(cfg, run_dir)
     epochs = cfg.distill.epochs or cfg.train.epochs
     result = train_model(cfg, run_dir, "student", cfg.student_model, epochs, teacher=teacher,
-                         out=out)
+                         out=out, mining=cfg.mining if cfg.mining.enabled else None)
     return {**result, **entry}
 
 

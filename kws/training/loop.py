@@ -38,6 +38,7 @@ from tqdm import tqdm
 
 from kws.artifacts import STAMPS, RunDir
 from kws.audio.augment import Material, training_material
+from kws.audio.speech_commands import UNKNOWN
 from kws.errors import KwsError
 from kws.epoch_features import EpochFeatures, TrainingAudio
 from kws.feature_cache import worker_count
@@ -45,6 +46,7 @@ from kws.io import (TEMP_MARK, atomic_path, copy_file, read_json, save_figure, w
                     write_text)
 from kws.pipeline import fingerprint_record
 from kws.training import distributed
+from kws.training.mining import MiningPool, load_pool, mine
 from kws.training.models import build_model, count_macs, count_params
 from kws.training.spec_augment import mask_batch
 
@@ -122,7 +124,12 @@ def lr_factor(step: int, total: int, warmup: int) -> float:
 
 
 def distill_loss(student_logits, teacher_logits, labels, temperature: float, alpha: float,
-                 label_smoothing: float) -> torch.Tensor:
+                 label_smoothing: float, weights: torch.Tensor | None = None) -> torch.Tensor:
+    """weights: one per example (hard negatives count more), the loss their weighted mean;
+    None: the plain mean."""
+    if weights is not None:
+        return _weighted_distill_loss(student_logits, teacher_logits, labels, temperature,
+                                      alpha, label_smoothing, weights)
     hard = F.cross_entropy(student_logits, labels, label_smoothing=label_smoothing)
     if teacher_logits is None:
         return hard
@@ -130,6 +137,20 @@ def distill_loss(student_logits, teacher_logits, labels, temperature: float, alp
                     F.log_softmax(teacher_logits / temperature, dim=1),
                     reduction="batchmean", log_target=True) * temperature**2
     return (1 - alpha) * hard + alpha * soft
+
+
+def _weighted_distill_loss(student_logits, teacher_logits, labels, temperature: float,
+                           alpha: float, label_smoothing: float,
+                           weights: torch.Tensor) -> torch.Tensor:
+    share = weights / weights.sum()
+    hard = (F.cross_entropy(student_logits, labels, label_smoothing=label_smoothing,
+                            reduction="none") * share).sum()
+    if teacher_logits is None:
+        return hard
+    soft = F.kl_div(F.log_softmax(student_logits / temperature, dim=1),
+                    F.log_softmax(teacher_logits / temperature, dim=1),
+                    reduction="none", log_target=True).sum(dim=1)
+    return (1 - alpha) * hard + alpha * (soft * share).sum() * temperature**2
 
 
 @torch.no_grad()
@@ -141,11 +162,13 @@ def predict(model: nn.Module, x: torch.Tensor, device: torch.device,
 
 def train_model(cfg, run_dir: Path, name: str, model_cfg, epochs: int,
                 teacher: nn.Module | None = None, out: Path | None = None,
-                initial_state: dict | None = None, resume_completed: bool = True) -> dict | None:
+                initial_state: dict | None = None, resume_completed: bool = True,
+                mining=None) -> dict | None:
     """Train `model_cfg` as stage `name` into `out` (default <run_dir>/<name>); returns its
     report entry. initial_state: weights to start from (fine-tuning) instead of a random
     initialisation. resume_completed: train.resume may also continue the last.pt of the stage's
     completed folder (false when `out` is one of several trainings inside the stage).
+    mining: a MiningConfig to mine hard negatives with (kws.training.mining), or None.
 
     Under torchrun (kws.training.distributed) rank 0 first hands the same arguments to the other
     ranks (follow_trainings), and every rank trains its share of each batch; only rank 0 writes
@@ -156,9 +179,10 @@ def train_model(cfg, run_dir: Path, name: str, model_cfg, epochs: int,
             "cfg": OmegaConf.to_container(cfg, resolve=True), "run_dir": str(run_dir),
             "name": name, "model_cfg": OmegaConf.to_container(model_cfg, resolve=True),
             "epochs": epochs, "teacher": teacher, "out": str(out) if out else None,
-            "initial_state": initial_state, "resume_completed": resume_completed})
+            "initial_state": initial_state, "resume_completed": resume_completed,
+            "mining": OmegaConf.to_container(mining, resolve=True) if mining else None})
     return _train(cfg, Path(run_dir), name, model_cfg, epochs, teacher, out, initial_state,
-                  resume_completed, r)
+                  resume_completed, r, mining)
 
 
 def follow_trainings() -> None:
@@ -167,11 +191,13 @@ def follow_trainings() -> None:
         _train(OmegaConf.create(job["cfg"]), Path(job["run_dir"]), job["name"],
                OmegaConf.create(job["model_cfg"]), job["epochs"], job["teacher"],
                Path(job["out"]) if job["out"] else None, job["initial_state"],
-               job["resume_completed"], distributed.ranks())
+               job["resume_completed"], distributed.ranks(),
+               OmegaConf.create(job["mining"]) if job["mining"] else None)
 
 
 def _train(cfg, run_dir: Path, name: str, model_cfg, epochs: int, teacher, out,
-           initial_state, resume_completed: bool, r: distributed.Ranks) -> dict | None:
+           initial_state, resume_completed: bool, r: distributed.Ranks,
+           mining=None) -> dict | None:
     final = run_dir / name
     out = Path(out) if out else final
     if r.leader:
@@ -187,7 +213,9 @@ def _train(cfg, run_dir: Path, name: str, model_cfg, epochs: int, teacher, out,
     net = net.to(device)
     optimizer = torch.optim.AdamW(net.parameters(), lr=cfg.train.lr,
                                   weight_decay=cfg.train.weight_decay)
-    steps_per_epoch = math.ceil(len(ds.train_labels) / cfg.train.batch_size)
+    pool = _mining_pool(cfg, run_dir, ds, mining)
+    n_mined = mining.per_epoch if pool is not None else 0
+    steps_per_epoch = math.ceil((len(ds.train_labels) + n_mined) / cfg.train.batch_size)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(
         step, epochs * steps_per_epoch, cfg.train.warmup_epochs * steps_per_epoch))
     state = {"epoch": 0, "best_val_acc": -1.0, "history": [], "train_seconds": 0.0}
@@ -209,31 +237,41 @@ def _train(cfg, run_dir: Path, name: str, model_cfg, epochs: int, teacher, out,
         teacher.to(device).eval()
     writer = _tensorboard(out, cfg.train.tensorboard) if r.leader else None
     y_train = torch.from_numpy(ds.train_labels)
-    positions, batch_size = distributed.batch_positions(len(y_train), cfg.train.batch_size, r)
+    unknown = ds.labels.index(UNKNOWN)
     sharing = distributed.share_chunks(r) if r.parallel else None
     with epoch_draws(cfg, run_dir, ds, tables, sharing, r.size) as draws:
         for epoch in range(state["epoch"], epochs):
             started = time.perf_counter()
             torch.manual_seed(cfg.seed * 100_003 + epoch)
-            x_train = epoch_inputs(ds, draws, epoch)
+            x_train, y_epoch, w_epoch = epoch_inputs(ds, draws, epoch), y_train, None
+            mined = (mine(net, pool, mining, device) if pool is not None
+                     and epoch >= mining.start_epoch else np.zeros(0, np.int64))
+            if len(mined):              # this epoch's hard negatives, after its clips
+                x_train = torch.cat([x_train, pool.x[mined]])
+                y_epoch = torch.cat([y_train, torch.full((len(mined),), unknown)])
+                w_epoch = torch.cat([torch.ones(len(y_train)),
+                                     torch.full((len(mined),), float(mining.weight))])
+            positions, batch_size = distributed.batch_positions(len(y_epoch),
+                                                                cfg.train.batch_size, r)
             mask = cfg.train.spec_augment
             fill = x_train.mean(dim=(0, 1, 2)) if mask.enabled else None
-            order = np.random.default_rng([cfg.seed, epoch, 2]).permutation(len(y_train))
-            mine = torch.from_numpy(order[positions])
+            order = np.random.default_rng([cfg.seed, epoch, 2]).permutation(len(y_epoch))
+            my_order = torch.from_numpy(order[positions])
             model.train()
             loss_sum, correct = 0.0, 0
-            bar = tqdm(range(0, len(mine), batch_size), desc=f"{name} {epoch + 1}/{epochs}",
+            bar = tqdm(range(0, len(my_order), batch_size), desc=f"{name} {epoch + 1}/{epochs}",
                        unit="batch", leave=False, disable=None if r.leader else True)
             for start in bar:
-                idx = mine[start:start + batch_size]
-                x, y = x_train[idx].to(device), y_train[idx].to(device)
+                idx = my_order[start:start + batch_size]
+                x, y = x_train[idx].to(device), y_epoch[idx].to(device)
+                w = w_epoch[idx].to(device) if w_epoch is not None else None
                 if mask.enabled:
                     x = mask_batch(x, fill, mask)
                 logits = model(x)
                 with torch.no_grad():
                     t_logits = teacher(x) if teacher is not None else None
                 loss = distill_loss(logits, t_logits, y, cfg.distill.temperature,
-                                    cfg.distill.alpha, cfg.train.label_smoothing)
+                                    cfg.distill.alpha, cfg.train.label_smoothing, w)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
@@ -241,7 +279,7 @@ def _train(cfg, run_dir: Path, name: str, model_cfg, epochs: int, teacher, out,
                 loss_sum += float(loss.detach()) * len(idx)
                 correct += int((logits.argmax(1) == y).sum())
                 bar.set_postfix(loss=f"{float(loss.detach()):.3f}")
-            loss_sum, correct, seen = distributed.all_sum(loss_sum, correct, len(mine))
+            loss_sum, correct, seen = distributed.all_sum(loss_sum, correct, len(my_order))
             if not r.leader:
                 continue
             val_logits = predict(net, ds.val_x, device)
@@ -251,6 +289,8 @@ def _train(cfg, run_dir: Path, name: str, model_cfg, epochs: int, teacher, out,
                    "val_acc": round(_accuracy(val_logits, ds.val_y), 5),
                    "lr": optimizer.param_groups[0]["lr"],
                    "seconds": round(time.perf_counter() - started, 2)}
+            if pool is not None:
+                row["hard_negatives"] = len(mined)
             _end_of_epoch(name, epochs, row, state, net, optimizer, schedule, record, out,
                           writer)
     if not r.leader:
@@ -263,12 +303,30 @@ def _train(cfg, run_dir: Path, name: str, model_cfg, epochs: int, teacher, out,
     test_logits = predict(net, ds.test_x, device)
     _plot_confusion(out / "confusion_test.png", test_logits.argmax(1), ds.test_y, ds.labels, name)
     frames, coeffs = ds.test_x.shape[-2:]
-    return {"model": model_cfg.name, "params": count_params(net),
+    entry = {} if pool is None else {"mining": _mining_entry(pool, mining, state["history"])}
+    return {**entry, "model": model_cfg.name, "params": count_params(net),
             "macs": count_macs(net.cpu(), (frames, coeffs)),
             "val_acc": round(state["best_val_acc"], 4),
             "test_acc": round(_accuracy(test_logits, ds.test_y), 4),
             "epochs": state["epoch"], "train_seconds": round(state["train_seconds"], 1),
             "device": str(device), "processes": r.size}
+
+
+def _mining_pool(cfg, run_dir: Path, ds: Dataset, mining) -> MiningPool | None:
+    if mining is None:
+        return None
+    pool = load_pool(cfg, run_dir, ds.train_audio.shape[1],
+                     lambda q: dequantize_tensor(q, ds.scale, ds.zero_point))
+    if pool is None:
+        log.info("mining: the training split has no negative speech (no ../shared negatives, "
+                 "no TTS sentences): trained without hard negatives")
+    return pool
+
+
+def _mining_entry(pool: MiningPool, mining, history: list[dict]) -> dict:
+    per_epoch = [row.get("hard_negatives", 0) for row in history]
+    return {"pool_windows": len(pool.x), "start_epoch": mining.start_epoch,
+            "weight": mining.weight, "hard_negatives_per_epoch": per_epoch}
 
 
 def _device(cfg, r: distributed.Ranks) -> torch.device:
