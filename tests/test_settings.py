@@ -27,6 +27,9 @@ BAD = [
     ("data.augment.noise_prob=1.5", "data.augment.noise_prob=1.5: must be a number in [0, 1]"),
     ("data.augment.time_shift_ms=-5", "data.augment.time_shift_ms=-5.0: must be a number >= 0"),
     ("data.unknown_share=1.5", "data.unknown_share=1.5: must be a number in [0, 1)"),
+    ("data.negative_windows_share=-1", "data.negative_windows_share=-1.0: must be a number >= 0"),
+    ("mining.min_score=2", "mining.min_score=2.0: must be a number in [0, 1]"),
+    ("mining.per_epoch=0", "mining.per_epoch=0: must be an integer >= 1"),
     ("data.silence_share=0.95", "data.unknown_share + data.silence_share = 1.05: must be < 1"),
     ("stream.select_on=validation stream.validation_negative_hours=0.5",
      "stream.validation_negative_hours=0.5 with stream.target_fa_per_hour=0.5: the validation "
