@@ -62,7 +62,7 @@ def test_mining_picks_the_surest_keyword_windows_first():
     # classes: 0 _silence_, 1 _unknown_, 2 yes, 3 no; the "network" returns each window's logits
     logits = torch.tensor([[0., 0., 5., 0.], [0., 9., 0., 0.], [0., 0., 0., 8.],
                            [0., 0., 1., 0.9], [0., 0., 3., 0.]])
-    pool = MiningPool(logits, [f"w{i}" for i in range(5)], torch.tensor([2, 3]))
+    pool = MiningPool(logits, torch.tensor([2, 3]))
     cfg = SimpleNamespace(min_score=0.5, per_epoch=2)
     picked = mine(torch.nn.Identity(), pool, cfg, torch.device("cpu"))
     assert picked.tolist() == [2, 0]                       # window 1 is _unknown_: not a fire

@@ -122,7 +122,7 @@ def run(cfg, run_dir: Path, out: Path | None = None) -> dict:
         audio, kept = _load(examples, noise_by_split[split], data, n_samples, skipped, split,
                             quality)
         if split == "train":
-            audio, kept = _with_negative_windows(audio, kept, pools, labels, data, n_samples)
+            audio, kept = _with_negative_windows(audio, kept, pools, data, n_samples)
         label_ids = np.array([labels.index(e.label) for e in kept], dtype=np.int16)
         speakers = np.array([e.speaker or "" for e in kept])
         save_npz(out / f"{split}.npz", audio=audio, label=label_ids, speaker=speakers)
@@ -216,8 +216,7 @@ def _select(refs: list[ClipRef], split: str, labels: list[str], noise: dict[str,
 
 
 def _with_negative_windows(audio: np.ndarray, kept: list[Example], pools: material.Pools,
-                           labels: list[str], data, n_samples: int
-                           ) -> tuple[np.ndarray, list[Example]]:
+                           data, n_samples: int) -> tuple[np.ndarray, list[Example]]:
     """The training split plus data.negative_windows_share × its size `_unknown_` windows of the
     training negative speech (real recordings, TTS sentences); their own generator, so the
     selection above is the same with and without them."""

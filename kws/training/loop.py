@@ -315,7 +315,7 @@ def _train(cfg, run_dir: Path, name: str, model_cfg, epochs: int, teacher, out,
 def _mining_pool(cfg, run_dir: Path, ds: Dataset, mining) -> MiningPool | None:
     if mining is None:
         return None
-    pool = load_pool(cfg, run_dir, ds.train_audio.shape[1],
+    pool = load_pool(run_dir, mining.pool_windows, cfg.data.seed, ds.train_audio.shape[1],
                      lambda q: dequantize_tensor(q, ds.scale, ds.zero_point))
     if pool is None:
         log.info("mining: the training split has no negative speech (no ../shared negatives, "

@@ -31,23 +31,22 @@ POOL_STREAM = 11                  # spawn key of the pool's generator (beside da
 @dataclass
 class MiningPool:
     x: torch.Tensor               # float [N, 1, frames, coeffs], as the network sees them
-    names: list[str]              # "<recording>@<start sample>" per window
     keyword_classes: torch.Tensor  # indices of the labels that are keywords
 
 
-def load_pool(cfg, run_dir, n_samples: int, dequantize) -> MiningPool | None:
-    """The pool of the run's training negative speech, or None when there is none.
-    dequantize: int8 features → the network's float input."""
+def load_pool(run_dir, n_windows: int, seed: int, n_samples: int, dequantize
+              ) -> MiningPool | None:
+    """n_windows of the run's training negative speech (their generator from seed), or None
+    when there is none. dequantize: int8 features → the network's float input."""
     run = RunDir(run_dir)
     labels = run.labels()
-    rng = np.random.default_rng([cfg.data.seed, POOL_STREAM])
-    audio, names = negative_windows([run.pool("negatives", "train"), run.pool("speech", "train")],
-                                    cfg.mining.pool_windows, n_samples, rng)
+    rng = np.random.default_rng([seed, POOL_STREAM])
+    audio, _ = negative_windows([run.pool("negatives", "train"), run.pool("speech", "train")],
+                                n_windows, n_samples, rng)
     if not len(audio):
         return None
     keywords = [i for i, lab in enumerate(labels) if lab not in (UNKNOWN, SILENCE)]
-    return MiningPool(dequantize(mfcc_clips(audio, run.mfcc_tables())),
-                      [f"{n}@{s}" for n, s in names], torch.tensor(keywords))
+    return MiningPool(dequantize(mfcc_clips(audio, run.mfcc_tables())), torch.tensor(keywords))
 
 
 @torch.no_grad()
