@@ -5,7 +5,8 @@ Writes: target/<board>/ (app.elf, app.map, qemu.log), target/gen/ (embedded test
 
 The Cortex-M4 build (-O2, hard float) runs `firmware.clips` test clips and the stream they make
 back to back (their zero padding filled with a quiet room's noise, as a microphone gives it:
-kws.toolchain.cortex_m.without_digital_silence); features, logits and detection events must equal the golden models'. Reports
+kws.toolchain.cortex_m.without_digital_silence); features, logits and detection events must
+equal the golden models'. Reports
 flash and RAM by part and INSTRUCTIONS (not cycles: QEMU counts executed instructions) per MFCC
 frame and per inference, and the figure an always-on product needs: instructions per second of
 audio of the whole wake-word loop (front end + network + recogniser), measured over a pass of

@@ -243,14 +243,10 @@ def _train(cfg, run_dir: Path, name: str, model_cfg, epochs: int, teacher, out,
         for epoch in range(state["epoch"], epochs):
             started = time.perf_counter()
             torch.manual_seed(cfg.seed * 100_003 + epoch)
-            x_train, y_epoch, w_epoch = epoch_inputs(ds, draws, epoch), y_train, None
             mined = (mine(net, pool, mining, device) if pool is not None
                      and epoch >= mining.start_epoch else np.zeros(0, np.int64))
-            if len(mined):              # this epoch's hard negatives, after its clips
-                x_train = torch.cat([x_train, pool.x[mined]])
-                y_epoch = torch.cat([y_train, torch.full((len(mined),), unknown)])
-                w_epoch = torch.cat([torch.ones(len(y_train)),
-                                     torch.full((len(mined),), float(mining.weight))])
+            x_train, y_epoch, w_epoch = _with_hard_negatives(
+                epoch_inputs(ds, draws, epoch), y_train, pool, mined, unknown, mining)
             positions, batch_size = distributed.batch_positions(len(y_epoch),
                                                                 cfg.train.batch_size, r)
             mask = cfg.train.spec_augment
@@ -310,6 +306,18 @@ def _train(cfg, run_dir: Path, name: str, model_cfg, epochs: int, teacher, out,
             "test_acc": round(_accuracy(test_logits, ds.test_y), 4),
             "epochs": state["epoch"], "train_seconds": round(state["train_seconds"], 1),
             "device": str(device), "processes": r.size}
+
+
+def _with_hard_negatives(x: torch.Tensor, y: torch.Tensor, pool: MiningPool | None,
+                         mined: np.ndarray, unknown: int, mining
+                         ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """The epoch's inputs, labels and loss weights: its clips, then its mined windows as
+    `_unknown_` at mining.weight (no weights at all when nothing was mined)."""
+    if not len(mined):
+        return x, y, None
+    weights = torch.cat([torch.ones(len(y)), torch.full((len(mined),), float(mining.weight))])
+    return (torch.cat([x, pool.x[mined]]), torch.cat([y, torch.full((len(mined),), unknown)]),
+            weights)
 
 
 def _mining_pool(cfg, run_dir: Path, ds: Dataset, mining) -> MiningPool | None:
