@@ -143,6 +143,14 @@ class DataConfig:
     # Training split only: this many more _unknown_ examples, per example selected above, cut
     # as whole windows from the training negative speech (kws.audio.negatives.negative_windows).
     negative_windows_share: float = 0.0
+    # Training split only: this many `_unknown_` windows of partly cut keywords (a word entering
+    # or leaving the window, at most half of it inside: kws.audio.partial_words), per example.
+    partial_words_share: float = 0.0
+    # With data.source=speech_commands: the synthetic set (data.synthetic) joins the recordings.
+    # Its training voices' keywords and _unknown_ words join the training split; its held-out
+    # voices' sentences join the validation and test negative speech (streams). Validation and
+    # test clips stay recorded speakers, so scores stay comparable.
+    with_synthetic: bool = False
     validation_percent: float = 10.0
     testing_percent: float = 10.0
     split_salt: str = "kws"               # "" reproduces the official hash split (see speech_commands)

@@ -111,6 +111,7 @@ RULES: dict[str, Rule] = {
     "data.unknown_share": SHARE,
     "data.silence_share": SHARE,
     "data.negative_windows_share": NON_NEGATIVE,
+    "data.partial_words_share": NON_NEGATIVE,
     "mining.pool_windows": integer(1),
     "mining.start_epoch": integer(0),
     "mining.per_epoch": integer(1),
@@ -282,6 +283,9 @@ def _combinations(cfg) -> list[str]:
     if d.root and d.source == "synthetic":
         problems.append(f"data.root={d.root} is set, but data.source=synthetic ignores it: add "
                         "data=speech_commands to read that folder")
+    if d.with_synthetic and d.source != "speech_commands":
+        problems.append("data.with_synthetic=true adds the synthetic set to recorded speech: it "
+                        "needs data=speech_commands (data.source=synthetic is that set alone)")
     if d.unknown_share + d.silence_share >= 1:
         problems.append(f"data.unknown_share + data.silence_share = "
                         f"{d.unknown_share + d.silence_share:g}: must be < 1")

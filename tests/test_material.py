@@ -3,6 +3,7 @@ never drawing on held-out material."""
 from __future__ import annotations
 
 import hashlib
+import json
 
 import numpy as np
 import pytest
@@ -318,3 +319,86 @@ def _contains(haystack: np.ndarray, needle: np.ndarray) -> bool:
         return False
     windows = np.lib.stride_tricks.sliding_window_view(haystack, len(needle))
     return bool((windows == needle).all(axis=1).any())
+
+
+def test_the_synthetic_training_voices_join_recorded_speech(cache_dir, tmp_path):
+    """data.with_synthetic: the synthetic set's training voices (keywords, _unknown_ words) join
+    the recorded training split; validation and test stay the recorded speakers' clips, byte for
+    byte; the held-out voices' sentences become those splits' negative speech; no voice is in
+    two splits."""
+    from conftest import TINY_SYNTHETIC, make_layout
+    from kws.pipeline import run_pipeline
+    root = make_layout(tmp_path / "sc")
+    overrides = TINY_SYNTHETIC + [f"paths.cache_dir={cache_dir}", "stages=[data]",
+                                  "data.source=speech_commands", f"data.root={root}",
+                                  "data.keywords=[yes,no]"]
+    run_pipeline(compose_cfg(overrides), tmp_path / "rec")
+    run_pipeline(compose_cfg(overrides + ["data.with_synthetic=true"]), tmp_path / "mix")
+    rec, mix = RunDir(tmp_path / "rec"), RunDir(tmp_path / "mix")
+    silence = rec.labels().index("_silence_")
+    for s in SPLITS:                    # the same recorded clips (_silence_ may hold TTS babble)
+        n = len(rec.split(s)["label"])
+        words = rec.split(s)["label"] != silence
+        assert np.array_equal(rec.split(s)["label"], mix.split(s)["label"][:n])
+        assert np.array_equal(rec.split(s)["audio"][words], mix.split(s)["audio"][:n][words])
+    for s in ("validation", "test"):
+        assert len(mix.split(s)["label"]) == len(rec.split(s)["label"])
+        assert len(rec.pool("speech", s)) == 0 < len(mix.pool("speech", s))
+    recorded = set(rec.split("train")["speaker"])
+    speakers = set(mix.split("train")["speaker"])
+    synthetic = {x for x in speakers - recorded if x}
+    assert recorded <= speakers and synthetic
+    assert all("+" in x for x in synthetic)                    # <voice>+<style> ids
+    labels = mix.labels()
+    train = mix.split("train")
+    from_tts = np.isin(train["speaker"], sorted(synthetic))
+    assert {labels[i] for i in train["label"][from_tts]} == {"yes", "no", "_unknown_"}
+    report = json.loads((tmp_path / "mix" / "report.json").read_text())["data"]
+    assert report["voice_overlap"] == 0
+    assert report["engines"]["espeak"]["clips"]["train"] > 0
+    assert all(report["engines"][e]["clips"][s] == 0 for e in report["engines"] if e != "recorded"
+               for s in ("validation", "test"))
+
+
+def test_a_partial_word_window_holds_at_most_half_of_its_keyword():
+    """kws.audio.partial_words: each window is its keyword clip moved, with a share of the
+    word's extent inside in [MIN_INSIDE, PARTIAL_INSIDE], cut at either end of the window."""
+    from kws.audio import partial_words as pw
+    rate, n_samples = 16000, 24000
+    rng = np.random.default_rng(0)
+    audio = np.zeros((6, n_samples), np.int16)
+    for i, row in enumerate(audio):               # a 'word' of 0.3-0.6 s in the middle
+        length = 4800 + 960 * i
+        start = (n_samples - length) // 2
+        row[start:start + length] = rng.integers(-8000, 8000, size=length)
+    windows, made = pw.partial_word_windows(audio, np.arange(6), 200, rate,
+                                            np.random.default_rng(1))
+    assert windows.shape == (200, n_samples) and len(made) == 200
+    ends = set()
+    for window, (r, shift) in zip(windows, made):
+        assert np.array_equal(window, pw._moved(audio[r], shift))
+        extent = pw.word_extent(audio[r], rate)
+        share = pw.inside_share(extent, shift, n_samples)
+        assert pw.MIN_INSIDE - 0.01 <= share <= pw.PARTIAL_INSIDE
+        ends.add(shift > 0)
+    assert ends == {True, False}                  # words entering and words leaving
+    # the untouched clips: the whole word inside, the keyword rule's side
+    assert pw.inside_share(pw.word_extent(audio[0], rate), 0, n_samples) >= pw.KEYWORD_INSIDE
+
+
+def test_partial_word_windows_join_only_the_training_split(cache_dir, tmp_path):
+    from conftest import TINY_SYNTHETIC
+    from kws.pipeline import run_pipeline
+    overrides = TINY_SYNTHETIC + [f"paths.cache_dir={cache_dir}", "stages=[data]"]
+    run_pipeline(compose_cfg(overrides), tmp_path / "base")
+    run_pipeline(compose_cfg(overrides + ["data.partial_words_share=0.25"]), tmp_path / "cut")
+    base, cut = RunDir(tmp_path / "base"), RunDir(tmp_path / "cut")
+    for s in ("validation", "test"):
+        assert np.array_equal(base.split(s)["audio"], cut.split(s)["audio"])
+    old, new = base.split("train"), cut.split("train")
+    n = len(old["audio"])
+    assert len(new["audio"]) == n + round(0.25 * n)
+    assert np.array_equal(new["audio"][:n], old["audio"])
+    assert (new["label"][n:] == base.labels().index("_unknown_")).all()
+    manifest = (tmp_path / "cut" / "data" / "manifest.csv").read_text()
+    assert manifest.count(",partial ") == round(0.25 * n)

@@ -28,6 +28,8 @@ BAD = [
     ("data.augment.time_shift_ms=-5", "data.augment.time_shift_ms=-5.0: must be a number >= 0"),
     ("data.unknown_share=1.5", "data.unknown_share=1.5: must be a number in [0, 1)"),
     ("data.negative_windows_share=-1", "data.negative_windows_share=-1.0: must be a number >= 0"),
+    ("data.with_synthetic=true", "data.with_synthetic=true adds the synthetic set to recorded "
+     "speech: it needs data=speech_commands"),
     ("mining.min_score=2", "mining.min_score=2.0: must be a number in [0, 1]"),
     ("mining.per_epoch=0", "mining.per_epoch=0: must be an integer >= 1"),
     ("data.silence_share=0.95", "data.unknown_share + data.silence_share = 1.05: must be < 1"),

@@ -1,6 +1,7 @@
 """Stage `data`: a labelled, speaker-split set of int16 clips (data.clip_ms) in the run directory.
 
-Reads:  a Speech Commands folder (data.source=speech_commands, data.root) or the synthetic set.
+Reads:  a Speech Commands folder (data.source=speech_commands, data.root) or the synthetic set,
+        or both (data.with_synthetic: the synthetic training voices join the training split)
 Writes: data/{train,validation,test}.npz  (audio int16 [N, S], label int16 [N], speaker str [N])
         data/noise_{split}.npz            (background recordings, cut 80/10/10 by time per split,
                                            plus babble of the split's own TTS voices)
@@ -21,7 +22,7 @@ import numpy as np
 from tqdm import tqdm
 
 from kws.artifacts import RunDir
-from kws.audio import material, negatives, synthetic
+from kws.audio import material, negatives, partial_words, synthetic
 from kws.audio.clips import UnreadableClip, read_clip_counted, read_long
 from kws.audio.download import download_and_extract
 from kws.config import shared_data_dir
@@ -42,6 +43,8 @@ NOISE_SPLIT_FRACTIONS = {"train": (0.0, 0.8), "validation": (0.8, 0.9), "test": 
 CLIPPED_SHARE = 0.01
 EXAMPLES = 10                             # file names listed per kind of problem in the report
 NEGATIVE_WINDOWS_STREAM = 7               # spawn key of the negative windows' generator
+SYNTHETIC_VOICES_STREAM = 8               # ... of the synthetic training voices' selection
+PARTIAL_WORDS_STREAM = 9                  # ... of the partly cut keywords
 
 
 @dataclass
@@ -72,6 +75,16 @@ def resolve_root(cfg) -> Path:
     return root
 
 
+def synthetic_root(cfg) -> Path | None:
+    """The synthetic set that joins recorded speech (data.with_synthetic), generated if needed;
+    None when it does not."""
+    data = cfg.data
+    if data.source != "speech_commands" or not data.with_synthetic:
+        return None
+    return synthetic.ensure_dataset(data, data.seed, Path(cfg.paths.cache_dir).expanduser(),
+                                    shared_data_dir(cfg))
+
+
 def input_fingerprint(cfg) -> str:
     """What the stage reads besides its config: name, size and mtime of exactly the files the
     scan reads (symlinked folders followed, as it does) and of the split lists, or the synthetic
@@ -82,6 +95,9 @@ def input_fingerprint(cfg) -> str:
         root = listing_fingerprint(Path(cfg.data.root).expanduser())
     else:
         root = ""
+    if cfg.data.source == "speech_commands" and cfg.data.with_synthetic:
+        root += "|" + synthetic.Plan(cfg.data, cfg.data.seed, shared_data_dir(cfg),
+                                     quiet=True).fingerprint
     return f"{root}|{material.input_fingerprint(cfg)}"
 
 
@@ -92,6 +108,7 @@ def run(cfg, run_dir: Path, out: Path | None = None) -> dict:
     skipped_folders: list[str] = []
     refs, noise_paths = scan(root, list(data.keywords), data.validation_percent,
                              data.testing_percent, data.split_salt, skipped=skipped_folders)
+    tts_root = synthetic_root(cfg)
     nameless = {r.path for r in refs if not r.speaker_from_name}
     if data.strict and (skipped_folders or nameless):
         first = skipped_folders[0] if skipped_folders else (
@@ -105,7 +122,7 @@ def run(cfg, run_dir: Path, out: Path | None = None) -> dict:
 
     noise = _load_noise(noise_paths, data, skipped)
     noise_by_split = {split: _noise_part(noise, split) for split in SPLITS}
-    pools = material.prepare(cfg, root, Path(cfg.paths.cache_dir).expanduser())
+    pools = material.prepare(cfg, tts_root or root, Path(cfg.paths.cache_dir).expanduser())
     for split, (lo, hi) in NOISE_SPLIT_FRACTIONS.items():
         noise_by_split[split].update(material.babble_noise(
             pools, data, split, int((hi - lo) * data.synthetic.noise_seconds * data.sample_rate)))
@@ -121,8 +138,13 @@ def run(cfg, run_dir: Path, out: Path | None = None) -> dict:
         examples = _select(refs, split, labels, noise_by_split[split], data, n_samples, rng)
         audio, kept = _load(examples, noise_by_split[split], data, n_samples, skipped, split,
                             quality)
+        if split == "train" and tts_root is not None:
+            audio, kept = _with_training_voices(audio, kept, tts_root, labels, data, n_samples,
+                                                skipped, quality)
         if split == "train":
+            selected = len(kept)
             audio, kept = _with_negative_windows(audio, kept, pools, data, n_samples)
+            audio, kept = _with_partial_words(audio, kept, selected, labels, data)
         label_ids = np.array([labels.index(e.label) for e in kept], dtype=np.int16)
         speakers = np.array([e.speaker or "" for e in kept])
         save_npz(out / f"{split}.npz", audio=audio, label=label_ids, speaker=speakers)
@@ -155,7 +177,7 @@ def run(cfg, run_dir: Path, out: Path | None = None) -> dict:
             "clips_without_speaker_id": len(without_id),
             "clips_without_speaker_id_examples": without_id[:EXAMPLES],
             "noise_seconds": round(sum(len(x) for x in noise.values()) / data.sample_rate, 1),
-            **material.voices_report(speaker_lists), "tts": material.tts_report(root),
+            **material.voices_report(speaker_lists), "tts": material.tts_report(tts_root or root),
             **pools.report}
 
 
@@ -199,6 +221,21 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
 
 # ---------------------------------------------------------------- selection and loading
 
+def _with_training_voices(audio: np.ndarray, kept: list[Example], tts_root: Path,
+                          labels: list[str], data, n_samples: int, skipped: list[str],
+                          quality: dict[str, list[str]]) -> tuple[np.ndarray, list[Example]]:
+    """The training split plus the synthetic set's training voices (split by the voice hash, as
+    in a synthetic run): every keyword clip and _unknown_ words at data.unknown_share; _silence_
+    is left to the recordings. Their own generator, so the recorded selection is unchanged."""
+    refs, _ = scan(tts_root, list(data.keywords), data.validation_percent, data.testing_percent,
+                   data.split_salt)
+    refs = [r for r in refs if r.label != SILENCE]
+    rng = np.random.default_rng([data.seed, SYNTHETIC_VOICES_STREAM])
+    examples = _select(refs, "train", labels, {}, data, n_samples, rng)
+    voices, more = _load(examples, {}, data, n_samples, skipped, "train", quality)
+    return np.concatenate([audio, voices]), kept + more
+
+
 def _select(refs: list[ClipRef], split: str, labels: list[str], noise: dict[str, np.ndarray],
             data, n_samples: int, rng: np.random.Generator) -> list[Example]:
     """Every keyword clip of the split, plus unknown and silence clips at their shares."""
@@ -229,6 +266,21 @@ def _with_negative_windows(audio: np.ndarray, kept: list[Example], pools: materi
                  "speech (no ../shared negatives, no TTS sentences): no windows added",
                  data.negative_windows_share)
     extra = [Example(UNKNOWN, None, noise_name=name, noise_start=start) for name, start in names]
+    return np.concatenate([audio, windows]), kept + extra
+
+
+def _with_partial_words(audio: np.ndarray, kept: list[Example], selected: int,
+                        labels: list[str], data) -> tuple[np.ndarray, list[Example]]:
+    """The training split plus data.partial_words_share × `selected` (the clips selected before
+    any extra windows) `_unknown_` windows of partly cut keywords
+    (kws.audio.partial_words); their own generator."""
+    n = round(data.partial_words_share * selected)
+    rows = [i for i, e in enumerate(kept[:selected]) if e.label not in (UNKNOWN, SILENCE)]
+    rng = np.random.default_rng([data.seed, PARTIAL_WORDS_STREAM])
+    windows, made = partial_words.partial_word_windows(audio, np.array(rows, dtype=np.int64), n,
+                                                       data.sample_rate, rng)
+    extra = [Example(UNKNOWN, kept[r].speaker, noise_name=f"partial {kept[r].path}",
+                     noise_start=shift) for r, shift in made]
     return np.concatenate([audio, windows]), kept + extra
 
 
