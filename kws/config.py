@@ -324,7 +324,7 @@ class DetectorConfig:
 class StreamConfig:
     """Stage stream: FRR against FA/h on long streams of test speakers (kws.stages.stream)."""
     positive_minutes: float = 10.0        # keywords, unknown words and silence
-    negative_hours: float = 1.0           # no keyword at all
+    negative_hours: float = 3.0           # no keyword at all (0.5 FA/h: one false accept)
     # What the negative stream is made of: "material" (test-speaker _unknown_ clips, held-out
     # real negatives data/negatives_test.npz, TTS sentences of test voices data/speech_test.npz,
     # a share of them in held-out rooms) or "clips" (test _unknown_ and _silence_ clips only).
@@ -334,7 +334,10 @@ class StreamConfig:
     # optimistic figure) or "validation" (on streams of the validation speakers, negatives and
     # rooms; then scored on the test streams). validation_negative_hours x target_fa_per_hour
     # must be >= 1, or not even one false accept is allowed there.
-    select_on: str = "test"
+    select_on: str = "validation"
+    # A streaming network also run as a window model on the test streams (every
+    # detector.infer_every_frames), its FRR reported beside (report["stream"]["window_model"]).
+    compare_window_model: bool = False
     validation_positive_minutes: float = 5.0
     validation_negative_hours: float = 2.0
     snr_db_min: float = 5.0               # each word's SNR over the background noise

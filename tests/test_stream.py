@@ -185,7 +185,7 @@ def test_detector_sweep_experiment_ranks_settings(quantized_run, tmp_path):
     base, overrides = quantized_run
     copy_run(base, tmp_path / "run")
     args = ["experiment=detector_sweep", *overrides, "stream.positive_minutes=1",
-            "stream.negative_hours=0.05", "stream.write_wav=false",
+            "stream.negative_hours=0.05", "stream.write_wav=false", "stream.select_on=test",
             "stages=[data,features,student,quantize,stream]", "detector.suppression_ms=500",
             "detector.min_count=3", "detector.average_window_ms=40,200,400",  # 40: min_count too big
             f"hydra.sweep.dir={tmp_path}",
@@ -212,7 +212,7 @@ def test_optuna_sweep_minimises_the_stream_frr(quantized_run, tmp_path):
     base, overrides = quantized_run
     copy_run(base, tmp_path / "run")
     args = ["experiment=detector_optuna", *overrides, "stream.positive_minutes=1",
-            "stream.negative_hours=0.05", "stream.write_wav=false",
+            "stream.negative_hours=0.05", "stream.write_wav=false", "stream.select_on=test",
             "stages=[data,features,student,quantize,stream]", "hydra.sweeper.n_trials=2",
             f"hydra.sweep.dir={tmp_path}", "hydra.sweep.subdir=run"]
     proc = subprocess.run([sys.executable, "-m", "kws.app", *args], cwd=ROOT,
@@ -235,6 +235,9 @@ def test_a_detector_setting_change_reuses_the_cached_inferences(streamed, quanti
         raise AssertionError("the network ran again")
     monkeypatch.setattr(stream, "run_network", no_network)
     cfg = compose_cfg(overrides + ["stream.positive_minutes=2", "stream.negative_hours=0.1",
+                                   "stream.select_on=validation",
+                                   "stream.validation_negative_hours=0.1",
+                                   "stream.validation_positive_minutes=2",
                                    "stream.target_fa_per_hour=30", "detector.min_count=2",
                                    "detector.average_window_ms=200"])
     again = stream.run(cfg, run_dir)

@@ -140,3 +140,20 @@ def test_demo_runs_the_streaming_path(verified, tmp_path):
     # one per whole step once warm
     assert inferences == (n_frames // 4 * 4 - tables.frames_per_clip) // 4 + 1
     assert out[-1].endswith(f"{inferences} inferences, {len(events)} detections")
+
+
+def test_the_window_model_comparison_is_opt_in(tmp_path, quantized_valid_run):
+    """stream.compare_window_model: the streaming network's FRR beside its window model's on
+    the same streams; off by default (about 9x the network's work)."""
+    from conftest import compose_cfg, copy_run
+    from kws.stages import stream
+    base, overrides = quantized_valid_run
+    run_dir = copy_run(base, tmp_path / "run")
+    common = overrides + ["stream.positive_minutes=1", "stream.negative_hours=0.02",
+                          "stream.write_wav=false", "stream.select_on=test"]
+    plain = stream.run(compose_cfg(common), run_dir)
+    both = stream.run(compose_cfg(common + ["stream.compare_window_model=true"]), run_dir)
+    assert plain["streaming"] and plain["window_model"] is None
+    w = both["window_model"]
+    assert w["infer_every_frames"] == 2 and 0 <= w["frr"] <= 1
+    assert both["frr"] == plain["frr"] and both["threshold"] == plain["threshold"]

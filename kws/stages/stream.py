@@ -142,7 +142,8 @@ def _inferences(cfg, run: RunDir, out: Path, layers: list, tables,
     # Only what makes this split's streams: the choice of split to select on does not.
     other = (("positive_minutes", "negative_hours") if split == "validation" else
              ("validation_positive_minutes", "validation_negative_hours"))
-    for key in ("target_fa_per_hour", "hit_window_s", "write_wav", "select_on", *other):
+    for key in ("target_fa_per_hour", "hit_window_s", "write_wav", "select_on",
+                "compare_window_model", *other):
         s.pop(key)
     blob = json.dumps([run.model_hash(), s, split, settings.infer_every, streaming,
                        OmegaConf.to_container(cfg.features, resolve=True)], sort_keys=True)
@@ -218,7 +219,7 @@ def run(cfg, run_dir: Path, out: Path | None = None) -> dict:
                                      "frr": round(float(frr[t]), 4),
                                      "fa_per_hour": round(float(fa_h[t]), 3)}
     window_model = None
-    if streaming:                    # the same network as a window model, at detector's cadence
+    if streaming and s.compare_window_model:     # the same network as a window model
         window_settings = settings_from_config(cfg.detector, labels, layers[-1].output.scale,
                                                quant["settings"]["stride_ms"])
         w_pos, w_neg, _ = _inferences(cfg, run, out, layers, tables, window_settings, pos_pcm,
