@@ -144,7 +144,7 @@ def run(cfg, run_dir: Path, out: Path | None = None) -> dict:
         if split == "train":
             selected = len(kept)
             audio, kept = _with_negative_windows(audio, kept, pools, data, n_samples)
-            audio, kept = _with_partial_words(audio, kept, selected, labels, data)
+            audio, kept = _with_partial_words(audio, kept, selected, data)
         label_ids = np.array([labels.index(e.label) for e in kept], dtype=np.int16)
         speakers = np.array([e.speaker or "" for e in kept])
         save_npz(out / f"{split}.npz", audio=audio, label=label_ids, speaker=speakers)
@@ -270,7 +270,7 @@ def _with_negative_windows(audio: np.ndarray, kept: list[Example], pools: materi
 
 
 def _with_partial_words(audio: np.ndarray, kept: list[Example], selected: int,
-                        labels: list[str], data) -> tuple[np.ndarray, list[Example]]:
+                        data) -> tuple[np.ndarray, list[Example]]:
     """The training split plus data.partial_words_share × `selected` (the clips selected before
     any extra windows) `_unknown_` windows of partly cut keywords
     (kws.audio.partial_words); their own generator."""
