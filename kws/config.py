@@ -335,6 +335,9 @@ class StreamConfig:
     # rooms; then scored on the test streams). validation_negative_hours x target_fa_per_hour
     # must be >= 1, or not even one false accept is allowed there.
     select_on: str = "validation"
+    # With select_on=validation, the recogniser's averaging window is chosen there too: among
+    # detector.average_window_ms (first: it wins ties) and these, the lowest validation FRR.
+    average_windows_ms: List[float] = field(default_factory=lambda: [300.0, 600.0, 900.0])
     # A streaming network also run as a window model on the test streams (every
     # detector.infer_every_frames), its FRR reported beside (report["stream"]["window_model"]).
     compare_window_model: bool = False

@@ -85,6 +85,11 @@ def subset_of(*options: str) -> Rule:
                 "a list of: " + ", ".join(options))
 
 
+def positive_list() -> Rule:
+    return Rule(lambda v: isinstance(v, list) and all(_is_real(x) and x > 0 for x in v),
+                "a list of numbers > 0")
+
+
 # The TTS engines kws.audio.tts knows (a test compares them with its registry).
 TTS_ENGINES = ("espeak", "flite", "festival", "piper", "pico", "rhvoice", "mbrola")
 UNIT = real(0, 1)                          # probabilities and weights
@@ -219,6 +224,7 @@ RULES: dict[str, Rule] = {
     "stream.negative_material": choice("material", "clips"),
     "stream.negative_reverb_prob": UNIT,
     "stream.select_on": choice("validation", "test"),
+    "stream.average_windows_ms": positive_list(),
     "stream.validation_positive_minutes": POSITIVE,
     "stream.validation_negative_hours": POSITIVE,
     "stream.snr_db_min": real(),
@@ -312,17 +318,28 @@ def _combinations(cfg) -> list[str]:
                         f"(at least {1 / st.target_fa_per_hour:g} h), or the threshold is chosen "
                         "on no false accept at all")
     det = cfg.detector
-    inference_ms = det.infer_every_frames * cfg.features.stride_ms
-    window = max(1, round(det.average_window_ms / inference_ms))   # as kws.export computes it
-    if window > MAX_AVERAGE_WINDOW:
-        problems.append(f"detector.average_window_ms={det.average_window_ms:g}: must be at most "
-                        f"{MAX_AVERAGE_WINDOW} inferences ({MAX_AVERAGE_WINDOW * inference_ms:g} "
-                        f"ms at one every {det.infer_every_frames} frames of "
-                        f"{cfg.features.stride_ms:g} ms)")
-    elif det.min_count > window:
-        problems.append(f"detector.min_count={det.min_count}: must be in [1, {window}], the "
-                        f"inferences in detector.average_window_ms={det.average_window_ms:g}")
+    candidates = [("detector.average_window_ms", det.average_window_ms)]
+    if st.select_on == "validation":
+        candidates += [("stream.average_windows_ms", ms) for ms in st.average_windows_ms]
+    for key, ms in candidates:
+        problems += _average_window_problems(key, ms, det, cfg.features.stride_ms)
     return problems
+
+
+def _average_window_problems(key: str, average_window_ms, det, stride_ms: float) -> list[str]:
+    from kws.golden.detector import MAX_AVERAGE_WINDOW
+    if not _is_real(average_window_ms) or average_window_ms <= 0:
+        return []                                   # the rules above name it
+    inference_ms = det.infer_every_frames * stride_ms
+    window = max(1, round(average_window_ms / inference_ms))   # as kws.export computes it
+    if window > MAX_AVERAGE_WINDOW:
+        return [f"{key}={average_window_ms:g}: must be at most {MAX_AVERAGE_WINDOW} inferences "
+                f"({MAX_AVERAGE_WINDOW * inference_ms:g} ms at one every "
+                f"{det.infer_every_frames} frames of {stride_ms:g} ms)"]
+    if det.min_count > window:
+        return [f"detector.min_count={det.min_count}: must be in [1, {window}], the inferences "
+                f"in {key}={average_window_ms:g}"]
+    return []
 
 
 def _get(cfg, key: str):

@@ -53,6 +53,8 @@ BAD = [
     ("detector.min_count=0", "detector.min_count=0: must be an integer >= 1"),
     ("detector.min_count=40", "detector.min_count=40: must be in [1, 30]"),
     ("detector.average_window_ms=9000", "detector.average_window_ms=9000: must be at most 64"),
+    ("stream.average_windows_ms=[600,9000]", "stream.average_windows_ms=9000: must be at most 64"),
+    ("stream.average_windows_ms=[0]", "stream.average_windows_ms=[0.0]: must be a list of numbers > 0"),
     ("quant.calibration=foo", "quant.calibration=foo: must be one of minmax, percentile"),
     ("quant.percentile=0", "quant.percentile=0.0: must be a number in (0, 100]"),
     ("quant.calibration_clips=0", "quant.calibration_clips=0: must be an integer >= 1"),

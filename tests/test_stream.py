@@ -56,6 +56,9 @@ def test_operating_point_is_the_lowest_frr_within_the_target():
     fa = np.array([9.0, 2.0, 0.4, 0.2, 0.0])
     assert operating_point(frr, fa, 0.5) == (3, True)     # 2 and 3 tie on FRR: the higher
     assert operating_point(frr, fa + 1, 0.5) == (4, False)
+    # none within the target detects anything: the most sensitive of them
+    assert operating_point(np.array([0.5, 1.0, 1.0, 1.0]), np.array([3.0, 0.5, 0.0, 0.0]),
+                           0.5) == (1, True)
 
 
 def test_word_span_finds_the_burst():
@@ -145,6 +148,27 @@ def test_stream_stage_reports_the_operating_point_and_the_firmware_uses_it(strea
     assert re.search(rf"#define KWS_THRESHOLD\s+{s['threshold']}\b", header)
     assert report["export"]["detector"]["threshold_from"] == "stream stage operating point"
     assert report["verify"]["stream_events_equal"] is True
+
+
+def test_the_averaging_window_is_chosen_on_validation_and_built_in(streamed):
+    """stream.select_on=validation chooses the recogniser's averaging window too (the lowest
+    validation FRR among detector.average_window_ms and stream.average_windows_ms, ties to the
+    earlier); the export stage builds that window into the C."""
+    import json
+    run_dir, report = streamed
+    v = report["stream"]["validation"]
+    by = v["by_average_window_ms"]
+    assert list(by) == ["1200", "300", "600", "900"]
+    key = lambda ms: (not by[ms]["target_met"], by[ms]["frr"])
+    assert f"{v['average_window_ms']:g}" == min(by, key=key)      # min: the first of ties
+    point = json.loads((run_dir / "stream" / "operating_point.json").read_text())
+    assert point["average_window_ms"] == v["average_window_ms"]
+    assert point["threshold"] == by[f"{v['average_window_ms']:g}"]["threshold"]
+    built = report["export"]["detector"]
+    assert built["average_window_ms"] == v["average_window_ms"]
+    inference_ms = built["infer_every_frames"] * 20
+    assert built["average_window"] == max(1, round(v["average_window_ms"] / inference_ms))
+    assert report["stream"]["detector"]["average_window"] == built["average_window"]
 
 
 def test_the_negative_stream_is_held_out_material_and_false_accepts_are_traced(streamed):

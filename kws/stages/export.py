@@ -20,6 +20,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from omegaconf import OmegaConf
+
 from kws.artifacts import RunDir
 from kws.emit.micropython import write_package as write_micropython_package
 from kws.emit.model_c import (check_requantization, constant_bytes, layer_shapes,
@@ -60,7 +62,10 @@ def run(cfg, run_dir: Path, out: Path | None = None) -> dict:
     check_requantization(shapes)
     plan = plan_memory(shapes)
     point = run.operating_point()
-    settings = settings_from_config(cfg.detector, labels, layers[-1].output.scale,
+    detector = OmegaConf.to_container(cfg.detector, resolve=True)
+    if point and point.get("average_window_ms") is not None:
+        detector["average_window_ms"] = point["average_window_ms"]
+    settings = settings_from_config(detector, labels, layers[-1].output.scale,
                                     quant["settings"]["stride_ms"],
                                     point["threshold"] if point else None,
                                     infer_every=inference_cadence(layers, tables.frames_per_clip,
@@ -109,7 +114,8 @@ def run(cfg, run_dir: Path, out: Path | None = None) -> dict:
                          "suppression_frames": settings.suppression_frames,
                          "infer_every_frames": settings.infer_every,
                          "threshold_from": "stream stage operating point" if point
-                         else "detector.threshold"}}
+                         else "detector.threshold",
+                         "average_window_ms": detector["average_window_ms"]}}
 
 
 def check_budgets(budgets, ram_bytes: int, flash_bytes: int) -> None:

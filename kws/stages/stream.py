@@ -6,7 +6,8 @@ Writes: stream/positive.wav, positive_truth.csv   keywords, unknown words and si
         stream/negative.wav, negative_truth.csv   no keyword at all (unknown words, silence)
         stream/det.png                            FRR against FA/h over every threshold
         stream/det.csv                            the same numbers
-        stream/operating_point.json               the threshold the export stage builds in
+        stream/operating_point.json               the threshold (and, chosen on validation,
+                                                  the averaging window) the export builds in
 
 The detector is the integer twin of the C loop (kws.golden.detector): the network runs once per stream,
 and the threshold sweep re-runs only the recogniser's last step (kws.golden.detector.fire), which gives
@@ -118,11 +119,13 @@ def _sweep(settings: DetectorSettings, inferences, truth, geometry) -> list[Scor
 
 def operating_point(frr: np.ndarray, fa_per_hour: np.ndarray, target: float) -> tuple[int, bool]:
     """The threshold with the lowest FRR among those with FA/h <= target (ties: the highest
-    threshold, for margin); without one, the threshold with the fewest false accepts."""
+    threshold, for margin; but when every one of them misses every keyword, the lowest: margin
+    is worth nothing to a detector that detects nothing, and the lowest is the most sensitive
+    still within the target); without one, the threshold with the fewest false accepts."""
     ok = np.flatnonzero(fa_per_hour <= target)
     if len(ok):
         best = ok[frr[ok] == frr[ok].min()]
-        return int(best.max()), True
+        return int(best.min() if frr[ok].min() >= 1 else best.max()), True
     fewest = np.flatnonzero(fa_per_hour == fa_per_hour.min())
     return int(fewest[np.argmin(frr[fewest])]), False
 
@@ -143,7 +146,7 @@ def _inferences(cfg, run: RunDir, out: Path, layers: list, tables,
     other = (("positive_minutes", "negative_hours") if split == "validation" else
              ("validation_positive_minutes", "validation_negative_hours"))
     for key in ("target_fa_per_hour", "hit_window_s", "write_wav", "select_on",
-                "compare_window_model", *other):
+                "compare_window_model", "average_windows_ms", *other):
         s.pop(key)
     blob = json.dumps([run.model_hash(), s, split, settings.infer_every, streaming,
                        OmegaConf.to_container(cfg.features, resolve=True)], sort_keys=True)
@@ -192,8 +195,18 @@ def run(cfg, run_dir: Path, out: Path | None = None) -> dict:
     tables = run.mfcc_tables()
     streaming = can_stream(layers)
     cadence = inference_cadence(layers, tables.frames_per_clip, cfg.detector.infer_every_frames)
-    settings = settings_from_config(cfg.detector, labels, layers[-1].output.scale,
+    def detector_settings(average_window_ms: float) -> DetectorSettings:
+        detector = {**OmegaConf.to_container(cfg.detector, resolve=True),
+                    "average_window_ms": average_window_ms}
+        return settings_from_config(detector, labels, layers[-1].output.scale,
                                     quant["settings"]["stride_ms"], infer_every=cadence)
+    settings = detector_settings(cfg.detector.average_window_ms)
+    geometry = (tables.stride, tables.window_len, int(round(s.hit_window_s * rate)))
+    validation, window_ms = None, cfg.detector.average_window_ms
+    if s.select_on == "validation":
+        settings, threshold, met, validation = _validation_choice(
+            cfg, run, out, layers, tables, detector_settings, labels, rate, streaming, geometry)
+        window_ms = validation["average_window_ms"]
     (pos_pcm, pos_truth), (neg_pcm, neg_truth), material = _streams(
         cfg, run, labels, rate, "test", s.positive_minutes, s.negative_hours)
     if s.write_wav:
@@ -202,16 +215,12 @@ def run(cfg, run_dir: Path, out: Path | None = None) -> dict:
 
     pos_inf, neg_inf, realtime_factor = _inferences(cfg, run, out, layers, tables, settings,
                                                     pos_pcm, neg_pcm, streaming)
-    geometry = (tables.stride, tables.window_len, int(round(s.hit_window_s * rate)))
     hours = len(neg_pcm) / rate / 3600
     positive, negative, frr, fa_h = _curves(settings, pos_inf, neg_inf, pos_truth, neg_truth,
                                             geometry, hours)
     chosen_on_test, _ = operating_point(frr, fa_h, s.target_fa_per_hour)
-    if s.select_on == "validation":
-        threshold, met, validation = _validation_point(cfg, run, out, layers, tables, settings,
-                                                       labels, rate, streaming, geometry)
-    else:
-        threshold, met, validation = chosen_on_test, bool(fa_h[chosen_on_test] <= s.target_fa_per_hour), None
+    if validation is None:
+        threshold, met = chosen_on_test, bool(fa_h[chosen_on_test] <= s.target_fa_per_hour)
     at_targets = {}
     for target in FA_TARGETS:
         t, ok = operating_point(frr, fa_h, target)
@@ -220,8 +229,9 @@ def run(cfg, run_dir: Path, out: Path | None = None) -> dict:
                                      "fa_per_hour": round(float(fa_h[t]), 3)}
     window_model = None
     if streaming and s.compare_window_model:     # the same network as a window model
-        window_settings = settings_from_config(cfg.detector, labels, layers[-1].output.scale,
-                                               quant["settings"]["stride_ms"])
+        window_settings = settings_from_config(
+            {**OmegaConf.to_container(cfg.detector, resolve=True), "average_window_ms": window_ms},
+            labels, layers[-1].output.scale, quant["settings"]["stride_ms"])
         w_pos, w_neg, _ = _inferences(cfg, run, out, layers, tables, window_settings, pos_pcm,
                                       neg_pcm, False)
         _, _, w_frr, w_fa = _curves(window_settings, w_pos, w_neg, pos_truth, neg_truth,
@@ -236,6 +246,7 @@ def run(cfg, run_dir: Path, out: Path | None = None) -> dict:
                    for k in keywords}
     _write_det(out, labels, keywords, positive, negative, hours, threshold)
     write_json(out / run.operating_point_path.name, {"threshold": threshold, "target_met": met,
+                                                     "average_window_ms": window_ms,
                                                      "model_sha256": run.model_hash()})
     at = positive[threshold]
     return {"threshold": threshold, "target_fa_per_hour": s.target_fa_per_hour,
@@ -256,29 +267,45 @@ def run(cfg, run_dir: Path, out: Path | None = None) -> dict:
             "detector_config": OmegaConf.to_container(cfg.detector, resolve=True),
             "detector": {"average_window": settings.average_window,
                          "min_count": settings.min_count,
+                         "average_window_ms": window_ms,
                          "suppression_frames": settings.suppression_frames,
                          "infer_every_frames": settings.infer_every}}
 
 
-def _validation_point(cfg, run: RunDir, out: Path, layers, tables, settings, labels, rate,
-                      streaming: bool, geometry):
-    """The operating point chosen on the validation speakers' streams (validation negatives
-    and rooms): (threshold, target met there, the validation figures)."""
+def _validation_choice(cfg, run: RunDir, out: Path, layers, tables, detector_settings, labels,
+                       rate, streaming: bool, geometry):
+    """The operating point chosen on the validation speakers' streams (validation negatives,
+    voices and rooms): the averaging window among detector.average_window_ms and
+    stream.average_windows_ms, and the threshold, with the lowest FRR at the target (ties: the
+    earlier window in that order). Returns (settings, threshold, target met there, the
+    validation figures). The network runs once; each window re-runs only the recogniser."""
     s = cfg.stream
     (pos_pcm, pos_truth), (neg_pcm, neg_truth), material = _streams(
         cfg, run, labels, rate, "validation", s.validation_positive_minutes,
         s.validation_negative_hours)
-    pos_inf, neg_inf, _ = _inferences(cfg, run, out, layers, tables, settings, pos_pcm, neg_pcm,
-                                      streaming, "validation")
+    windows = list(dict.fromkeys([cfg.detector.average_window_ms, *s.average_windows_ms]))
     hours = len(neg_pcm) / rate / 3600
-    positive, _, frr, fa_h = _curves(settings, pos_inf, neg_inf, pos_truth, neg_truth, geometry,
-                                     hours)
-    threshold, met = operating_point(frr, fa_h, s.target_fa_per_hour)
-    return threshold, met, {"frr": round(float(frr[threshold]), 4),
-                            "fa_per_hour": round(float(fa_h[threshold]), 3),
-                            "hours_negative": round(hours, 3),
-                            "n_positives": positive[threshold].positives,
-                            "negative_material": material}
+    best, by_window = None, {}
+    for window_ms in windows:
+        settings = detector_settings(window_ms)
+        pos_inf, neg_inf, _ = _inferences(cfg, run, out, layers, tables, settings, pos_pcm,
+                                          neg_pcm, streaming, "validation")
+        positive, _, frr, fa_h = _curves(settings, pos_inf, neg_inf, pos_truth, neg_truth,
+                                         geometry, hours)
+        threshold, met = operating_point(frr, fa_h, s.target_fa_per_hour)
+        by_window[f"{window_ms:g}"] = {"threshold": threshold, "target_met": met,
+                                       "frr": round(float(frr[threshold]), 4),
+                                       "fa_per_hour": round(float(fa_h[threshold]), 3)}
+        key = (not met, float(frr[threshold]))
+        if best is None or key < best[0]:
+            best = key, settings, threshold, met, window_ms, positive[threshold].positives
+    _, settings, threshold, met, window_ms, n_positives = best
+    return settings, threshold, met, {**by_window[f"{window_ms:g}"],
+                                      "average_window_ms": window_ms,
+                                      "by_average_window_ms": by_window,
+                                      "hours_negative": round(hours, 3),
+                                      "n_positives": n_positives,
+                                      "negative_material": material}
 
 
 def _false_accept_sources(settings: DetectorSettings, inferences, truth: list[Placed],
