@@ -268,3 +268,28 @@ def test_a_detector_setting_change_reuses_the_cached_inferences(streamed, quanti
     assert again["realtime_factor"] == report["stream"]["realtime_factor"]
     assert again["detector"]["average_window"] == 5 and again["n_positives"] == \
         report["stream"]["n_positives"]
+
+
+def test_cached_inferences_are_not_reused_for_other_streams(streamed, quantized_run, tmp_path,
+                                                            monkeypatch):
+    """The same network and stream settings over other held-out data (here the test noise at
+    half the level) make other streams: the network runs again instead of the cache answering."""
+    from conftest import compose_cfg, copy_run
+    from kws.io import save_npz
+    from kws.stages import stream
+    run_dir, _ = streamed
+    _, overrides = quantized_run
+    copy = copy_run(run_dir, tmp_path / "run")
+    noise_path = copy / "data" / "noise_test.npz"
+    with np.load(noise_path) as f:
+        quieter = {k: (f[k] // 2).astype(f[k].dtype) for k in f.files}
+    noise_path.unlink()
+    save_npz(noise_path, **quieter)
+    calls = []
+    real_network = stream.run_network
+    monkeypatch.setattr(stream, "run_network", lambda *a: calls.append(1) or real_network(*a))
+    cfg = compose_cfg(overrides + ["stream.positive_minutes=2", "stream.negative_hours=0.1",
+                                   "stream.select_on=test", "stream.target_fa_per_hour=30",
+                                   "detector.min_count=1", "stream.write_wav=false"])
+    stream.run(cfg, copy)
+    assert calls

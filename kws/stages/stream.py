@@ -138,7 +138,7 @@ def _inferences(cfg, run: RunDir, out: Path, layers: list, tables,
     F frames every settings.infer_every frames.
 
     Cached in stream/inferences[_streaming][_validation].npz, keyed by the int8 network, the split, the streams'
-    settings, the front end and the inference rate: a sweep over the other detector settings
+    settings and audio, the front end and the inference rate: a sweep over the other detector settings
     (window, threshold, suppression) then re-runs only the recogniser. Read from the last
     completed stream/ folder, written into `out` (the folder being built)."""
     s = OmegaConf.to_container(cfg.stream, resolve=True)
@@ -148,7 +148,11 @@ def _inferences(cfg, run: RunDir, out: Path, layers: list, tables,
     for key in ("target_fa_per_hour", "hit_window_s", "write_wav", "select_on",
                 "compare_window_model", "average_windows_ms", *other):
         s.pop(key)
-    blob = json.dumps([run.model_hash(), s, split, settings.infer_every, streaming,
+    # The streams' audio too: the same settings over other held-out data (a data stage re-run
+    # with the network kept) make other streams.
+    audio = [hashlib.sha256(np.ascontiguousarray(pcm).data).hexdigest()
+             for pcm in (pos_pcm, neg_pcm)]
+    blob = json.dumps([run.model_hash(), s, split, settings.infer_every, streaming, audio,
                        OmegaConf.to_container(cfg.features, resolve=True)], sort_keys=True)
     key = hashlib.sha256(blob.encode()).hexdigest()
     path = out / ("inferences" + ("_streaming" if streaming else "")
