@@ -377,13 +377,13 @@ def test_a_partial_word_window_holds_at_most_half_of_its_keyword():
     ends = set()
     for window, (r, shift) in zip(windows, made):
         assert np.array_equal(window, pw._moved(audio[r], shift))
-        extent = pw.word_extent(audio[r], rate)
+        extent = pw.word_span(audio[r], rate)
         share = pw.inside_share(extent, shift, n_samples)
         assert pw.MIN_INSIDE - 0.01 <= share <= pw.PARTIAL_INSIDE
         ends.add(shift > 0)
     assert ends == {True, False}                  # words entering and words leaving
     # the untouched clips: the whole word inside, the keyword rule's side
-    assert pw.inside_share(pw.word_extent(audio[0], rate), 0, n_samples) >= pw.KEYWORD_INSIDE
+    assert pw.inside_share(pw.word_span(audio[0], rate), 0, n_samples) >= pw.KEYWORD_INSIDE
 
 
 def test_partial_word_windows_join_only_the_training_split(cache_dir, tmp_path):

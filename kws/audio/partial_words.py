@@ -1,9 +1,9 @@
 """Partly cut keywords as `_unknown_` training windows: what a streaming detector sees while a
 word slides into or out of its window, and must not fire on.
 
-The word of a clip is its extent: from its first to its last active 10 ms frame, a frame being
-active within ACTIVE_BELOW_PEAK_DB of the clip's loudest (as kws.audio.augment measures speech
-level). The label rule:
+The word of a clip is its extent: from its first to its last 10 ms frame within 30 dB of the
+clip's loudest, as the stream stage places a spoken word (kws.audio.streams.word_span). The label
+rule:
 
     share of the word's extent inside the window >= KEYWORD_INSIDE   -> the keyword
     share <= PARTIAL_INSIDE                                          -> _unknown_
@@ -20,22 +20,11 @@ from __future__ import annotations
 
 import numpy as np
 
-FRAME_MS = 10
-ACTIVE_BELOW_PEAK_DB = 30.0
+from kws.audio.streams import word_span
+
 KEYWORD_INSIDE = 0.9
 PARTIAL_INSIDE = 0.5
 MIN_INSIDE = 0.1
-
-
-def word_extent(clip: np.ndarray, sample_rate: int) -> tuple[int, int]:
-    """(first, end) sample of the clip's active frames; (0, 0) for a clip of zeros."""
-    hop = sample_rate * FRAME_MS // 1000
-    frames = clip[:len(clip) // hop * hop].astype(np.float64).reshape(-1, hop)
-    power = np.einsum("fh,fh->f", frames, frames)
-    if not power.any():
-        return 0, 0
-    active = np.flatnonzero(power >= power.max() * 10 ** (-ACTIVE_BELOW_PEAK_DB / 10))
-    return int(active[0] * hop), int((active[-1] + 1) * hop)
 
 
 def inside_share(extent: tuple[int, int], shift: int, n_samples: int) -> float:
@@ -58,7 +47,7 @@ def partial_word_windows(audio: np.ndarray, rows: np.ndarray, n: int, sample_rat
         return windows[:0], made
     for window in windows:
         r = int(rows[rng.integers(len(rows))])
-        extent = extents.setdefault(r, word_extent(audio[r], sample_rate))
+        extent = extents.setdefault(r, word_span(audio[r], sample_rate))
         share = rng.uniform(MIN_INSIDE, PARTIAL_INSIDE)
         length = extent[1] - extent[0]
         if rng.random() < 0.5:       # the word leaving at the end: its head stays inside

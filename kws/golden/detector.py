@@ -128,18 +128,20 @@ def make_settings(labels: list[str], output_scale: float, **kwargs) -> DetectorS
 
 
 def settings_from_config(detector, labels: list[str], output_scale: float, stride_ms: float,
-                         threshold: int | None = None,
-                         infer_every: int | None = None) -> DetectorSettings:
+                         threshold: int | None = None, infer_every: int | None = None,
+                         average_window_ms: float | None = None) -> DetectorSettings:
     """The recogniser's integer settings from the `detector` config (times in ms → frames and
     inferences at `stride_ms` per frame); `threshold` replaces detector.threshold (the stream
-    stage's operating point) and `infer_every` detector.infer_every_frames (a streaming network
-    sets its own cadence: kws.golden.streaming.inference_cadence). The one place these are
+    stage's operating point), `infer_every` detector.infer_every_frames (a streaming network
+    sets its own cadence: kws.golden.streaming.inference_cadence) and `average_window_ms`
+    detector.average_window_ms (the window the stream stage chose). The one place these are
     computed: the stream stage sweeps with them, the export stage writes them
     (kws_model_settings.h and detector.json)."""
     every = int(detector["infer_every_frames"] if infer_every is None else infer_every)
     inference_ms = every * stride_ms
+    window_ms = detector["average_window_ms"] if average_window_ms is None else average_window_ms
     return make_settings(labels, output_scale,
-                         average_window=max(1, round(detector["average_window_ms"] / inference_ms)),
+                         average_window=max(1, round(window_ms / inference_ms)),
                          min_count=detector["min_count"],
                          threshold=detector["threshold"] if threshold is None else threshold,
                          suppression_frames=round(detector["suppression_ms"] / stride_ms),

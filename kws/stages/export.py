@@ -20,8 +20,6 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from omegaconf import OmegaConf
-
 from kws.artifacts import RunDir
 from kws.emit.micropython import write_package as write_micropython_package
 from kws.emit.model_c import (check_requantization, constant_bytes, layer_shapes,
@@ -61,15 +59,13 @@ def run(cfg, run_dir: Path, out: Path | None = None) -> dict:
                        f"{len(labels)} labels: re-run the quantize stage")
     check_requantization(shapes)
     plan = plan_memory(shapes)
-    point = run.operating_point()
-    detector = OmegaConf.to_container(cfg.detector, resolve=True)
-    if point and point.get("average_window_ms") is not None:
-        detector["average_window_ms"] = point["average_window_ms"]
-    settings = settings_from_config(detector, labels, layers[-1].output.scale,
-                                    quant["settings"]["stride_ms"],
-                                    point["threshold"] if point else None,
+    point = run.operating_point() or {}
+    window_ms = point.get("average_window_ms") or cfg.detector.average_window_ms
+    settings = settings_from_config(cfg.detector, labels, layers[-1].output.scale,
+                                    quant["settings"]["stride_ms"], point.get("threshold"),
                                     infer_every=inference_cadence(layers, tables.frames_per_clip,
-                                                                  cfg.detector.infer_every_frames))
+                                                                  cfg.detector.infer_every_frames),
+                                    average_window_ms=window_ms)
     data_h, data_c, _ = model_data_sources(shapes, settings)
     flash = constant_bytes(shapes)
     weights_bytes = flash["portable"]
@@ -115,7 +111,7 @@ def run(cfg, run_dir: Path, out: Path | None = None) -> dict:
                          "infer_every_frames": settings.infer_every,
                          "threshold_from": "stream stage operating point" if point
                          else "detector.threshold",
-                         "average_window_ms": detector["average_window_ms"]}}
+                         "average_window_ms": window_ms}}
 
 
 def check_budgets(budgets, ram_bytes: int, flash_bytes: int) -> None:

@@ -200,10 +200,9 @@ def run(cfg, run_dir: Path, out: Path | None = None) -> dict:
     streaming = can_stream(layers)
     cadence = inference_cadence(layers, tables.frames_per_clip, cfg.detector.infer_every_frames)
     def detector_settings(average_window_ms: float) -> DetectorSettings:
-        detector = {**OmegaConf.to_container(cfg.detector, resolve=True),
-                    "average_window_ms": average_window_ms}
-        return settings_from_config(detector, labels, layers[-1].output.scale,
-                                    quant["settings"]["stride_ms"], infer_every=cadence)
+        return settings_from_config(cfg.detector, labels, layers[-1].output.scale,
+                                    quant["settings"]["stride_ms"], infer_every=cadence,
+                                    average_window_ms=average_window_ms)
     settings = detector_settings(cfg.detector.average_window_ms)
     geometry = (tables.stride, tables.window_len, int(round(s.hit_window_s * rate)))
     validation, window_ms = None, cfg.detector.average_window_ms
@@ -233,9 +232,9 @@ def run(cfg, run_dir: Path, out: Path | None = None) -> dict:
                                      "fa_per_hour": round(float(fa_h[t]), 3)}
     window_model = None
     if streaming and s.compare_window_model:     # the same network as a window model
-        window_settings = settings_from_config(
-            {**OmegaConf.to_container(cfg.detector, resolve=True), "average_window_ms": window_ms},
-            labels, layers[-1].output.scale, quant["settings"]["stride_ms"])
+        window_settings = settings_from_config(cfg.detector, labels, layers[-1].output.scale,
+                                               quant["settings"]["stride_ms"],
+                                               average_window_ms=window_ms)
         w_pos, w_neg, _ = _inferences(cfg, run, out, layers, tables, window_settings, pos_pcm,
                                       neg_pcm, False)
         _, _, w_frr, w_fa = _curves(window_settings, w_pos, w_neg, pos_truth, neg_truth,
