@@ -93,6 +93,9 @@ class SyntheticConfig:
         "forward", "follow", "learn", "visual"])
     takes_per_keyword: int = 1            # utterances of each keyword per speaker
     unknown_per_speaker: int = 4          # unknown-word utterances per speaker
+    # ... and this many more per speaker, each drawn from the words of the keyword-free sentences
+    # (kws.audio.sentences.vocabulary: thousands of words, not a keyword or its inflection).
+    vocabulary_per_speaker: int = 0
     # Negative speech: keyword-free sentences (../shared/data/text, else built in), each spoken
     # by one speaker only; kept whole for babble and negative streams.
     sentences_per_speaker: int = 2

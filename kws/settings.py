@@ -137,6 +137,7 @@ RULES: dict[str, Rule] = {
     "data.augment.gain_db_max": real(),
     "data.synthetic.takes_per_keyword": integer(1),
     "data.synthetic.unknown_per_speaker": integer(0),
+    "data.synthetic.vocabulary_per_speaker": integer(0),
     "data.augment.reverb_prob": UNIT,
     "data.augment.rir_sources": subset_of("real", "synthetic"),
     "data.augment.negatives_sources": subset_of("real", "synthetic"),

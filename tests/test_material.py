@@ -353,6 +353,13 @@ def test_the_synthetic_training_voices_join_recorded_speech(cache_dir, tmp_path)
     train = mix.split("train")
     from_tts = np.isin(train["speaker"], sorted(synthetic))
     assert {labels[i] for i in train["label"][from_tts]} == {"yes", "no", "_unknown_"}
+    from kws.audio import synthetic as synthetic_set
+    from kws.audio.speech_commands import scan
+    data = compose_cfg(overrides).data
+    refs, _ = scan(synthetic_set.ensure_dataset(data, 0, cache_dir), ["yes", "no"],
+                   data.validation_percent, data.testing_percent, data.split_salt)
+    spoken = [r for r in refs if r.split == "train" and r.label == "_unknown_"]
+    assert np.sum(train["label"][from_tts] == labels.index("_unknown_")) == len(spoken) > 0
     report = json.loads((tmp_path / "mix" / "report.json").read_text())["data"]
     assert report["voice_overlap"] == 0
     assert report["engines"]["espeak"]["clips"]["train"] > 0

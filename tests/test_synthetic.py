@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import ROOT, compose_cfg
+from conftest import ROOT, TINY_SYNTHETIC, compose_cfg
 from kws.audio import synthetic, tts, voices
 from kws.audio.tts import engines
 from kws.audio.speech_commands import SPLITS, hash_split, scan, voice_of
@@ -176,6 +176,34 @@ def test_keyword_free_sentences_drop_custom_keywords(tmp_path):
                                                             "sentences_without_keywords.txt"))
     with pytest.raises(KwsError, match="sentence_words_min"):
         load_sentences(tmp_path, ["on"], 20, 30)
+
+
+def test_the_vocabulary_is_the_sentences_words_without_keywords_or_their_inflections():
+    from kws.audio.sentences import vocabulary
+    text = ["We stopped, then stopping stops going; goes upon the downtown road at six.",
+            "A yes-man, o'clock, and the road again."]
+    assert vocabulary(text, ["stop", "go", "yes", "up", "down"]) == [
+        "again", "and", "downtown", "man", "road", "six", "the", "then", "upon"]
+
+
+def test_vocabulary_words_are_spoken_as_unknown_beside_the_unknown_words(tiny_cfg, cache_dir):
+    """data.synthetic.vocabulary_per_speaker: that many more _unknown_ words per speaker, each
+    speaker its own draw from the sentences' vocabulary."""
+    from kws.audio.sentences import vocabulary
+    plan = synthetic.Plan(tiny_cfg.data, 0, None, quiet=True)
+    more = compose_cfg(TINY_SYNTHETIC + [f"paths.cache_dir={cache_dir}",
+                                         "data.synthetic.vocabulary_per_speaker=3"])
+    assert synthetic.Plan(more.data, 0, None, quiet=True).fingerprint != plan.fingerprint
+    with_words = synthetic.ensure_dataset(more.data, 0, cache_dir)
+    root = synthetic.ensure_dataset(tiny_cfg.data, 0, cache_dir)
+    before = {p.name for p in (root / "_unknown_").iterdir()}
+    after = {p.name for p in (with_words / "_unknown_").iterdir()}
+    words = set(vocabulary(plan.sentences, tiny_cfg.data.keywords))
+    added = after - before
+    speakers = {r.speaker for r in scan(root, list(tiny_cfg.data.keywords), 20, 20, "kws")[0]}
+    assert before < after and len(added) == 3 * len(speakers)
+    assert all(name.split("_")[0] in words for name in added)
+    assert len({name.split("_")[0] for name in added}) > 3     # each speaker its own draw
 
 
 _GENERATE = """

@@ -3,7 +3,7 @@
 
 Sentences that contain a keyword as a word (for custom `data.keywords`) are dropped, and so are
 those outside the word-count limits (a very long sentence costs synthesis time and says little
-more).
+more). Their words are also a vocabulary of other words to speak as `_unknown_` (vocabulary()).
 """
 from __future__ import annotations
 
@@ -14,6 +14,11 @@ from kws.errors import KwsError
 
 SHARED_TEXT = "text/sentences_without_keywords.txt"      # under paths.shared_data
 _WORD = re.compile(r"[a-z']+")
+VOCABULARY_MIN_LETTERS = 3
+# A keyword with one of these endings is the keyword still ("stops", "going", "stopped"):
+# never _unknown_. A compound ("downtown") is another word.
+_INFLECTIONS = ("", "s", "es", "ed", "d", "ing", "'s")
+_DOUBLED = ("ed", "ing")                 # after a doubled last consonant
 
 # Written for this project (no source to credit); none contains the default keywords.
 BUILTIN = (
@@ -118,3 +123,13 @@ def load_sentences(shared_dir: Path | None, keywords, min_words: int, max_words:
         raise KwsError(f"{source}: no sentence of {min_words}-{max_words} words without a "
                        "keyword (data.synthetic.sentence_words_min/max)")
     return out, source
+
+
+def vocabulary(sentences: list[str], keywords) -> list[str]:
+    """The sentences' distinct words, sorted: letters only, at least VOCABULARY_MIN_LETTERS of
+    them, and neither a keyword nor a keyword with an inflection ending (_INFLECTIONS)."""
+    banned = {k.lower() + end for k in keywords for end in _INFLECTIONS}
+    banned |= {k.lower() + k[-1].lower() + end for k in keywords for end in _DOUBLED}
+    words = {w for line in sentences for w in _WORD.findall(line.lower())}
+    return sorted(w for w in words if w.isalpha() and len(w) >= VOCABULARY_MIN_LETTERS
+                  and w not in banned)

@@ -6,7 +6,8 @@ speakers `<voice id>+s<k>`, each with its own base rate and pitch; every utteran
 The speaker-hash split splits by the voice (the part before `+`). Per speaker:
 
     <keyword>/<speaker>_nohash_<take>.wav           each keyword, takes_per_keyword times
-    _unknown_/<word>_<speaker>_nohash_<i>.wav       confusable near-words and other words
+    _unknown_/<word>_<speaker>_nohash_<i>.wav       confusable near-words and other words, and
+                                                    words of the keyword-free sentences
     negative_speech.npz                             keyword-free sentences, whole (an AudioPool:
                                                     name = speaker, group = voice, text)
 
@@ -43,7 +44,7 @@ from omegaconf import OmegaConf
 from kws.artifacts import AudioPool
 from kws.audio import tts, voices as voice_sel
 from kws.audio.clips import fit_length
-from kws.audio.sentences import load_sentences
+from kws.audio.sentences import load_sentences, vocabulary
 from kws.audio.speech_commands import BACKGROUND, UNKNOWN
 from kws.io import atomic_dir, write_json
 
@@ -55,6 +56,7 @@ VOICES_JSON = "voices.json"
 SPEECH_RMS_DBFS = -23.0                 # negative speech is stored at this RMS (peaks below 0 dBFS)
 _RUNTIME_ONLY = ("workers",)            # settings that change how, not what, is generated
 _CHUNK = 24                             # speakers per task (eSpeak: a fixed order per chunk)
+_NEW_KEYS_OFF = {"vocabulary_per_speaker": 0}   # settings added later, and their "off" value
 
 
 class Plan:
@@ -71,9 +73,14 @@ class Plan:
             shared_dir, data_cfg.keywords, syn.sentence_words_min, syn.sentence_words_max)
         self.assigned = _assign_sentences(self.sentences, self.speakers,
                                           syn.sentences_per_speaker, seed)
+        self.vocabulary = (vocabulary(self.sentences, data_cfg.keywords)
+                           if syn.vocabulary_per_speaker else [])
         settings = OmegaConf.to_container(syn, resolve=True)
         for key in _RUNTIME_ONLY:
             settings.pop(key, None)
+        for key, off in _NEW_KEYS_OFF.items():    # sets made before the key keep their name
+            if settings.get(key) == off:
+                settings.pop(key)
         spec = {"version": GENERATOR_VERSION, "seed": seed, "keywords": list(data_cfg.keywords),
                 "sample_rate": data_cfg.sample_rate, "clip_ms": data_cfg.clip_ms,
                 "synthetic": settings, "voices": [v.id for v in self.voices],
@@ -175,7 +182,7 @@ def _tasks(plan: Plan, settings: dict, out: Path) -> list[dict]:
         for k in range(0, len(speakers), _CHUNK):
             chunk = speakers[k:k + _CHUNK]
             tasks.append({"key": f"{name}:{k // _CHUNK}", "settings": settings,
-                          "seed": plan.seed, "out": str(out),
+                          "seed": plan.seed, "out": str(out), "vocabulary": plan.vocabulary,
                           "speakers": [{"id": s.id, "voice": dataclasses.asdict(s.voice),
                                         "rate": s.rate, "pitch": s.pitch,
                                         "sentences": plan.assigned[s.id]} for s in chunk]})
@@ -204,12 +211,14 @@ def _run_task(task: dict) -> dict:
         speaker = voice_sel.Speaker(spk["id"], voice, spk["rate"], spk["pitch"])
         result["speakers"][speaker.id] = _speak_speaker(
             speaker, spk["sentences"], settings, syn, task["seed"], rate, n_samples, out,
-            result["speech"])
+            result["speech"], task["vocabulary"])
     return result
 
 
-def _speak_speaker(speaker, sentences, settings, syn, seed, rate, n_samples, out, speech):
-    """Write one speaker's clips; append its sentences to `speech`; return its tally."""
+def _speak_speaker(speaker, sentences, settings, syn, seed, rate, n_samples, out, speech,
+                   words: list[str]):
+    """Write one speaker's clips; append its sentences to `speech`; return its tally.
+    words: the vocabulary the speaker's vocabulary_per_speaker _unknown_ words come from."""
     rng_style, rng_pick, rng_place = [np.random.default_rng(s) for s in np.random.SeedSequence(
         voice_sel.seed_words(seed, "speaker", speaker.id)).spawn(3)]
     cannot = tts.CANNOT_SAY.get(speaker.voice.id, frozenset())
@@ -217,6 +226,8 @@ def _speak_speaker(speaker, sentences, settings, syn, seed, rate, n_samples, out
     unknown = [w for w in syn.unknown_words if w not in settings.keywords and w not in cannot]
     picks = rng_pick.choice(unknown, min(syn.unknown_per_speaker, len(unknown)),
                             replace=False) if unknown else []
+    picks = [*picks, *_vocabulary_picks(words, syn.vocabulary_per_speaker, {*picks, *cannot},
+                                        seed, speaker.id)]
     jobs = [(w, f"{w}/{speaker.id}_nohash_{t}.wav") for w in keywords
             for t in range(syn.takes_per_keyword)]
     jobs += [(str(w), f"{UNKNOWN}/{w}_{speaker.id}_nohash_{i}.wav") for i, w in enumerate(picks)]
@@ -238,6 +249,17 @@ def _speak_speaker(speaker, sentences, settings, syn, seed, rate, n_samples, out
         speech.append((speaker.id, speaker.voice.id, text, _at_level(pcm, SPEECH_RMS_DBFS)))
         tally["sentences"] += 1
     return tally
+
+
+def _vocabulary_picks(words: list[str], n: int, taken: set, seed: int, speaker_id: str
+                      ) -> list[str]:
+    """n words of the vocabulary for one speaker, none in `taken`; their own generator, so the
+    speaker's other draws are the same with and without them."""
+    pool = [w for w in words if w not in taken]
+    if n <= 0 or not pool:
+        return []
+    rng = np.random.default_rng(voice_sel.seed_words(seed, "vocabulary", speaker_id))
+    return [pool[i] for i in rng.choice(len(pool), min(n, len(pool)), replace=False)]
 
 
 # ---------------------------------------------------------------- assembling the set

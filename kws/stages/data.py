@@ -43,7 +43,6 @@ NOISE_SPLIT_FRACTIONS = {"train": (0.0, 0.8), "validation": (0.8, 0.9), "test": 
 CLIPPED_SHARE = 0.01
 EXAMPLES = 10                             # file names listed per kind of problem in the report
 NEGATIVE_WINDOWS_STREAM = 7               # spawn key of the negative windows' generator
-SYNTHETIC_VOICES_STREAM = 8               # ... of the synthetic training voices' selection
 PARTIAL_WORDS_STREAM = 9                  # ... of the partly cut keywords
 
 
@@ -225,13 +224,13 @@ def _with_training_voices(audio: np.ndarray, kept: list[Example], tts_root: Path
                           labels: list[str], data, n_samples: int, skipped: list[str],
                           quality: dict[str, list[str]]) -> tuple[np.ndarray, list[Example]]:
     """The training split plus the synthetic set's training voices (split by the voice hash, as
-    in a synthetic run): every keyword clip and _unknown_ words at data.unknown_share; _silence_
-    is left to the recordings. Their own generator, so the recorded selection is unchanged."""
+    in a synthetic run): every keyword clip and every _unknown_ word they spoke (training only,
+    so data.unknown_share, which keeps the held-out splits comparable, does not cap them);
+    _silence_ is left to the recordings. The recorded selection is unchanged."""
     refs, _ = scan(tts_root, list(data.keywords), data.validation_percent, data.testing_percent,
                    data.split_salt)
-    refs = [r for r in refs if r.label != SILENCE]
-    rng = np.random.default_rng([data.seed, SYNTHETIC_VOICES_STREAM])
-    examples = _select(refs, "train", labels, {}, data, n_samples, rng)
+    examples = [Example(r.label, r.speaker, r.path) for r in refs
+                if r.split == "train" and r.label != SILENCE]
     voices, more = _load(examples, {}, data, n_samples, skipped, "train", quality)
     return np.concatenate([audio, voices]), kept + more
 
