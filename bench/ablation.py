@@ -8,6 +8,8 @@ Rows (each adds to the one before):
     real       recorded speech; augmentation: shift, noise, gain only
     voices     + the synthetic training voices (data.with_synthetic=true)
     rooms      + real negatives as interfering speech, rooms, level (the default augmentation)
+    words      + 12 more _unknown_ words per synthetic speaker, from the keyword-free sentences'
+                 vocabulary (data.synthetic.vocabulary_per_speaker), every one kept
     streaming  + keywords at every offset of the window (shift +-250 ms), partly cut keywords
                  and negative-speech windows as _unknown_
     mining     + hard negatives mined from the training negatives (kws.training.mining)
@@ -38,10 +40,12 @@ VOICES = ["data.with_synthetic=true"]
 STREAMING = ["data.augment.time_shift_ms=250", "data.partial_words_share=0.25",
              "data.negative_windows_share=0.25"]
 MINING = ["mining.enabled=true"]
+WORDS = ["data.synthetic.vocabulary_per_speaker=12"]
 ROWS = {
     "real": ("recorded speech; shift, noise, gain", PLAIN_AUGMENTATION),
     "voices": ("+ synthetic training voices", PLAIN_AUGMENTATION + VOICES),
     "rooms": ("+ real negatives, rooms, level", VOICES),
+    "words": ("+ other words from the sentences' vocabulary", VOICES + WORDS),
     "streaming": ("+ keywords at every offset, partly cut keywords, negative windows",
                   VOICES + STREAMING),
     "mining": ("+ hard-negative mining", VOICES + STREAMING + MINING),
