@@ -62,7 +62,8 @@ def run_row(name: str, overrides: list[str], root: str, out: Path, seed: int) ->
         print("+", " ".join(command[2:]), flush=True)
         subprocess.run(command, check=True)
     entries = json.loads(report.read_text())
-    return entries | {"_wall_s": sum(e.get("seconds", 0) for e in entries.values())}
+    return entries | {"_wall_s": sum(e.get("seconds", 0) for e in entries.values()
+                                     if isinstance(e, dict))}
 
 
 HELD_OUT = [f"{kind}_{split}.npz" for split in ("validation", "test")
@@ -83,7 +84,8 @@ def on_common_streams(name: str, overrides: list[str], root: str, out: Path, ref
         same = all(_same(out / name / "data" / f, reference / "data" / f) for f in HELD_OUT)
         shutil.rmtree(scored, ignore_errors=True)
         shutil.copytree(out / name, scored, copy_function=os.link,
-                        ignore=shutil.ignore_patterns("stream", "*.wav"))
+                        ignore=shutil.ignore_patterns("stream", "*.wav", "report.json"))
+        # (a hard-linked report.json would be written through into the row's own)
         (scored / "stream").mkdir()
         if same:
             for cached in (out / name / "stream").glob("inferences*.npz"):
