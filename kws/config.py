@@ -326,7 +326,9 @@ class DetectorConfig:
 @dataclass
 class StreamConfig:
     """Stage stream: FRR against FA/h on long streams of test speakers (kws.stages.stream)."""
-    positive_minutes: float = 10.0        # keywords, unknown words and silence
+    # The positive stream: keywords, unknown words and silence of the split; null: every clip of
+    # the split exactly once (its length follows the split), else this many minutes of them.
+    positive_minutes: Optional[float] = None
     negative_hours: float = 3.0           # no keyword at all (0.5 FA/h: one false accept)
     # What the negative stream is made of: "material" (test-speaker _unknown_ clips, held-out
     # real negatives data/negatives_test.npz, TTS sentences of test voices data/speech_test.npz,
@@ -344,7 +346,7 @@ class StreamConfig:
     # A streaming network also run as a window model on the test streams (every
     # detector.infer_every_frames), its FRR reported beside (report["stream"]["window_model"]).
     compare_window_model: bool = False
-    validation_positive_minutes: float = 5.0
+    validation_positive_minutes: Optional[float] = None
     validation_negative_hours: float = 2.0
     snr_db_min: float = 5.0               # each word's SNR over the background noise
     snr_db_max: float = 20.0

@@ -42,7 +42,7 @@ BAD = [
     ("seed=-3", "seed=-3: must be an integer >= 0"),
     ("data.synthetic.pitch_max=2", "data.synthetic.pitch_max=2.0: must be a number in [0.6, 1.6]"),
     ("data.source=folder", "data.source=folder: must be one of synthetic, speech_commands"),
-    ("stream.positive_minutes=0", "stream.positive_minutes=0.0: must be a number > 0"),
+    ("stream.positive_minutes=0", "stream.positive_minutes=0.0: must be null or a number > 0"),
     ("stream.negative_hours=0", "stream.negative_hours=0.0: must be a number > 0"),
     ("stream.snr_db_min=30", "stream.snr_db_min=30.0 > stream.snr_db_max=20.0"),
     ("stream.gap_s_max=0.5", "stream.gap_s_min=1.0 > stream.gap_s_max=0.5"),

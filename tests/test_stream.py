@@ -88,6 +88,22 @@ def test_mix_stream_is_deterministic_and_places_words_at_their_snr():
     assert 11.0 < snr < 13.0
 
 
+def test_a_stream_without_a_length_places_every_clip_once():
+    """seconds=None (stream.positive_minutes=null): each pool clip exactly once, in order of
+    time without overlap, 1-4 s of noise around each; the stream ends after the last gap."""
+    rng = np.random.default_rng(4)
+    clips = rng.integers(-3000, 3000, size=(9, 16000)).astype(np.int16)
+    labels = np.array([2, 3, 1, 2, 0, 2, 3, 1, 2])
+    pool = np.array([0, 2, 3, 5, 7, 8])
+    pcm, truth = mix_stream(clips, labels, pool, [rng.standard_normal(48000) * 100], None, 16000,
+                            np.random.default_rng(5), gap_s=(1.0, 4.0))
+    starts = [p.start for p in truth]
+    assert len(truth) == len(pool) and starts == sorted(starts)
+    assert sorted(p.label for p in truth) == sorted(labels[pool])
+    gaps = np.diff([0] + [x for p in truth for x in (p.start, p.end)] + [len(pcm)])[::2]
+    assert np.all((gaps >= 16000) & (gaps <= 64000)) and len(gaps) == len(pool) + 1
+
+
 def test_material_stream_places_every_item_with_its_source_at_its_snr():
     rng = np.random.default_rng(2)
     items = [(2000 * np.sin(np.arange(n) * 0.2)).astype(np.int16) for n in (8000, 20000, 40000)]

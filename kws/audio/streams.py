@@ -1,7 +1,7 @@
 """Long test streams: 1 s clips placed at known times over background noise, from a seed.
 
-A stream is clips drawn from a pool in random order (reshuffled each time it runs out), each
-followed by a gap drawn from `gap_s` seconds, over background noise cut from the split's own noise
+A stream is clips drawn from a pool in random order (reshuffled each time it runs out; or every
+clip exactly once, the stream as long as that takes), each followed by a gap drawn from `gap_s` seconds, over background noise cut from the split's own noise
 recordings and scaled to a fixed level (`noise_dbfs`, RMS). Each clip is scaled so that its
 spoken part (kws.audio.streams.word_span) lies `snr_db` above the noise, the SNR drawn per clip from
 the given range; _silence_ clips (no word) are scaled to the noise level. Returns the int16
@@ -45,36 +45,61 @@ def word_span(clip: np.ndarray, sample_rate: int) -> tuple[int, int]:
 
 
 def mix_stream(clips: np.ndarray, labels: np.ndarray, pool: np.ndarray, noise: list[np.ndarray],
-               seconds: float, sample_rate: int, rng: np.random.Generator,
+               seconds: float | None, sample_rate: int, rng: np.random.Generator,
                snr_db: tuple[float, float] = (10.0, 10.0), gap_s: tuple[float, float] = (0.5, 2.5),
                silence_label: int | None = None, noise_dbfs: float = -45.0
                ) -> tuple[np.ndarray, list[Placed]]:
-    """A stream of `seconds` from clips[pool] over noise; see the module docstring."""
-    total = int(round(seconds * sample_rate))
+    """A stream of `seconds` from clips[pool] over noise; see the module docstring. seconds=None:
+    every pool clip exactly once, in random order, and the stream as long as they and their
+    gaps need."""
     clip_len = clips.shape[1]
     noise_rms = 32768.0 * 10 ** (noise_dbfs / 20)
-    signal = _background(noise, total, rng, noise_rms)
     placed: list[Placed] = []
+    def add(i: int, pos: int) -> None:
+        placed.append(_add_clip(signal, clips[i], int(labels[i]), pos, sample_rate, rng, snr_db,
+                                noise_rms, silence_label))
+    if seconds is None:
+        order = rng.permutation(pool)
+        gaps = (rng.uniform(*gap_s, size=len(order) + 1) * sample_rate).astype(np.int64)
+        signal = _background(noise, len(order) * clip_len + int(gaps.sum()), rng, noise_rms)
+        pos = int(gaps[0])
+        for i, gap in zip(order, gaps[1:]):
+            add(int(i), pos)
+            pos += clip_len + int(gap)
+        return _to_int16(signal), placed
+    total = int(round(seconds * sample_rate))
+    signal = _background(noise, total, rng, noise_rms)
     order, k = rng.permutation(pool), 0
     pos = int(rng.uniform(*gap_s) * sample_rate)
     while pos + clip_len <= total and len(pool):
-        i = int(order[k])
-        clip = clips[i].astype(np.float32)
-        first, last = word_span(clips[i], sample_rate)
-        if labels[i] == silence_label:
-            target_rms = noise_rms
-            first = last = 0
-        else:
-            target_rms = noise_rms * 10 ** (rng.uniform(*snr_db) / 20)
-        active_rms = float(np.sqrt(np.mean(clip[first:last] ** 2))) if last > first else \
-            float(np.sqrt(np.mean(clip ** 2)))
-        signal[pos:pos + clip_len] += clip * np.float32(target_rms / max(active_rms, 1.0))
-        placed.append(Placed(int(labels[i]), pos, pos + clip_len, pos + first, pos + last))
+        add(int(order[k]), pos)
         pos += clip_len + int(rng.uniform(*gap_s) * sample_rate)
         k += 1
         if k == len(order):
             order, k = rng.permutation(pool), 0
-    return np.clip(np.round(signal), -32768, 32767).astype(np.int16), placed
+    return _to_int16(signal), placed
+
+
+def _add_clip(signal: np.ndarray, clip_i16: np.ndarray, label: int, pos: int, sample_rate: int,
+              rng: np.random.Generator, snr_db: tuple[float, float], noise_rms: float,
+              silence_label: int | None) -> Placed:
+    """Add one clip at `pos`, its spoken part at a drawn SNR over the noise (_silence_: at the
+    noise level); return where it and its word are."""
+    clip = clip_i16.astype(np.float32)
+    first, last = word_span(clip_i16, sample_rate)
+    if label == silence_label:
+        target_rms = noise_rms
+        first = last = 0
+    else:
+        target_rms = noise_rms * 10 ** (rng.uniform(*snr_db) / 20)
+    active_rms = float(np.sqrt(np.mean(clip[first:last] ** 2))) if last > first else \
+        float(np.sqrt(np.mean(clip ** 2)))
+    signal[pos:pos + len(clip)] += clip * np.float32(target_rms / max(active_rms, 1.0))
+    return Placed(label, pos, pos + len(clip), pos + first, pos + last)
+
+
+def _to_int16(signal: np.ndarray) -> np.ndarray:
+    return np.clip(np.round(signal), -32768, 32767).astype(np.int16)
 
 
 def _background(noise: list[np.ndarray], total: int, rng: np.random.Generator,
@@ -129,4 +154,4 @@ def mix_material_stream(items: list[np.ndarray], sources: list[str], label: int,
         k += 1
         if k == len(order):
             order, k = rng.permutation(len(items)), 0
-    return np.clip(np.round(signal), -32768, 32767).astype(np.int16), placed
+    return _to_int16(signal), placed

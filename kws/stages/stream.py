@@ -42,9 +42,10 @@ FA_TARGETS = (0.1, 0.5, 1.0)          # false accepts per hour the report gives 
 WORST_SOURCES = 10
 
 
-def _streams(cfg, run: RunDir, labels: list[str], rate: int, split: str, minutes: float,
-             hours: float):
-    """The positive and the negative stream of a split's speakers and held-out material."""
+def _streams(cfg, run: RunDir, labels: list[str], rate: int, split: str,
+             minutes: float | None, hours: float):
+    """The positive and the negative stream of a split's speakers and held-out material
+    (minutes=None: every clip of the split once in the positive stream)."""
     s = cfg.stream
     test = run.split(split)
     noise = run.noise(split)
@@ -58,7 +59,8 @@ def _streams(cfg, run: RunDir, labels: list[str], rate: int, split: str, minutes
     rng = np.random.default_rng([s.seed, SPLIT_SEEDS[split]] if split != "test" else s.seed)
     common = dict(snr_db=(s.snr_db_min, s.snr_db_max), gap_s=(s.gap_s_min, s.gap_s_max))
     positive = mix_stream(test["audio"], test["label"], everything, noise,
-                          minutes * 60, rate, rng, silence_label=silence, **common)
+                          None if minutes is None else minutes * 60, rate, rng,
+                          silence_label=silence, **common)
     if s.negative_material == "clips":
         negative = mix_stream(test["audio"], test["label"], fillers, noise,
                               hours * 3600, rate, rng, silence_label=silence, **common)
