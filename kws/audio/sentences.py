@@ -127,7 +127,8 @@ def load_sentences(shared_dir: Path | None, keywords, min_words: int, max_words:
 
 def vocabulary(sentences: list[str], keywords) -> list[str]:
     """The sentences' distinct words, sorted: letters only, at least VOCABULARY_MIN_LETTERS of
-    them, and neither a keyword nor a keyword with an inflection ending (_INFLECTIONS)."""
+    them, and neither a keyword nor a keyword with an inflection ending (_INFLECTIONS, or
+    _DOUBLED after its last letter doubled: "stopped")."""
     banned = {k.lower() + end for k in keywords for end in _INFLECTIONS}
     banned |= {k.lower() + k[-1].lower() + end for k in keywords for end in _DOUBLED}
     words = {w for line in sentences for w in _WORD.findall(line.lower())}

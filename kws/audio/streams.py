@@ -1,8 +1,9 @@
 """Long test streams: 1 s clips placed at known times over background noise, from a seed.
 
 A stream is clips drawn from a pool in random order (reshuffled each time it runs out; or every
-clip exactly once, the stream as long as that takes), each followed by a gap drawn from `gap_s` seconds, over background noise cut from the split's own noise
-recordings and scaled to a fixed level (`noise_dbfs`, RMS). Each clip is scaled so that its
+clip exactly once, the stream as long as that takes), each followed by a gap drawn from `gap_s`
+seconds, over background noise cut from the split's own noise recordings and scaled to a fixed
+level (`noise_dbfs`, RMS). Each clip is scaled so that its
 spoken part (kws.audio.streams.word_span) lies `snr_db` above the noise, the SNR drawn per clip from
 the given range; _silence_ clips (no word) are scaled to the noise level. Returns the int16
 samples and the ground truth of every clip: label, clip start and end, and where its word starts
