@@ -58,7 +58,7 @@ def mix_stream(clips: np.ndarray, labels: np.ndarray, pool: np.ndarray, noise: l
     placed: list[Placed] = []
     def add(i: int, pos: int) -> None:
         placed.append(_add_clip(signal, clips[i], int(labels[i]), pos, sample_rate, rng, snr_db,
-                                noise_rms, silence_label))
+                                noise_rms, silence_label=silence_label))
     if seconds is None:
         order = rng.permutation(pool)
         gaps = (rng.uniform(*gap_s, size=len(order) + 1) * sample_rate).astype(np.int64)
@@ -81,13 +81,13 @@ def mix_stream(clips: np.ndarray, labels: np.ndarray, pool: np.ndarray, noise: l
     return _to_int16(signal), placed
 
 
-def _add_clip(signal: np.ndarray, clip_i16: np.ndarray, label: int, pos: int, sample_rate: int,
+def _add_clip(signal: np.ndarray, clip: np.ndarray, label: int, pos: int, sample_rate: int,
               rng: np.random.Generator, snr_db: tuple[float, float], noise_rms: float,
-              silence_label: int | None) -> Placed:
-    """Add one clip at `pos`, its spoken part at a drawn SNR over the noise (_silence_: at the
-    noise level); return where it and its word are."""
-    clip = clip_i16.astype(np.float32)
-    first, last = word_span(clip_i16, sample_rate)
+              silence_label: int | None = None, source: str = "") -> Placed:
+    """Add one clip or recording at `pos`, its spoken part at a drawn SNR over the noise
+    (_silence_: at the noise level); return where it and its word are."""
+    clip = np.asarray(clip, dtype=np.float32)
+    first, last = word_span(clip, sample_rate)
     if label == silence_label:
         target_rms = noise_rms
         first = last = 0
@@ -96,7 +96,7 @@ def _add_clip(signal: np.ndarray, clip_i16: np.ndarray, label: int, pos: int, sa
     active_rms = float(np.sqrt(np.mean(clip[first:last] ** 2))) if last > first else \
         float(np.sqrt(np.mean(clip ** 2)))
     signal[pos:pos + len(clip)] += clip * np.float32(target_rms / max(active_rms, 1.0))
-    return Placed(label, pos, pos + len(clip), pos + first, pos + last)
+    return Placed(label, pos, pos + len(clip), pos + first, pos + last, source)
 
 
 def _to_int16(signal: np.ndarray) -> np.ndarray:
@@ -146,11 +146,8 @@ def mix_material_stream(items: list[np.ndarray], sources: list[str], label: int,
             room = rooms[int(rng.integers(len(rooms)))]
             wet = fftconvolve(item, room.astype(np.float32))[:len(item)]
             item = wet * np.float32(np.sqrt(np.mean(item ** 2) / max(np.mean(wet ** 2), 1e-12)))
-        first, last = word_span(item, sample_rate)
-        active_rms = float(np.sqrt(np.mean(item[first:last] ** 2))) if last > first else 1.0
-        target_rms = noise_rms * 10 ** (rng.uniform(*snr_db) / 20)
-        signal[pos:pos + len(item)] += item * np.float32(target_rms / max(active_rms, 1.0))
-        placed.append(Placed(label, pos, pos + len(item), pos + first, pos + last, sources[i]))
+        placed.append(_add_clip(signal, item, label, pos, sample_rate, rng, snr_db, noise_rms,
+                                source=sources[i]))
         pos += len(item) + int(rng.uniform(*gap_s) * sample_rate)
         k += 1
         if k == len(order):

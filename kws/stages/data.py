@@ -138,7 +138,7 @@ def run(cfg, run_dir: Path, out: Path | None = None) -> dict:
         audio, kept = _load(examples, noise_by_split[split], data, n_samples, skipped, split,
                             quality)
         if split == "train" and tts_root is not None:
-            audio, kept = _with_training_voices(audio, kept, tts_root, labels, data, n_samples,
+            audio, kept = _with_training_voices(audio, kept, tts_root, data, n_samples,
                                                 skipped, quality)
         if split == "train":
             selected = len(kept)
@@ -220,9 +220,9 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
 
 # ---------------------------------------------------------------- selection and loading
 
-def _with_training_voices(audio: np.ndarray, kept: list[Example], tts_root: Path,
-                          labels: list[str], data, n_samples: int, skipped: list[str],
-                          quality: dict[str, list[str]]) -> tuple[np.ndarray, list[Example]]:
+def _with_training_voices(audio: np.ndarray, kept: list[Example], tts_root: Path, data,
+                          n_samples: int, skipped: list[str], quality: dict[str, list[str]]
+                          ) -> tuple[np.ndarray, list[Example]]:
     """The training split plus the synthetic set's training voices (split by the voice hash, as
     in a synthetic run): every keyword clip and every _unknown_ word they spoke (training only,
     so data.unknown_share, which keeps the held-out splits comparable, does not cap them);
