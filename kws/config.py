@@ -252,6 +252,11 @@ class DistillConfig:
     alpha: float = 0.7
     epochs: Optional[int] = None          # default: train.epochs
     teacher_dir: Optional[str] = None     # a run directory whose teacher/ to use; default: this run
+    # best.pt by validation clip accuracy (accuracy), or by FRR at stream.target_fa_per_hour on
+    # the validation streams among the epochs from checkpoint_from_epoch (stream; a streamable
+    # student only: kws.training.stream_selection)
+    checkpoint_on: str = "accuracy"
+    checkpoint_from_epoch: int = 10
 
 
 @dataclass

@@ -1,7 +1,8 @@
 """Runs the chosen stages in pipeline order inside one run directory.
 
 Each stage is a module `kws.stages.<stage>` with
-    CONFIG_KEYS: the top-level config keys it depends on,
+    CONFIG_KEYS: the top-level config keys it depends on (or config_keys(cfg), when that
+                 depends on the settings),
     OUTPUT: the folder it writes in the run directory (None: it writes into another run),
     REQUIRES: the earlier stages whose outputs it reads (or requires(cfg), when that depends
               on the settings),
@@ -65,7 +66,8 @@ def fingerprint_record(cfg, name: str, stamps: dict) -> dict:
     """What a stage's fingerprint covers: its resolved config keys (without the runtime-only
     ones), the stamps of the stages before it, and its inputs outside the run directory."""
     module = stage_module(name)
-    config = {key: _plain(OmegaConf.select(cfg, key)) for key in module.CONFIG_KEYS}
+    keys = module.config_keys(cfg) if hasattr(module, "config_keys") else module.CONFIG_KEYS
+    config = {key: _plain(OmegaConf.select(cfg, key)) for key in keys}
     if isinstance(config.get("train"), dict):
         for key in RUNTIME_ONLY:
             config["train"].pop(key, None)

@@ -199,6 +199,8 @@ RULES: dict[str, Rule] = {
     "distill.temperature": POSITIVE,
     "distill.alpha": UNIT,
     "distill.epochs": optional(integer(1)),
+    "distill.checkpoint_on": choice("accuracy", "stream"),
+    "distill.checkpoint_from_epoch": integer(1),
     "prune.importance": choice("l1", "l2", "wanda"),
     "prune.ratio": real(0, 1, lo_open=True, hi_open=True),
     "prune.budget.kind": optional(choice("m4_instructions", "arena_bytes", "flash_bytes")),
@@ -311,8 +313,14 @@ def _combinations(cfg) -> list[str]:
         if (budget.kind is None) != (budget.value is None):
             problems.append(f"{key}.kind={_show(budget.kind)} with {key}.value="
                             f"{_show(budget.value)}: set both (a budget) or neither{otherwise}")
-    st = cfg.stream
-    if st.select_on == "validation" and st.validation_negative_hours * st.target_fa_per_hour < 1:
+    st, ds = cfg.stream, cfg.distill
+    on_validation_streams = st.select_on == "validation" or ds.checkpoint_on == "stream"
+    epochs = ds.epochs or cfg.train.epochs
+    if ds.checkpoint_on == "stream" and ds.checkpoint_from_epoch > epochs:
+        problems.append(f"distill.checkpoint_from_epoch={ds.checkpoint_from_epoch} with "
+                        f"{'distill' if ds.epochs else 'train'}.epochs={epochs}: no epoch would "
+                        "be scored on the validation streams")
+    if on_validation_streams and st.validation_negative_hours * st.target_fa_per_hour < 1:
         problems.append(f"stream.validation_negative_hours={st.validation_negative_hours:g} with "
                         f"stream.target_fa_per_hour={st.target_fa_per_hour:g}: the validation "
                         "stream must be long enough for one false accept to meet the target "

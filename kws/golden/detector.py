@@ -229,8 +229,15 @@ def sweep_inputs(settings: DetectorSettings, logits) -> tuple[np.ndarray, np.nda
     """Steps 1-2 over one whole sequence of inferences (a fresh recogniser), for sweeping the
     threshold without re-running anything: (top class [N], its smoothed score [N], and whether
     the inference may fire at all: n >= min_count and top is a keyword)."""
+    return smooth(settings, softmax_u8(_check_logits(logits, settings.n_classes),
+                                       settings.exp_lut))
+
+
+def smooth(settings: DetectorSettings, p) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Step 2 and what step 3 needs besides the threshold, from probabilities p [N, C] in
+    0..255 (step 1's, or any model's): (top [N], smoothed[top] [N], may fire [N])."""
     s = settings
-    p = softmax_u8(_check_logits(logits, s.n_classes), s.exp_lut).astype(np.int64)
+    p = np.asarray(p, dtype=np.int64)
     cum = np.concatenate([np.zeros((1, s.n_classes), np.int64), np.cumsum(p, axis=0)])
     end = np.arange(1, len(p) + 1)
     start = np.maximum(end - s.average_window, 0)

@@ -189,11 +189,9 @@ def inference_cadence(layers: list, frames: int, configured: int) -> int:
     return geometry(layers, frames).time_stride if can_stream(layers) else int(configured)
 
 
-def stream_logits_streamed(pcm: np.ndarray, tables, layers: list, frames: int,
-                           chunk_frames: int = 4096) -> tuple[np.ndarray, np.ndarray]:
-    """The streaming network on an int16 stream [S]: golden MFCC frames (kws.golden.mfcc),
-    then stream_logits_streaming. Returns (window-end frame indices, int8 logits) like
-    kws.golden.detector.stream_logits at the network's cadence."""
+def stream_features(pcm: np.ndarray, tables, chunk_frames: int = 4096) -> np.ndarray:
+    """The golden front end's int8 frames of a whole int16 stream [S] → [frames, n_out]
+    (kws.golden.mfcc), computed chunk_frames frames at a time."""
     from kws.golden.detector import n_stream_frames
     from kws.golden.mfcc import frame_clips, mfcc_frames
 
@@ -202,9 +200,17 @@ def stream_logits_streamed(pcm: np.ndarray, tables, layers: list, frames: int,
                                          (min(a + chunk_frames, total) - 1) * tables.stride
                                          + tables.window_len], tables), tables)
              for a in range(0, total, chunk_frames)]
-    features = np.concatenate(parts) if parts else np.zeros((0, tables.n_out), np.int8)
+    return np.concatenate(parts) if parts else np.zeros((0, tables.n_out), np.int8)
+
+
+def stream_logits_streamed(pcm: np.ndarray, tables, layers: list, frames: int,
+                           chunk_frames: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+    """The streaming network on an int16 stream [S]: golden MFCC frames (stream_features),
+    then stream_logits_streaming. Returns (window-end frame indices, int8 logits) like
+    kws.golden.detector.stream_logits at the network's cadence."""
+    features = stream_features(pcm, tables, chunk_frames)
     indices, logits = stream_logits_streaming(features, layers, frames)
-    keep = indices < total               # windows that end inside the stream, as the loop's
+    keep = indices < len(features)       # windows that end inside the stream, as the loop's
     return indices[keep], logits[keep]
 
 

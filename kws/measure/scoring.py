@@ -14,8 +14,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kws.golden.detector import Detection
+from kws.golden.detector import Detection, fire
 from kws.audio.streams import Placed
+
+
+THRESHOLDS = np.arange(256)         # every threshold the recogniser can be set to
 
 
 @dataclass(frozen=True)
@@ -59,3 +62,26 @@ def score_events(events: list[Detection], truth: list[Placed], is_keyword, strid
         per_hit[p.label] = per_hit.get(p.label, 0) + int(h)
     return Score(len(positives), int(hit.sum()), sum(false_accepts.values()), per_pos, per_hit,
                  false_accepts)
+
+
+def sweep_thresholds(frames: np.ndarray, top: np.ndarray, score: np.ndarray,
+                     may_fire: np.ndarray, suppression_frames: int, truth: list[Placed],
+                     is_keyword, geometry: tuple[int, int, int]) -> list[Score]:
+    """The stream scored at every threshold 0..255 from the recogniser's smoothed inputs
+    (kws.golden.detector.sweep_inputs: they do not depend on the threshold).
+    geometry: (stride, window_len, hit_window) in samples."""
+    return [score_events(fire(frames, top, score, may_fire, int(t), suppression_frames),
+                         truth, is_keyword, *geometry) for t in THRESHOLDS]
+
+
+def operating_point(frr: np.ndarray, fa_per_hour: np.ndarray, target: float) -> tuple[int, bool]:
+    """The threshold with the lowest FRR among those with FA/h <= target (ties: the highest
+    threshold, for margin; but when every one of them misses every keyword, the lowest: margin
+    is worth nothing to a detector that detects nothing, and the lowest is the most sensitive
+    still within the target); without one, the threshold with the fewest false accepts."""
+    ok = np.flatnonzero(fa_per_hour <= target)
+    if len(ok):
+        best = ok[frr[ok] == frr[ok].min()]
+        return int(best.min() if frr[ok].min() >= 1 else best.max()), True
+    fewest = np.flatnonzero(fa_per_hour == fa_per_hour.min())
+    return int(fewest[np.argmin(frr[fewest])]), False

@@ -25,75 +25,20 @@ import soundfile as sf
 from omegaconf import OmegaConf
 
 from kws.artifacts import RunDir
-from kws.audio.streams import Placed, mix_material_stream, mix_stream
-from kws.errors import KwsError
+from kws.audio.split_streams import split_streams
+from kws.audio.streams import Placed
 from kws.golden.detector import DetectorSettings, fire, settings_from_config, stream_logits, sweep_inputs
 from kws.golden.network import run_network
 from kws.golden.streaming import can_stream, inference_cadence, stream_logits_streamed
 from kws.io import atomic_path, copy_file, save_figure, save_npz, write_json, write_text
-from kws.measure.scoring import Score, detection_samples, score_events
+from kws.measure.scoring import (THRESHOLDS, Score, detection_samples, operating_point,
+                                 sweep_thresholds)
 
 CONFIG_KEYS = ("stream", "detector", "features")
 OUTPUT = "stream"
 REQUIRES = ("data", "features", "quantize")
-THRESHOLDS = np.arange(256)
-SPLIT_SEEDS = {"validation": 1}       # the validation streams draw from their own generator
 FA_TARGETS = (0.1, 0.5, 1.0)          # false accepts per hour the report gives the FRR at
 WORST_SOURCES = 10
-
-
-def _streams(cfg, run: RunDir, labels: list[str], rate: int, split: str,
-             minutes: float | None, hours: float):
-    """The positive and the negative stream of a split's speakers and held-out material
-    (minutes=None: every clip of the split once in the positive stream)."""
-    s = cfg.stream
-    test = run.split(split)
-    noise = run.noise(split)
-    keyword = np.array([label not in ("_silence_", "_unknown_") for label in labels])
-    silence = labels.index("_silence_") if "_silence_" in labels else None
-    everything = np.arange(len(test["label"]))
-    fillers = np.flatnonzero(~keyword[test["label"]])
-    if not keyword[test["label"]].any() or not len(fillers):
-        raise KwsError(f"stream: the {split} split needs keyword clips and _unknown_/_silence_ "
-                       "clips")
-    rng = np.random.default_rng([s.seed, SPLIT_SEEDS[split]] if split != "test" else s.seed)
-    common = dict(snr_db=(s.snr_db_min, s.snr_db_max), gap_s=(s.gap_s_min, s.gap_s_max))
-    positive = mix_stream(test["audio"], test["label"], everything, noise,
-                          None if minutes is None else minutes * 60, rate, rng,
-                          silence_label=silence, **common)
-    if s.negative_material == "clips":
-        negative = mix_stream(test["audio"], test["label"], fillers, noise,
-                              hours * 3600, rate, rng, silence_label=silence, **common)
-        return positive, negative, {"clips": {"items": len(fillers),
-                                              "seconds": round(len(fillers) * test["audio"].shape[1] / rate, 1)}}
-    items, sources, material = _negative_material(run, test, labels, rate, split)
-    rooms = run.pool("rirs", split).items()
-    negative = mix_material_stream(items, sources, labels.index("_unknown_"), noise,
-                                   hours * 3600, rate, rng, rooms=rooms,
-                                   reverb_prob=s.negative_reverb_prob, **common)
-    material["rooms"] = len(rooms)
-    return positive, negative, material
-
-
-def _negative_material(run: RunDir, test: dict, labels: list[str], rate: int, split: str):
-    """What the split's negative stream is made of, all of it outside training: the split
-    speakers' _unknown_ clips, its held-out real negatives (data.negatives.test or .validation)
-    and the TTS sentences of its voices (with ../shared, or synthetic data; parts may be empty)."""
-    unknown = np.flatnonzero(test["label"] == labels.index("_unknown_"))
-    items = [test["audio"][i] for i in unknown]
-    sources = [f"{split} _unknown_ clip of {test['speaker'][i]}" for i in unknown]
-    material = {"unknown_clips": {"items": len(unknown),
-                                  "seconds": round(sum(map(len, items)) / rate, 1)}}
-    for kind, what in (("negatives", "real negative"), ("speech", "TTS sentence")):
-        pool = run.pool(kind, split)
-        items += pool.items()
-        sources += [f"{what} {name}" for name in pool.name]
-        material[f"{kind}_{split}"] = {"items": len(pool),
-                                    "seconds": round(pool.seconds(rate), 1)}
-    if not items:
-        raise KwsError(f"stream: no negative material: the {split} split has no _unknown_ clips "
-                       f"and there are no held-out negatives or TTS sentences (data/*_{split}.npz)")
-    return items, sources, material
 
 
 def _write_stream(out: Path, name: str, pcm: np.ndarray, placed: list[Placed],
@@ -114,22 +59,8 @@ def _quoted(text: str) -> str:
 def _sweep(settings: DetectorSettings, inferences, truth, geometry) -> list[Score]:
     """Score at every threshold 0..255 (the network's outputs do not depend on it)."""
     frames, logits = inferences
-    top, score, may_fire = sweep_inputs(settings, logits)
-    return [score_events(fire(frames, top, score, may_fire, int(t), settings.suppression_frames),
-                         truth, settings.is_keyword, *geometry) for t in THRESHOLDS]
-
-
-def operating_point(frr: np.ndarray, fa_per_hour: np.ndarray, target: float) -> tuple[int, bool]:
-    """The threshold with the lowest FRR among those with FA/h <= target (ties: the highest
-    threshold, for margin; but when every one of them misses every keyword, the lowest: margin
-    is worth nothing to a detector that detects nothing, and the lowest is the most sensitive
-    still within the target); without one, the threshold with the fewest false accepts."""
-    ok = np.flatnonzero(fa_per_hour <= target)
-    if len(ok):
-        best = ok[frr[ok] == frr[ok].min()]
-        return int(best.min() if frr[ok].min() >= 1 else best.max()), True
-    fewest = np.flatnonzero(fa_per_hour == fa_per_hour.min())
-    return int(fewest[np.argmin(frr[fewest])]), False
+    return sweep_thresholds(frames, *sweep_inputs(settings, logits), settings.suppression_frames,
+                            truth, settings.is_keyword, geometry)
 
 
 def _inferences(cfg, run: RunDir, out: Path, layers: list, tables,
@@ -212,8 +143,8 @@ def run(cfg, run_dir: Path, out: Path | None = None) -> dict:
         settings, threshold, met, validation = _validation_choice(
             cfg, run, out, layers, tables, detector_settings, labels, rate, streaming, geometry)
         window_ms = validation["average_window_ms"]
-    (pos_pcm, pos_truth), (neg_pcm, neg_truth), material = _streams(
-        cfg, run, labels, rate, "test", s.positive_minutes, s.negative_hours)
+    (pos_pcm, pos_truth), (neg_pcm, neg_truth), material = split_streams(
+        s, run, labels, rate, "test", s.positive_minutes, s.negative_hours)
     if s.write_wav:
         _write_stream(out, "positive", pos_pcm, pos_truth, labels, rate)
         _write_stream(out, "negative", neg_pcm, neg_truth, labels, rate)
@@ -285,8 +216,8 @@ def _validation_choice(cfg, run: RunDir, out: Path, layers, tables, detector_set
     earlier window in that order). Returns (settings, threshold, target met there, the
     validation figures). The network runs once; each window re-runs only the recogniser."""
     s = cfg.stream
-    (pos_pcm, pos_truth), (neg_pcm, neg_truth), material = _streams(
-        cfg, run, labels, rate, "validation", s.validation_positive_minutes,
+    (pos_pcm, pos_truth), (neg_pcm, neg_truth), material = split_streams(
+        s, run, labels, rate, "validation", s.validation_positive_minutes,
         s.validation_negative_hours)
     windows = list(dict.fromkeys([cfg.detector.average_window_ms, *s.average_windows_ms]))
     hours = len(neg_pcm) / rate / 3600

@@ -1,7 +1,12 @@
 """Stage `student`: the small DS-CNN, distilled from the teacher (distill.enabled) or not, with
 hard negatives mined from the training negative speech (mining.enabled; kws.training.mining).
 
-Reads:  data/, features/, teacher/best.pt (of this run, or of distill.teacher_dir)
+Its best.pt is the epoch with the best validation clip accuracy, or (distill.checkpoint_on=stream)
+the lowest FRR at the false-accept target on the validation streams (kws.training.stream_selection).
+
+Reads:  data/, features/, teacher/best.pt (of this run, or of distill.teacher_dir); with
+        checkpoint_on=stream the validation split's streams (data/validation.npz, its noise
+        and held-out pools)
 Writes: student/ (checkpoints, metrics.csv, confusion_test.png)
 """
 from __future__ import annotations
@@ -17,6 +22,13 @@ REQUIRES = ("data", "features")
 RESUMABLE = True                          # train.resume continues student.partial/
 
 
+def config_keys(cfg) -> tuple[str, ...]:
+    """Choosing the checkpoint on the validation streams makes them (stream.*) and the
+    recogniser that scores them (detector.*) part of what the student is."""
+    on_streams = cfg.distill.checkpoint_on == "stream"
+    return CONFIG_KEYS + (("stream", "detector") if on_streams else ())
+
+
 def requires(cfg) -> tuple[str, ...]:
     """This run's teacher too, when distilling from it (not from distill.teacher_dir)."""
     own_teacher = cfg.distill.enabled and not cfg.distill.teacher_dir
@@ -30,8 +42,11 @@ def run(cfg, run_dir: Path, out: Path | None = None) -> dict:
     if cfg.distill.enabled:
         teacher, entry["teacher"] = load_teacher(cfg, run_dir)
     epochs = cfg.distill.epochs or cfg.train.epochs
+    on_streams = cfg.distill.checkpoint_on == "stream"
     result = train_model(cfg, run_dir, "student", cfg.student_model, epochs, teacher=teacher,
-                         out=out, mining=cfg.mining if cfg.mining.enabled else None)
+                         out=out, mining=cfg.mining if cfg.mining.enabled else None,
+                         checkpoint_from=cfg.distill.checkpoint_from_epoch if on_streams
+                         else None)
     return {**result, **entry}
 
 

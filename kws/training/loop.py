@@ -49,6 +49,7 @@ from kws.training import distributed
 from kws.training.mining import MiningPool, load_pool, mine
 from kws.training.models import build_model, count_macs, count_params
 from kws.training.spec_augment import mask_batch
+from kws.training.stream_selection import ValidationStreams, selection_key
 
 log = logging.getLogger(__name__)
 
@@ -163,12 +164,14 @@ def predict(model: nn.Module, x: torch.Tensor, device: torch.device,
 def train_model(cfg, run_dir: Path, name: str, model_cfg, epochs: int,
                 teacher: nn.Module | None = None, out: Path | None = None,
                 initial_state: dict | None = None, resume_completed: bool = True,
-                mining=None) -> dict | None:
+                mining=None, checkpoint_from: int | None = None) -> dict | None:
     """Train `model_cfg` as stage `name` into `out` (default <run_dir>/<name>); returns its
     report entry. initial_state: weights to start from (fine-tuning) instead of a random
     initialisation. resume_completed: train.resume may also continue the last.pt of the stage's
     completed folder (false when `out` is one of several trainings inside the stage).
     mining: a MiningConfig to mine hard negatives with (kws.training.mining), or None.
+    checkpoint_from: choose best.pt on the validation streams among the epochs from this one
+    (1-based; kws.training.stream_selection); None: by validation clip accuracy.
 
     Under torchrun (kws.training.distributed) rank 0 first hands the same arguments to the other
     ranks (follow_trainings), and every rank trains its share of each batch; only rank 0 writes
@@ -180,9 +183,10 @@ def train_model(cfg, run_dir: Path, name: str, model_cfg, epochs: int,
             "name": name, "model_cfg": OmegaConf.to_container(model_cfg, resolve=True),
             "epochs": epochs, "teacher": teacher, "out": str(out) if out else None,
             "initial_state": initial_state, "resume_completed": resume_completed,
-            "mining": OmegaConf.to_container(mining, resolve=True) if mining else None})
+            "mining": OmegaConf.to_container(mining, resolve=True) if mining else None,
+            "checkpoint_from": checkpoint_from})
     return _train(cfg, Path(run_dir), name, model_cfg, epochs, teacher, out, initial_state,
-                  resume_completed, r, mining)
+                  resume_completed, r, mining, checkpoint_from)
 
 
 def follow_trainings() -> None:
@@ -192,12 +196,13 @@ def follow_trainings() -> None:
                OmegaConf.create(job["model_cfg"]), job["epochs"], job["teacher"],
                Path(job["out"]) if job["out"] else None, job["initial_state"],
                job["resume_completed"], distributed.ranks(),
-               OmegaConf.create(job["mining"]) if job["mining"] else None)
+               OmegaConf.create(job["mining"]) if job["mining"] else None,
+               job["checkpoint_from"])
 
 
 def _train(cfg, run_dir: Path, name: str, model_cfg, epochs: int, teacher, out,
            initial_state, resume_completed: bool, r: distributed.Ranks,
-           mining=None) -> dict | None:
+           mining=None, checkpoint_from: int | None = None) -> dict | None:
     final = run_dir / name
     out = Path(out) if out else final
     if r.leader:
@@ -239,6 +244,9 @@ def _train(cfg, run_dir: Path, name: str, model_cfg, epochs: int, teacher, out,
     y_train = torch.from_numpy(ds.train_labels)
     unknown = ds.labels.index(UNKNOWN)
     sharing = distributed.share_chunks(r) if r.parallel else None
+    streams = (ValidationStreams(cfg, run_dir, net, lambda q: dequantize_tensor(
+        q[None], ds.scale, ds.zero_point)[0, 0]) if checkpoint_from is not None and r.leader
+        else None)
     with epoch_draws(cfg, run_dir, ds, tables, sharing, r.size) as draws:
         for epoch in range(state["epoch"], epochs):
             started = time.perf_counter()
@@ -287,6 +295,8 @@ def _train(cfg, run_dir: Path, name: str, model_cfg, epochs: int, teacher, out,
                    "seconds": round(time.perf_counter() - started, 2)}
             if pool is not None:
                 row["hard_negatives"] = len(mined)
+            if streams is not None:
+                row.update(_stream_score(streams, net, epoch + 1 >= checkpoint_from))
             _end_of_epoch(name, epochs, row, state, net, optimizer, schedule, record, out,
                           writer)
     if not r.leader:
@@ -302,7 +312,10 @@ def _train(cfg, run_dir: Path, name: str, model_cfg, epochs: int, teacher, out,
     entry = {} if pool is None else {"mining": _mining_entry(pool, mining, state["history"])}
     return {**entry, "model": model_cfg.name, "params": count_params(net),
             "macs": count_macs(net.cpu(), (frames, coeffs)),
-            "val_acc": round(state["best_val_acc"], 4),
+            "val_acc": round(state["best_val_acc"], 4), "best_epoch": state.get("best_epoch"),
+            **({} if streams is None else {"checkpoint_on": "validation streams",
+                                           "checkpoint_from_epoch": checkpoint_from,
+                                           **_chosen_stream_figures(state)}),
             "test_acc": round(_accuracy(test_logits, ds.test_y), 4),
             "epochs": state["epoch"], "train_seconds": round(state["train_seconds"], 1),
             "device": str(device), "processes": r.size}
@@ -380,8 +393,11 @@ def _end_of_epoch(name: str, epochs: int, row: dict, state: dict, net, optimizer
     state["train_seconds"] += row["seconds"]
     log.info("%s epoch %d/%d: loss %.4f train %.3f val %.3f (%.1fs)", name, row["epoch"],
              epochs, row["train_loss"], row["train_acc"], row["val_acc"], row["seconds"])
-    if row["val_acc"] > state["best_val_acc"]:
+    if _better(row, state):
         state["best_val_acc"] = row["val_acc"]
+        state["best_epoch"] = row["epoch"]
+        if "val_stream_frr" in row:
+            state["best_stream_key"] = list(selection_key(row))
         _save(out / "best.pt", {"model": net.state_dict(), "epoch": row["epoch"]})
     _write_metrics(out / "metrics.csv", state["history"])
     _save(out / "last.pt", {"model": net.state_dict(), "optimizer": optimizer.state_dict(),
@@ -389,8 +405,42 @@ def _end_of_epoch(name: str, epochs: int, row: dict, state: dict, net, optimizer
                             "fingerprint": record})
     if writer is not None:
         for key, value in row.items():
-            if key != "epoch":
+            if key != "epoch" and value is not None:
                 writer.add_scalar(f"{name}/{key}", value, row["epoch"])
+
+
+def _better(row: dict, state: dict) -> bool:
+    """Whether the epoch's weights replace best.pt: by validation clip accuracy, or, when the
+    epoch was scored on the validation streams, by kws.training.stream_selection.selection_key
+    (epochs before distill.checkpoint_from_epoch are then never chosen)."""
+    if "val_stream_frr" not in row:
+        return row["val_acc"] > state["best_val_acc"]
+    if row["val_stream_frr"] is None:
+        return False
+    best = state.get("best_stream_key")
+    return best is None or selection_key(row) < tuple(best)
+
+
+def _chosen_stream_figures(state: dict) -> dict:
+    """The validation-stream figures of the epoch best.pt holds."""
+    row = next(r for r in state["history"] if r["epoch"] == state["best_epoch"])
+    return {key: row[key] for key in row if key.startswith("val_stream_")}
+
+
+def _stream_score(streams: ValidationStreams, net: nn.Module, due: bool) -> dict:
+    """The epoch's figures on the validation streams (blank before the first scored epoch: one
+    set of columns in metrics.csv)."""
+    if not due:
+        return dict.fromkeys(("val_stream_frr", "val_stream_fa_per_hour",
+                              "val_stream_threshold", "val_stream_target_met"))
+    started = time.perf_counter()
+    score = streams.score(net)
+    log.info("validation streams: FRR %.3f at %.2f FA/h (threshold %d%s, %.1f s)",
+             score["val_stream_frr"], score["val_stream_fa_per_hour"],
+             score["val_stream_threshold"],
+             "" if score["val_stream_target_met"] else ", target not met",
+             time.perf_counter() - started)
+    return score
 
 
 def summarize_training(entry: dict) -> str:
