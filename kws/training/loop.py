@@ -432,12 +432,13 @@ def _stream_score(streams: ValidationStreams, net: nn.Module, due: bool) -> dict
     set of columns in metrics.csv)."""
     if not due:
         return dict.fromkeys(("val_stream_frr", "val_stream_fa_per_hour",
-                              "val_stream_threshold", "val_stream_target_met"))
+                              "val_stream_threshold", "val_stream_target_met",
+                              "val_stream_window_ms"))
     started = time.perf_counter()
     score = streams.score(net)
-    log.info("validation streams: FRR %.3f at %.2f FA/h (threshold %d%s, %.1f s)",
+    log.info("validation streams: FRR %.3f at %.2f FA/h (window %g ms, threshold %d%s, %.1f s)",
              score["val_stream_frr"], score["val_stream_fa_per_hour"],
-             score["val_stream_threshold"],
+             score["val_stream_window_ms"], score["val_stream_threshold"],
              "" if score["val_stream_target_met"] else ", target not met",
              time.perf_counter() - started)
     return score

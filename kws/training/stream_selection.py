@@ -4,9 +4,10 @@ Clip accuracy is not what a wake word is judged by. With this choice, after ever
 distill.checkpoint_from_epoch the network as it stands runs over the validation streams the stream
 stage builds (kws.audio.split_streams: the same `stream` settings and seed, so the same audio:
 validation keywords, validation negatives and rooms, never test material), through the
-recogniser's smoothing and decision (kws.golden.detector.smooth, .fire) at
-detector.average_window_ms, and each threshold 0..255 is scored (kws.measure.scoring). The
-epoch's figure is its lowest FRR at <= stream.target_fa_per_hour; best.pt is the epoch with the
+recogniser's smoothing and decision (kws.golden.detector.smooth, .fire) at each averaging window
+the stream stage may choose (detector.average_window_ms, and stream.average_windows_ms when
+stream.select_on=validation), and each threshold 0..255 is scored (kws.measure.scoring). The
+epoch's figure is its lowest FRR at <= stream.target_fa_per_hour over those; best.pt is the epoch with the
 lowest (an epoch that meets the target beats one that does not; ties: the higher validation clip
 accuracy, then the earlier epoch).
 
@@ -117,32 +118,47 @@ class ValidationStreams:
                         for pcm, truth in (positive, negative)]
         self.hours = len(negative[0]) / rate / 3600
         self.target = float(s.target_fa_per_hour)
+        # The averaging windows the stream stage chooses among (on validation), or its one.
+        windows = [cfg.detector.average_window_ms] + (
+            list(s.average_windows_ms) if s.select_on == "validation" else [])
         # exp_lut is not used: the probabilities are the float network's own (output scale 1).
-        self.settings: DetectorSettings = settings_from_config(
-            cfg.detector, labels, 1.0, quant["settings"]["stride_ms"],
-            infer_every=self.geometry.stride)
+        self.settings: dict[float, DetectorSettings] = {
+            ms: settings_from_config(cfg.detector, labels, 1.0, quant["settings"]["stride_ms"],
+                                     infer_every=self.geometry.stride, average_window_ms=ms)
+            for ms in dict.fromkeys(windows)}
         self.scoring = (tables.stride, tables.window_len, int(round(s.hit_window_s * rate)))
+        is_keyword = next(iter(self.settings.values())).is_keyword
         log.info("checkpoint choice: validation streams, %.2f h negative, %d keywords, "
                  "features in %.1f s", self.hours,
-                 sum(self.settings.is_keyword[p.label] for p in positive[1]),
-                 time.perf_counter() - started)
+                 sum(is_keyword[p.label] for p in positive[1]), time.perf_counter() - started)
 
     def score(self, net: nn.Module) -> dict:
-        """The network's FRR at the false-accept target on the validation streams."""
-        positive, negative = (self._sweep(net, stream) for stream in self.streams)
-        frr = np.array([p.frr for p in positive])
-        fa_h = np.array([n.false_accepts / self.hours for n in negative])
-        threshold, met = operating_point(frr, fa_h, self.target)
-        return {"val_stream_frr": round(float(frr[threshold]), 5),
-                "val_stream_fa_per_hour": round(float(fa_h[threshold]), 4),
-                "val_stream_threshold": threshold, "val_stream_target_met": bool(met)}
+        """The network's lowest FRR at the false-accept target on the validation streams, over
+        the averaging windows (ties: the earlier window)."""
+        probabilities = [self._probabilities(net, stream) for stream in self.streams]
+        best = None
+        for window_ms, settings in self.settings.items():
+            positive, negative = (self._sweep(settings, stream, ends, p)
+                                  for stream, (ends, p) in zip(self.streams, probabilities))
+            frr = np.array([p.frr for p in positive])
+            fa_h = np.array([n.false_accepts / self.hours for n in negative])
+            threshold, met = operating_point(frr, fa_h, self.target)
+            row = {"val_stream_frr": round(float(frr[threshold]), 5),
+                   "val_stream_fa_per_hour": round(float(fa_h[threshold]), 4),
+                   "val_stream_threshold": threshold, "val_stream_target_met": bool(met),
+                   "val_stream_window_ms": window_ms}
+            if best is None or (not met, row["val_stream_frr"]) < (
+                    not best["val_stream_target_met"], best["val_stream_frr"]):
+                best = row
+        return best
 
-    def _sweep(self, net: nn.Module, stream: _Stream):
+    def _probabilities(self, net: nn.Module, stream: _Stream):
         ends, logits = stream_logits(net, stream.features, self.geometry, self.frames)
-        p = np.round(255 * torch.softmax(logits, dim=1).numpy()).astype(np.int64)
-        s = self.settings
-        return sweep_thresholds(ends, *smooth(s, p), s.suppression_frames,
-                                stream.truth, s.is_keyword, self.scoring)
+        return ends, np.round(255 * torch.softmax(logits, dim=1).numpy()).astype(np.int64)
+
+    def _sweep(self, settings: DetectorSettings, stream: _Stream, ends, p):
+        return sweep_thresholds(ends, *smooth(settings, p), settings.suppression_frames,
+                                stream.truth, settings.is_keyword, self.scoring)
 
 
 def selection_key(row: dict) -> tuple:
