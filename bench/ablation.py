@@ -6,8 +6,9 @@
 
 Rows (each adds to the one before):
     real       recorded speech; augmentation: shift, noise, gain only
-    voices     + the synthetic training voices (data.with_synthetic=true)
-    rooms      + real negatives as interfering speech, rooms, level (the default augmentation)
+    voices     + the synthetic training voices (data.with_synthetic=true, the default since)
+    rooms      + real negatives as interfering speech, rooms, level (the default augmentation):
+                 the default run on recorded speech
     words      + 12 more _unknown_ words per synthetic speaker, from the keyword-free sentences'
                  vocabulary (data.synthetic.vocabulary_per_speaker), every one kept
     streaming  + keywords at every offset of the window (shift +-250 ms), partly cut keywords
@@ -35,6 +36,7 @@ from pathlib import Path
 
 PLAIN_AUGMENTATION = ["data.augment.reverb_prob=0", "data.augment.negatives_prob=0",
                       "data.augment.level_prob=0"]
+RECORDED_ONLY = ["data.with_synthetic=false"]      # the voices are on by default
 VOICES = ["data.with_synthetic=true"]
 # every offset: a 1 s clip moved by up to 250 ms stays whole in the 1.5 s window
 STREAMING = ["data.augment.time_shift_ms=250", "data.partial_words_share=0.25",
@@ -42,7 +44,7 @@ STREAMING = ["data.augment.time_shift_ms=250", "data.partial_words_share=0.25",
 MINING = ["mining.enabled=true"]
 WORDS = ["data.synthetic.vocabulary_per_speaker=12"]
 ROWS = {
-    "real": ("recorded speech; shift, noise, gain", PLAIN_AUGMENTATION),
+    "real": ("recorded speech; shift, noise, gain", PLAIN_AUGMENTATION + RECORDED_ONLY),
     "voices": ("+ synthetic training voices", PLAIN_AUGMENTATION + VOICES),
     "rooms": ("+ real negatives, rooms, level", VOICES),
     "words": ("+ other words from the sentences' vocabulary", VOICES + WORDS),

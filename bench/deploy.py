@@ -95,7 +95,9 @@ def main() -> None:
     args = parser.parse_args()
     if not (args.run_dir / "student" / "best.pt").exists():
         sys.exit(f"bench: {args.run_dir} has no trained student: run bench/train.py first")
-    base = ["data=speech_commands", f"data.root={args.root}", f"train.epochs={args.epochs}",
+    # recorded speech alone, as these figures have always been (the synthetic voices off)
+    base = ["data=speech_commands", f"data.root={args.root}", "data.with_synthetic=false",
+            f"train.epochs={args.epochs}",
             "distill.enabled=true", *args.overrides]
     started = time.perf_counter()
     report = run_pipeline(compose(base + [f"stages={STAGES}"]), args.run_dir)

@@ -34,6 +34,12 @@ TINY_SYNTHETIC = [
 
 
 def compose_cfg(overrides: list[str]):
+    """The config of `overrides`. Recorded speech here is a tiny layout or the real subset
+    without the synthetic voices (data=speech_commands turns them on by default, and their
+    synthesis would cost every test session minutes), unless a test sets data.with_synthetic."""
+    if "data=speech_commands" in overrides and not any(
+            o.startswith("data.with_synthetic=") for o in overrides):
+        overrides = [*overrides, "data.with_synthetic=false"]
     return compose(overrides)
 
 

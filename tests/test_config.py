@@ -8,6 +8,12 @@ from conftest import ROOT, compose_cfg
 from kws.config import DEFAULT_KEYWORDS
 
 
+def test_recorded_speech_trains_with_the_synthetic_voices_by_default():
+    from kws.config import compose
+    assert compose(["data=speech_commands", "data.root=/x"]).data.with_synthetic is True
+    assert compose([]).data.with_synthetic is False          # the synthetic set is all there is
+
+
 def test_default_config_composes_with_synthetic_data():
     cfg = compose_cfg([])
     assert cfg.data.source == "synthetic"
