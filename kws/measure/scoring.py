@@ -74,6 +74,21 @@ def sweep_thresholds(frames: np.ndarray, top: np.ndarray, score: np.ndarray,
                          truth, is_keyword, *geometry) for t in THRESHOLDS]
 
 
+def det_rates(positive: list[Score], negative: list[Score], hours: float
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """FRR and false accepts per hour at every threshold, from sweep_thresholds' scores of the
+    positive stream and of the negative stream (`hours` long)."""
+    return (np.array([p.frr for p in positive]),
+            np.array([n.false_accepts / hours for n in negative]))
+
+
+def candidate_average_windows(detector, stream) -> list[float]:
+    """The averaging windows (ms) the operating point is chosen among: detector.average_window_ms,
+    and stream.average_windows_ms when it is chosen on the validation streams (first wins ties)."""
+    extra = list(stream.average_windows_ms) if stream.select_on == "validation" else []
+    return list(dict.fromkeys([detector.average_window_ms, *extra]))
+
+
 def operating_point(frr: np.ndarray, fa_per_hour: np.ndarray, target: float) -> tuple[int, bool]:
     """The threshold with the lowest FRR among those with FA/h <= target (ties: the highest
     threshold, for margin; but when every one of them misses every keyword, the lowest: margin

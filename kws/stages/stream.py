@@ -31,8 +31,8 @@ from kws.golden.detector import DetectorSettings, fire, settings_from_config, st
 from kws.golden.network import run_network
 from kws.golden.streaming import can_stream, inference_cadence, stream_logits_streamed
 from kws.io import atomic_path, copy_file, save_figure, save_npz, write_json, write_text
-from kws.measure.scoring import (THRESHOLDS, Score, detection_samples, operating_point,
-                                 sweep_thresholds)
+from kws.measure.scoring import (THRESHOLDS, Score, candidate_average_windows, det_rates,
+                                 detection_samples, operating_point, sweep_thresholds)
 
 CONFIG_KEYS = ("stream", "detector", "features")
 OUTPUT = "stream"
@@ -219,7 +219,7 @@ def _validation_choice(cfg, run: RunDir, out: Path, layers, tables, detector_set
     (pos_pcm, pos_truth), (neg_pcm, neg_truth), material = split_streams(
         s, run, labels, rate, "validation", s.validation_positive_minutes,
         s.validation_negative_hours)
-    windows = list(dict.fromkeys([cfg.detector.average_window_ms, *s.average_windows_ms]))
+    windows = candidate_average_windows(cfg.detector, s)
     hours = len(neg_pcm) / rate / 3600
     best, by_window = None, {}
     for window_ms in windows:
@@ -269,8 +269,7 @@ def _curves(settings, pos_inf, neg_inf, pos_truth, neg_truth, geometry, hours):
     """Scores at every threshold on both streams: (positive, negative, FRR [256], FA/h [256])."""
     positive = _sweep(settings, pos_inf, pos_truth, geometry)
     negative = _sweep(settings, neg_inf, neg_truth, geometry)
-    return (positive, negative, np.array([p.frr for p in positive]),
-            np.array([n.false_accepts / hours for n in negative]))
+    return (positive, negative, *det_rates(positive, negative, hours))
 
 
 def _keyword_point(positive: Score, negative: Score, label: int, hours: float) -> dict:

@@ -396,8 +396,6 @@ def _end_of_epoch(name: str, epochs: int, row: dict, state: dict, net, optimizer
     if _better(row, state):
         state["best_val_acc"] = row["val_acc"]
         state["best_epoch"] = row["epoch"]
-        if "val_stream_frr" in row:
-            state["best_stream_key"] = list(selection_key(row))
         _save(out / "best.pt", {"model": net.state_dict(), "epoch": row["epoch"]})
     _write_metrics(out / "metrics.csv", state["history"])
     _save(out / "last.pt", {"model": net.state_dict(), "optimizer": optimizer.state_dict(),
@@ -417,13 +415,18 @@ def _better(row: dict, state: dict) -> bool:
         return row["val_acc"] > state["best_val_acc"]
     if row["val_stream_frr"] is None:
         return False
-    best = state.get("best_stream_key")
-    return best is None or selection_key(row) < tuple(best)
+    best = _best_row(state)
+    return best is None or selection_key(row) < selection_key(best)
+
+
+def _best_row(state: dict) -> dict | None:
+    """The history row of the epoch best.pt holds (None before the first)."""
+    return next((r for r in state["history"] if r["epoch"] == state.get("best_epoch")), None)
 
 
 def _chosen_stream_figures(state: dict) -> dict:
     """The validation-stream figures of the epoch best.pt holds."""
-    row = next(r for r in state["history"] if r["epoch"] == state["best_epoch"])
+    row = _best_row(state)
     return {key: row[key] for key in row if key.startswith("val_stream_")}
 
 

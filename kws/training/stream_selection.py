@@ -36,7 +36,8 @@ from kws.audio.streams import Placed
 from kws.errors import KwsError
 from kws.golden.detector import DetectorSettings, settings_from_config, smooth
 from kws.golden.streaming import stream_features
-from kws.measure.scoring import operating_point, sweep_thresholds
+from kws.measure.scoring import (candidate_average_windows, det_rates, operating_point,
+                                 sweep_thresholds)
 from kws.training.models import SameConv2d
 
 log = logging.getLogger(__name__)
@@ -118,14 +119,11 @@ class ValidationStreams:
                         for pcm, truth in (positive, negative)]
         self.hours = len(negative[0]) / rate / 3600
         self.target = float(s.target_fa_per_hour)
-        # The averaging windows the stream stage chooses among (on validation), or its one.
-        windows = [cfg.detector.average_window_ms] + (
-            list(s.average_windows_ms) if s.select_on == "validation" else [])
         # exp_lut is not used: the probabilities are the float network's own (output scale 1).
         self.settings: dict[float, DetectorSettings] = {
             ms: settings_from_config(cfg.detector, labels, 1.0, quant["settings"]["stride_ms"],
                                      infer_every=self.geometry.stride, average_window_ms=ms)
-            for ms in dict.fromkeys(windows)}
+            for ms in candidate_average_windows(cfg.detector, s)}
         self.scoring = (tables.stride, tables.window_len, int(round(s.hit_window_s * rate)))
         is_keyword = next(iter(self.settings.values())).is_keyword
         log.info("checkpoint choice: validation streams, %.2f h negative, %d keywords, "
@@ -140,8 +138,7 @@ class ValidationStreams:
         for window_ms, settings in self.settings.items():
             positive, negative = (self._sweep(settings, stream, ends, p)
                                   for stream, (ends, p) in zip(self.streams, probabilities))
-            frr = np.array([p.frr for p in positive])
-            fa_h = np.array([n.false_accepts / self.hours for n in negative])
+            frr, fa_h = det_rates(positive, negative, self.hours)
             threshold, met = operating_point(frr, fa_h, self.target)
             row = {"val_stream_frr": round(float(frr[threshold]), 5),
                    "val_stream_fa_per_hour": round(float(fa_h[threshold]), 4),
