@@ -263,7 +263,12 @@ class DistillConfig:
 class MiningConfig:
     """Hard-negative mining in the student's training (kws.training.mining)."""
     enabled: bool = False
+    # windows: score a pool of windows cut once; streams: the integer recogniser over a
+    # negative training stream, built as the stream stage builds its held-out ones
+    source: str = "windows"
     pool_windows: int = 4000              # windows of the training negative speech, cut once
+    stream_hours: float = 1.0             # source=streams: its length
+    threshold: Optional[int] = None       # source=streams: 0..255 (null: detector.threshold)
     start_epoch: int = 3                  # epochs before the first mining (0-based epoch index)
     per_epoch: int = 400                  # at most this many hard negatives join an epoch
     min_score: float = 0.5                # a window fires: top class a keyword at >= this

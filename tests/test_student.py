@@ -48,6 +48,7 @@ def test_mining_adds_the_windows_that_fire_to_the_student_epochs(trained_run, tm
         "stages=[student]", "mining.enabled=true", "mining.pool_windows=300",
         "mining.start_epoch=1", "mining.per_epoch=50", "mining.min_score=0"]), mined_run)
     mining = report["student"]["mining"]
+    assert mining["source"] == "windows"
     assert mining["pool_windows"] == 300 and mining["start_epoch"] == 1
     counts = mining["hard_negatives_per_epoch"]
     assert counts[0] == 0 and 0 < counts[1] <= 50         # a barely trained net fires somewhere
@@ -57,17 +58,15 @@ def test_mining_adds_the_windows_that_fire_to_the_student_epochs(trained_run, tm
 
 def test_mining_picks_the_surest_keyword_windows_first():
     import torch
-    from types import SimpleNamespace
-    from kws.training.mining import MiningPool, mine
+    from kws.training.mining import MiningPool
     # classes: 0 _silence_, 1 _unknown_, 2 yes, 3 no; the "network" returns each window's logits
     logits = torch.tensor([[0., 0., 5., 0.], [0., 9., 0., 0.], [0., 0., 0., 8.],
                            [0., 0., 1., 0.9], [0., 0., 3., 0.]])
-    pool = MiningPool(logits, torch.tensor([2, 3]))
-    cfg = SimpleNamespace(min_score=0.5, per_epoch=2)
-    picked = mine(torch.nn.Identity(), pool, cfg, torch.device("cpu"))
-    assert picked.tolist() == [2, 0]                       # window 1 is _unknown_: not a fire
-    cfg.per_epoch = 10
-    assert mine(torch.nn.Identity(), pool, cfg, torch.device("cpu")).tolist() == [2, 0, 4]
+    pool = MiningPool(logits, torch.tensor([2, 3]), min_score=0.5)
+    picked, fired = pool.mine(torch.nn.Identity(), 2, torch.device("cpu"))
+    assert picked.tolist() == logits[[2, 0]].tolist() and fired == 3   # window 1 is _unknown_
+    picked, _ = pool.mine(torch.nn.Identity(), 10, torch.device("cpu"))
+    assert picked.tolist() == logits[[2, 0, 4]].tolist()
 
 
 def test_weighted_distillation_loss_with_equal_weights_is_the_plain_loss():

@@ -1,12 +1,14 @@
 """Stage `student`: the small DS-CNN, distilled from the teacher (distill.enabled) or not, with
-hard negatives mined from the training negative speech (mining.enabled; kws.training.mining).
+hard negatives mined from the training negative speech (mining.enabled; kws.training.mining:
+windows cut from it, or a negative training stream run through the integer recogniser).
 
 Its best.pt is the epoch with the best validation clip accuracy, or (distill.checkpoint_on=stream)
 the lowest FRR at the false-accept target on the validation streams (kws.training.stream_selection).
 
 Reads:  data/, features/, teacher/best.pt (of this run, or of distill.teacher_dir); with
         checkpoint_on=stream the validation split's streams (data/validation.npz, its noise
-        and held-out pools)
+        and held-out pools); with mining.source=streams the training split's (data/train.npz,
+        its noise, negatives, TTS sentences and rooms)
 Writes: student/ (checkpoints, metrics.csv, confusion_test.png)
 """
 from __future__ import annotations
@@ -23,9 +25,11 @@ RESUMABLE = True                          # train.resume continues student.parti
 
 
 def config_keys(cfg) -> tuple[str, ...]:
-    """Choosing the checkpoint on the validation streams makes them (stream.*) and the
-    recogniser that scores them (detector.*) part of what the student is."""
-    on_streams = cfg.distill.checkpoint_on == "stream"
+    """Choosing the checkpoint on the validation streams, or mining hard negatives from a
+    training stream, makes the stream settings (stream.*) and the recogniser that scores them
+    (detector.*) part of what the student is."""
+    on_streams = cfg.distill.checkpoint_on == "stream" or (
+        cfg.mining.enabled and cfg.mining.source == "streams")
     return CONFIG_KEYS + (("stream", "detector") if on_streams else ())
 
 

@@ -46,7 +46,7 @@ from kws.io import (TEMP_MARK, atomic_path, copy_file, read_json, save_figure, w
                     write_text)
 from kws.pipeline import fingerprint_record
 from kws.training import distributed
-from kws.training.mining import MiningPool, load_pool, mine
+from kws.training.mining import MiningPool, StreamMiner, load_pool
 from kws.training.models import build_model, count_macs, count_params
 from kws.training.spec_augment import mask_batch
 from kws.training.stream_selection import ValidationStreams, selection_key
@@ -218,7 +218,7 @@ def _train(cfg, run_dir: Path, name: str, model_cfg, epochs: int, teacher, out,
     net = net.to(device)
     optimizer = torch.optim.AdamW(net.parameters(), lr=cfg.train.lr,
                                   weight_decay=cfg.train.weight_decay)
-    pool = _mining_pool(cfg, run_dir, ds, mining)
+    pool = _mining_pool(cfg, run_dir, ds, mining, net)
     n_mined = mining.per_epoch if pool is not None else 0
     steps_per_epoch = math.ceil((len(ds.train_labels) + n_mined) / cfg.train.batch_size)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(
@@ -251,10 +251,10 @@ def _train(cfg, run_dir: Path, name: str, model_cfg, epochs: int, teacher, out,
         for epoch in range(state["epoch"], epochs):
             started = time.perf_counter()
             torch.manual_seed(cfg.seed * 100_003 + epoch)
-            mined = (mine(net, pool, mining, device) if pool is not None
-                     and epoch >= mining.start_epoch else np.zeros(0, np.int64))
+            mined, fired = (pool.mine(net, mining.per_epoch, device) if pool is not None
+                            and epoch >= mining.start_epoch else (None, 0))
             x_train, y_epoch, w_epoch = _with_hard_negatives(
-                epoch_inputs(ds, draws, epoch), y_train, pool, mined, unknown, mining)
+                epoch_inputs(ds, draws, epoch), y_train, mined, unknown, mining)
             positions, batch_size = distributed.batch_positions(len(y_epoch),
                                                                 cfg.train.batch_size, r)
             mask = cfg.train.spec_augment
@@ -294,7 +294,8 @@ def _train(cfg, run_dir: Path, name: str, model_cfg, epochs: int, teacher, out,
                    "lr": optimizer.param_groups[0]["lr"],
                    "seconds": round(time.perf_counter() - started, 2)}
             if pool is not None:
-                row["hard_negatives"] = len(mined)
+                row["hard_negatives"] = 0 if mined is None else len(mined)
+                row["mining_fired"] = fired
             if streams is not None:
                 row.update(_stream_score(streams, net, epoch + 1 >= checkpoint_from))
             _end_of_epoch(name, epochs, row, state, net, optimizer, schedule, record, out,
@@ -321,22 +322,26 @@ def _train(cfg, run_dir: Path, name: str, model_cfg, epochs: int, teacher, out,
             "device": str(device), "processes": r.size}
 
 
-def _with_hard_negatives(x: torch.Tensor, y: torch.Tensor, pool: MiningPool | None,
-                         mined: np.ndarray, unknown: int, mining
+def _with_hard_negatives(x: torch.Tensor, y: torch.Tensor, mined: torch.Tensor | None,
+                         unknown: int, mining
                          ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
     """The epoch's inputs, labels and loss weights: its clips, then its mined windows as
     `_unknown_` at mining.weight (no weights at all when nothing was mined)."""
-    if not len(mined):
+    if mined is None or not len(mined):
         return x, y, None
     weights = torch.cat([torch.ones(len(y)), torch.full((len(mined),), float(mining.weight))])
-    return (torch.cat([x, pool.x[mined]]), torch.cat([y, torch.full((len(mined),), unknown)]),
+    return (torch.cat([x, mined]), torch.cat([y, torch.full((len(mined),), unknown)]),
             weights)
 
 
-def _mining_pool(cfg, run_dir: Path, ds: Dataset, mining) -> MiningPool | None:
+def _mining_pool(cfg, run_dir: Path, ds: Dataset, mining, net: nn.Module
+                 ) -> MiningPool | StreamMiner | None:
     if mining is None:
         return None
-    pool = load_pool(run_dir, mining.pool_windows, cfg.data.seed, ds.train_audio.shape[1],
+    if mining.source == "streams":
+        return StreamMiner(cfg, run_dir, net, lambda q: dequantize_tensor(
+            q[None], ds.scale, ds.zero_point)[0, 0])
+    pool = load_pool(run_dir, mining, cfg.data.seed, ds.train_audio.shape[1],
                      lambda q: dequantize_tensor(q, ds.scale, ds.zero_point))
     if pool is None:
         log.info("mining: the training split has no negative speech (no ../shared negatives, "
@@ -344,10 +349,10 @@ def _mining_pool(cfg, run_dir: Path, ds: Dataset, mining) -> MiningPool | None:
     return pool
 
 
-def _mining_entry(pool: MiningPool, mining, history: list[dict]) -> dict:
-    per_epoch = [row.get("hard_negatives", 0) for row in history]
-    return {"pool_windows": len(pool.x), "start_epoch": mining.start_epoch,
-            "weight": mining.weight, "hard_negatives_per_epoch": per_epoch}
+def _mining_entry(pool: MiningPool | StreamMiner, mining, history: list[dict]) -> dict:
+    return {**pool.describe(), "start_epoch": mining.start_epoch, "weight": mining.weight,
+            "hard_negatives_per_epoch": [row.get("hard_negatives", 0) for row in history],
+            "fired_per_epoch": [row.get("mining_fired", 0) for row in history]}
 
 
 def _device(cfg, r: distributed.Ranks) -> torch.device:
