@@ -43,13 +43,23 @@ def split_streams(s, run: RunDir, labels: list[str], rate: int, split: str,
                               hours * 3600, rate, rng, silence_label=silence, **common)
         return positive, negative, {"clips": {"items": len(fillers),
                                               "seconds": round(len(fillers) * test["audio"].shape[1] / rate, 1)}}
-    items, sources, material = negative_material(run, test, labels, rate, split)
-    rooms = run.pool("rirs", split).items()
-    negative = mix_material_stream(items, sources, labels.index("_unknown_"), noise,
-                                   hours * 3600, rate, rng, rooms=rooms,
-                                   reverb_prob=s.negative_reverb_prob, **common)
-    material["rooms"] = len(rooms)
+    negative, material = material_stream(s, run, test, noise, labels, rate, split, hours, rng)
     return positive, negative, material
+
+
+def material_stream(s, run: RunDir, clips: dict, noise: list[np.ndarray], labels: list[str],
+                    rate: int, split: str, hours: float, rng: np.random.Generator):
+    """((pcm, truth), what it is made of): `hours` of the split's negative material
+    (negative_material; clips: the split's clips as run.split gives them), half of it in the
+    split's rooms, over its noise at the `stream` settings s' SNR and gaps."""
+    items, sources, material = negative_material(run, clips, labels, rate, split)
+    rooms = run.pool("rirs", split).items()
+    stream = mix_material_stream(items, sources, labels.index("_unknown_"), noise,
+                                 hours * 3600, rate, rng, snr_db=(s.snr_db_min, s.snr_db_max),
+                                 gap_s=(s.gap_s_min, s.gap_s_max), rooms=rooms,
+                                 reverb_prob=s.negative_reverb_prob)
+    material["rooms"] = len(rooms)
+    return stream, material
 
 
 def negative_material(run: RunDir, test: dict, labels: list[str], rate: int, split: str):

@@ -9,7 +9,7 @@ windows: `mining.pool_windows` windows cut once from the training negatives and 
 >= `mining.min_score` (what the detector's threshold compares, in float).
 
 streams: a negative training stream of `mining.stream_hours`, built as the stream stage builds
-its held-out ones (kws.audio.split_streams.negative_material on the training split: its
+its held-out ones (kws.audio.split_streams.material_stream on the training split: its
 speakers' `_unknown_` clips, its real negatives and TTS sentences, half of them in its rooms,
 over its noise at stream.snr_db_min..max), as golden int8 frames. The network streams over it
 (kws.training.stream_selection.stream_logits: every inference the firmware would make), its
@@ -38,12 +38,11 @@ from torch import nn
 from kws.artifacts import RunDir
 from kws.audio.negatives import negative_windows
 from kws.audio.speech_commands import SILENCE, UNKNOWN
-from kws.audio.split_streams import negative_material
-from kws.audio.streams import mix_material_stream
+from kws.audio.split_streams import material_stream
 from kws.golden.detector import fire, settings_from_config, smooth
 from kws.golden.mfcc import mfcc_clips
 from kws.golden.streaming import stream_features
-from kws.training.stream_selection import stream_logits, time_geometry
+from kws.training.stream_selection import stream_probabilities, time_geometry
 
 log = logging.getLogger(__name__)
 
@@ -104,16 +103,10 @@ class StreamMiner:
         quant = run.quant()
         rate = int(quant["sample_rate"])
         started = time.perf_counter()
-        s, mining = cfg.stream, cfg.mining
-        items, sources, material = negative_material(run, run.split("train"), labels, rate,
-                                                     "train")
-        rng = np.random.default_rng([cfg.data.seed, TRAINING_STREAM])
-        pcm, _ = mix_material_stream(items, sources, labels.index(UNKNOWN), run.noise("train"),
-                                     mining.stream_hours * 3600, rate, rng,
-                                     snr_db=(s.snr_db_min, s.snr_db_max),
-                                     gap_s=(s.gap_s_min, s.gap_s_max),
-                                     rooms=run.pool("rirs", "train").items(),
-                                     reverb_prob=s.negative_reverb_prob)
+        mining = cfg.mining
+        (pcm, _), material = material_stream(
+            cfg.stream, run, run.split("train"), run.noise("train"), labels, rate, "train",
+            mining.stream_hours, np.random.default_rng([cfg.data.seed, TRAINING_STREAM]))
         self.frames = tables.frames_per_clip
         self.geometry = time_geometry(net, self.frames, tables.n_out)
         self.features = dequantize(stream_features(pcm, tables))      # float [T, coeffs]
@@ -124,7 +117,8 @@ class StreamMiner:
         self.threshold = int(cfg.detector.threshold if mining.threshold is None
                              else mining.threshold)
         self.hours = len(pcm) / rate / 3600
-        self.material = {k: v["items"] for k, v in material.items()}
+        self.material = {k: v["items"] if isinstance(v, dict) else v
+                         for k, v in material.items()}
         log.info("mining: a %.2f h negative training stream (%s), features in %.1f s",
                  self.hours, ", ".join(f"{v} {k}" for k, v in self.material.items()),
                  time.perf_counter() - started)
@@ -133,10 +127,8 @@ class StreamMiner:
         """(this epoch's hard negatives [n, 1, frames, coeffs], the recogniser's detections
         on the stream): the windows behind the detections, the surest first, at most
         per_epoch."""
-        net = net.to("cpu")
-        ends, logits = stream_logits(net, self.features, self.geometry, self.frames)
+        ends, p = stream_probabilities(net.to("cpu"), self.features, self.geometry, self.frames)
         net.to(device)
-        p = np.round(255 * torch.softmax(logits, dim=1).numpy()).astype(np.int64)
         top, score, may_fire = smooth(self.settings, p)
         events = fire(ends, top, score, may_fire, self.threshold,
                       self.settings.suppression_frames)

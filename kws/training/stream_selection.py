@@ -93,6 +93,14 @@ def stream_logits(net: nn.Module, features: torch.Tensor, g: TimeGeometry,
     return ends, net.classifier(pooled)
 
 
+def stream_probabilities(net: nn.Module, features: torch.Tensor, g: TimeGeometry,
+                         frames: int) -> tuple[np.ndarray, np.ndarray]:
+    """stream_logits as the recogniser reads them: (window-end frames [M], probabilities
+    round(255 softmax) [M, classes], int64 in 0..255)."""
+    ends, logits = stream_logits(net, features, g, frames)
+    return ends, np.round(255 * torch.softmax(logits, dim=1).numpy()).astype(np.int64)
+
+
 @dataclass
 class _Stream:
     features: torch.Tensor        # float [T, coefficients]
@@ -150,8 +158,7 @@ class ValidationStreams:
         return best
 
     def _probabilities(self, net: nn.Module, stream: _Stream):
-        ends, logits = stream_logits(net, stream.features, self.geometry, self.frames)
-        return ends, np.round(255 * torch.softmax(logits, dim=1).numpy()).astype(np.int64)
+        return stream_probabilities(net, stream.features, self.geometry, self.frames)
 
     def _sweep(self, settings: DetectorSettings, stream: _Stream, ends, p):
         return sweep_thresholds(ends, *smooth(settings, p), settings.suppression_frames,
