@@ -78,3 +78,17 @@ def test_the_student_mines_hard_negatives_from_a_training_stream(tmp_path, cache
     assert print_of(["detector.suppression_ms=500"]) != print_of([])
     assert fingerprint(compose_cfg(TINY_VALID + ["detector.suppression_ms=500"]), "student",
                        {}) == fingerprint(compose_cfg(TINY_VALID), "student", {})
+
+
+
+def test_mining_from_streams_needs_a_student_that_streams(trained_run, tmp_path):
+    """The trained_run's student pads in time (student_same): one error naming the setting."""
+    import pytest
+    from conftest import copy_run
+    from kws.errors import KwsError
+    from kws.pipeline import run_pipeline
+    run_dir, _, overrides = trained_run
+    with pytest.raises(KwsError, match="mining.source=streams needs a student that streams"):
+        run_pipeline(compose_cfg(overrides + [
+            "stages=[student]", "mining.enabled=true", "mining.source=streams",
+            "mining.stream_hours=0.02"]), copy_run(run_dir, tmp_path / "run"))

@@ -108,7 +108,8 @@ class StreamMiner:
             cfg.stream, run, run.split("train"), run.noise("train"), labels, rate, "train",
             mining.stream_hours, np.random.default_rng([cfg.data.seed, TRAINING_STREAM]))
         self.frames = tables.frames_per_clip
-        self.geometry = time_geometry(net, self.frames, tables.n_out)
+        self.geometry = time_geometry(net, self.frames, tables.n_out,
+                                      needed_by="mining.source=streams")
         self.features = dequantize(stream_features(pcm, tables))      # float [T, coeffs]
         # exp_lut is not used: the probabilities are the float network's own (output scale 1).
         self.settings = settings_from_config(cfg.detector, labels, 1.0,

@@ -53,14 +53,15 @@ class TimeGeometry:
     final_rows: int               # rows of the final map in one window: the pool's span
 
 
-def time_geometry(net: nn.Module, frames: int, coefficients: int) -> TimeGeometry:
-    """The geometry of a streamable network on windows of `frames` frames; KwsError if a
-    convolution pads in time."""
+def time_geometry(net: nn.Module, frames: int, coefficients: int,
+                  needed_by: str = "distill.checkpoint_on=stream") -> TimeGeometry:
+    """The geometry of a streamable network on windows of `frames` frames; KwsError (naming
+    the setting that streams it, needed_by) if a convolution pads in time."""
     stride, field = 1, 1
     for conv in (m for m in net.modules() if isinstance(m, SameConv2d)):
         kh, sh = conv.kernel_size[0], conv.stride[0]
         if conv.time_padding != "valid" and not (kh == 1 and sh == 1):
-            raise KwsError("distill.checkpoint_on=stream needs a student that streams "
+            raise KwsError(f"{needed_by} needs a student that streams "
                            f"(student_model.time_padding=valid), not time_padding="
                            f"{conv.time_padding}")
         field += (kh - 1) * stride
